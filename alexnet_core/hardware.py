@@ -1,0 +1,96 @@
+"""Which device and precision to train with, detected at run time.
+
+The paper trained in fp32 on two GTX 580s. We train in bfloat16 autocast with
+channels_last memory wherever the hardware runs it fast (CUDA GPUs with bf16, CPUs with
+AMX-BF16 or AVX512-BF16 instructions) and in fp32 elsewhere; the choice is recorded with
+every result.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import platform
+from typing import Iterator, Literal
+
+import torch
+
+Precision = Literal["auto", "fp32", "bf16"]
+
+#: CPU flags (from /proc/cpuinfo) under which oneDNN runs bf16 convolutions natively.
+FAST_BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is absent)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX512-BF16)."""
+    return any(flag in cpu_flags() for flag in FAST_BF16_CPU_FLAGS)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is a clear error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but no CUDA GPU is visible; "
+                           "use --device cpu or --device auto")
+    if device not in ("cpu",) and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}: choose auto, cpu or cuda")
+    return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` gives bf16 where the device runs it fast, else fp32."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r}: choose auto, fp32 or bf16")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on ``device`` for ``precision == 'bf16'``, else a no-op context."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the device, for provenance."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} logical cores, {torch.get_num_threads()} threads)"
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block under a fixed torch seed, restoring the global generator afterwards."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        yield
+    finally:
+        torch.random.set_rng_state(state)

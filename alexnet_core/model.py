@@ -1,0 +1,285 @@
+"""The networks of the paper: AlexNet (sections 3.1-3.5) and the CIFAR-10 nets its claims use.
+
+Everything here is a plain ``torch.nn.Module``; data, training and plotting live elsewhere.
+
+Input size, 224 or 227 (section 3.5, Figure 2). The paper feeds 224x224 crops to an 11x11
+stride-4 convolution and reports a 55x55 map, but (224 - 11) / 4 + 1 = 54.25. We keep the
+paper's 224 crops and pad conv1 by 2 pixels, which gives exactly 55 (as torchvision does);
+``input_size=227`` gives Caffe's choice of 227 crops with no padding. Both yield the same
+layer sizes from conv1 on, so every later number (parameters, neurons) is unchanged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Activation = Literal["relu", "tanh"]
+Init = Literal["paper", "kaiming"]
+
+#: Layers whose biases the paper sets to 1 (section 5): "conv2, conv4, conv5 and the
+#: fully-connected hidden layers". All other biases start at 0.
+PAPER_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
+
+#: conv1 padding for each supported input size (see the module docstring).
+CONV1_PADDING = {224: 2, 227: 0}
+
+
+class LocalResponseNorm(nn.Module):
+    """Cross-channel local response normalisation exactly as section 3.3 writes it.
+
+    ``b[i] = a[i] / (k + alpha * sum_{j=max(0,i-n/2)}^{min(N-1,i+n/2)} a[j]^2) ** beta``
+
+    The sum over the ``size`` adjacent channels is *not* divided by ``size``. PyTorch's
+    ``nn.LocalResponseNorm`` (like Caffe and cuda-convnet2) divides alpha by the window,
+    so it equals this module only when given ``alpha * size``; we call it that way.
+    The normalisation is computed in float32 even under autocast: the squared sums of
+    unnormalised ReLU outputs overflow bfloat16's precision long before its range.
+    """
+
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+        super().__init__()
+        if size < 1:
+            raise ValueError(f"LRN size must be a positive number of channels, got {size}")
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.local_response_norm(x.float(), self.size, alpha=self.alpha * self.size,
+                                    beta=self.beta, k=self.k)
+        return out.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper form)"
+
+
+def make_activation(name: str) -> nn.Module:
+    """The non-linearity of section 3.1: ``relu`` (the paper's) or ``tanh`` (its baseline)."""
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "tanh":
+        return nn.Tanh()
+    raise ValueError(f"unknown activation {name!r}: choose 'relu' or 'tanh'")
+
+
+def make_pool(overlap: bool) -> nn.MaxPool2d:
+    """Section 3.4: overlapping 3x3 stride-2 max-pooling, or the 2x2 stride-2 baseline.
+
+    Both give the same output sizes on AlexNet's maps (55->27, 27->13, 13->6).
+    """
+    return nn.MaxPool2d(kernel_size=3, stride=2) if overlap else nn.MaxPool2d(kernel_size=2, stride=2)
+
+
+class AlexNet(nn.Module):
+    """AlexNet as sections 3.1-3.5 and Figure 2 describe it.
+
+    Args:
+        num_classes: size of fc8 (1000 for ILSVRC).
+        groups: 2 for the paper's two columns (conv2, conv4, conv5 see only their own column;
+            conv3 and the fully connected layers see both), 1 for a single column.
+        lrn: local response normalisation after the ReLUs of conv1 and conv2 (section 3.3).
+        overlap_pool: 3/2 max-pooling (True, the paper) or 2/2 (section 3.4's baseline).
+        activation: ``relu`` or ``tanh`` (section 3.1).
+        dropout: probability of zeroing fc6's and fc7's outputs in training (section 4.2).
+        init: ``paper`` (weights N(0, 0.01), biases 1 in conv2/4/5, fc6, fc7, else 0;
+            section 5) or ``kaiming`` (He-normal weights, zero biases) for comparisons.
+        width: scales the kernel counts of conv1-conv4. Section 3.2's baseline, "one column
+            with half the kernels", is ``groups=1, width=0.5``; its footnote says conv5 and
+            the fully connected layers were *not* halved, so ``width`` leaves them alone.
+        input_size: 224 (conv1 padded by 2) or 227 (no padding); see the module docstring.
+    """
+
+    def __init__(self, num_classes: int = 1000, *, groups: int = 2, lrn: bool = True,
+                 overlap_pool: bool = True, activation: Activation = "relu", dropout: float = 0.5,
+                 init: Init = "paper", width: float = 1.0, input_size: int = 224):
+        super().__init__()
+        if input_size not in CONV1_PADDING:
+            raise ValueError(f"input_size must be 224 or 227, got {input_size}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        c1, c2, c3, c4 = (_scaled(c, width, groups) for c in (96, 256, 384, 384))
+        c5 = 256
+        self.config = dict(num_classes=num_classes, groups=groups, lrn=lrn,
+                           overlap_pool=overlap_pool, activation=activation, dropout=dropout,
+                           init=init, width=width, input_size=input_size)
+        self.input_size = input_size
+
+        self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=CONV1_PADDING[input_size])
+        self.act1 = make_activation(activation)
+        self.norm1 = LocalResponseNorm() if lrn else nn.Identity()
+        self.pool1 = make_pool(overlap_pool)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=groups)
+        self.act2 = make_activation(activation)
+        self.norm2 = LocalResponseNorm() if lrn else nn.Identity()
+        self.pool2 = make_pool(overlap_pool)
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)  # both columns: not grouped
+        self.act3 = make_activation(activation)
+        self.conv4 = nn.Conv2d(c3, c4, 3, padding=1, groups=groups)
+        self.act4 = make_activation(activation)
+        self.conv5 = nn.Conv2d(c4, c5, 3, padding=1, groups=groups)
+        self.act5 = make_activation(activation)
+        self.pool5 = make_pool(overlap_pool)
+        self.fc6 = nn.Linear(c5 * 6 * 6, 4096)
+        self.act6 = make_activation(activation)
+        self.drop6 = nn.Dropout(dropout)
+        self.fc7 = nn.Linear(4096, 4096)
+        self.act7 = make_activation(activation)
+        self.drop7 = nn.Dropout(dropout)
+        self.fc8 = nn.Linear(4096, num_classes)
+        initialise(self, init)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """conv1-conv5 with their non-linearities, normalisation and pooling: N x 256 x 6 x 6."""
+        x = self.pool1(self.norm1(self.act1(self.conv1(x))))
+        x = self.pool2(self.norm2(self.act2(self.conv2(x))))
+        x = self.act3(self.conv3(x))
+        x = self.act4(self.conv4(x))
+        return self.pool5(self.act5(self.conv5(x)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The 4096-d output of fc7 after its ReLU (and dropout, in training mode).
+
+        Figure 4's retrieval measures Euclidean distance between these vectors.
+        """
+        x = torch.flatten(self.features(x), 1)
+        x = self.drop6(self.act6(self.fc6(x)))
+        return self.drop7(self.act7(self.fc7(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (logits) of fc8; the softmax is applied by the loss or by evaluation."""
+        return self.fc8(self.embed(x))
+
+    @classmethod
+    def one_column_half(cls, num_classes: int = 1000, **kwargs) -> "AlexNet":
+        """Section 3.2's baseline: one column with half the kernels (conv5 and FC not halved)."""
+        return cls(num_classes, groups=1, width=0.5, **kwargs)
+
+
+def _scaled(channels: int, width: float, groups: int) -> int:
+    """Kernel count scaled by ``width``, kept divisible by ``groups``."""
+    c = max(groups, int(round(channels * width / groups)) * groups)
+    return c
+
+
+def initialise(model: nn.Module, scheme: str, bias_one: tuple[str, ...] = PAPER_BIAS_ONE,
+               std: float = 0.01) -> None:
+    """Initialise every conv and linear layer of ``model`` (section 5).
+
+    ``paper``: weights from N(0, std) with std 0.01, biases 1 in the layers named by
+    ``bias_one`` and 0 elsewhere. ``kaiming``: He-normal weights (fan-in, ReLU gain) and
+    zero biases, the modern default kept for comparisons.
+    """
+    if scheme not in ("paper", "kaiming"):
+        raise ValueError(f"unknown init {scheme!r}: choose 'paper' or 'kaiming'")
+    for name, module in model.named_modules():
+        if not isinstance(module, (nn.Conv2d, nn.Linear)):
+            continue
+        if scheme == "paper":
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            nn.init.constant_(module.bias, 1.0 if name in bias_one else 0.0)
+        else:
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+
+
+class CifarNet(nn.Module):
+    """The four-layer CIFAR-10 net of Figure 1 and section 3.3's 13% -> 11% claim.
+
+    Follows cuda-convnet's ``layers-18pct.cfg`` (the net published with the code the paper
+    used): three 5x5 convolutions of 32, 32 and 64 kernels, padding 2, each followed by
+    3x3 stride-2 pooling (max after the first, average after the second and third, as in
+    that file), and one fully connected softmax layer: four layers with weights.
+    Differences, chosen and switchable: normalisation is the paper's cross-channel LRN
+    (section 3.3, after the first two pooling layers as in ``layers-18pct``) rather than
+    cuda-convnet's same-map ``rnorm``; ``activation`` switches ReLU and tanh for Figure 1.
+    ``input_size`` is the crop side: 24 (cuda-convnet's crops of 32) or 32 (whole images).
+    """
+
+    def __init__(self, num_classes: int = 10, *, activation: Activation = "relu", lrn: bool = True,
+                 widths: tuple[int, int, int] = (32, 32, 64), input_size: int = 24,
+                 init: Init = "paper", lrn_size: int = 5):
+        super().__init__()
+        w1, w2, w3 = widths
+        self.config = dict(num_classes=num_classes, activation=activation, lrn=lrn,
+                           widths=list(widths), input_size=input_size, init=init, lrn_size=lrn_size)
+        self.input_size = input_size
+        self.conv1 = nn.Conv2d(3, w1, 5, padding=2)
+        self.act1 = make_activation(activation)
+        self.pool1 = nn.MaxPool2d(3, 2)
+        self.norm1 = LocalResponseNorm(lrn_size) if lrn else nn.Identity()
+        self.conv2 = nn.Conv2d(w1, w2, 5, padding=2)
+        self.act2 = make_activation(activation)
+        self.pool2 = nn.AvgPool2d(3, 2)
+        self.norm2 = LocalResponseNorm(lrn_size) if lrn else nn.Identity()
+        self.conv3 = nn.Conv2d(w2, w3, 5, padding=2)
+        self.act3 = make_activation(activation)
+        self.pool3 = nn.AvgPool2d(3, 2)
+        side = input_size
+        for _ in range(3):
+            side = (side - 3) // 2 + 1
+        if side < 1:
+            raise ValueError(f"input_size {input_size} is too small for three 3/2 poolings")
+        self.fc = nn.Linear(w3 * side * side, num_classes)
+        initialise(self, init, bias_one=())
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Flattened output of the last pooling layer (the fc layer's input)."""
+        x = self.norm1(self.pool1(self.act1(self.conv1(x))))
+        x = self.norm2(self.pool2(self.act2(self.conv2(x))))
+        x = self.pool3(self.act3(self.conv3(x)))
+        return torch.flatten(x, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.embed(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (weights and biases)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_table(model: nn.Module, input_size: int | None = None) -> list[dict]:
+    """Per weight layer: output shape, parameters, neurons and multiply-adds per image.
+
+    The basis of Figure 2's table. ``neurons`` counts the units of the layer's output map
+    (C x H x W, before pooling); ``macs`` counts multiply-adds of one forward pass of one
+    image (for a grouped convolution each output sees only its group's input channels).
+    """
+    size = input_size or getattr(model, "input_size", 224)
+    rows: list[dict] = []
+
+    def hook(name):
+        def record(module, inputs, output):
+            out_shape = tuple(output.shape[1:])
+            neurons = math.prod(out_shape)
+            if isinstance(module, nn.Conv2d):
+                kh, kw = module.kernel_size
+                macs = neurons * (module.in_channels // module.groups) * kh * kw
+                kind = f"conv {kh}x{kw}/{module.stride[0]}" + (f", groups={module.groups}" if module.groups > 1 else "")
+            else:
+                macs = module.in_features * module.out_features
+                kind = "fully connected"
+            rows.append(dict(layer=name, kind=kind, output_shape=out_shape, neurons=neurons,
+                             params=sum(p.numel() for p in module.parameters()), macs=macs))
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    try:
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size, device=device))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return rows
+
+
+def multiply_adds(model: nn.Module, input_size: int | None = None) -> int:
+    """Multiply-adds of one image's forward pass through every conv and linear layer."""
+    return sum(r["macs"] for r in layer_table(model, input_size))
