@@ -1,0 +1,389 @@
+"""Dataset sources and the decode-once cache (section 2 of the paper).
+
+Section 2: "we down-sampled the images to a fixed resolution of 256 x 256. Given a
+rectangular image, we first rescaled the image such that the shorter side was of length
+256, and then cropped out the central 256x256 patch." We do exactly that, once, and keep
+the result as a uint8 array ``N x 3 x 256 x 256`` in a cache folder, memory-mapped, so no
+epoch decodes a JPEG twice. CIFAR-10 keeps its native 32 x 32. ILSVRC-2012 does not fit in
+memory and streams from JPEG instead (:class:`StreamingImageFolder`).
+
+Sources, by ``dataset`` name:
+
+- ``cifar10``: ``<root>/cifar10-jpeg/{train,test}/<class>/*.jpg`` or torchvision's pickled
+  ``<root>/cifar-10-batches-py/`` (downloaded by torchvision when ``download=True``).
+- ``imagenette``: ``<root>/imagenette-224/{train,val}/<synset>/*`` (or torchvision's
+  ``imagenette2*`` download when ``download=True``).
+- ``imagenet``: ``<root>/imagenet/{train,val}/<synset>/*`` or a path given directly.
+- any path to a folder with ``train/`` and ``val/`` (or ``test/``) in ImageFolder layout.
+
+Augmentation randomness lives in :mod:`alexnet_core.augment`, not here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+#: File endings that count as images in an ImageFolder.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+#: Side of the stored images for ImageNet-like sets (section 2).
+IMAGENET_STORE_SIZE = 256
+
+#: Known datasets: folder names under the data root, split aliases, stored side.
+KNOWN_DATASETS = {
+    "cifar10": dict(folders=("cifar10-jpeg", "cifar10"), pickled="cifar-10-batches-py", size=None),
+    "imagenette": dict(folders=("imagenette-224", "imagenette2-320", "imagenette2", "imagenette"),
+                       size=IMAGENET_STORE_SIZE),
+    "imagenet": dict(folders=("imagenet", "ILSVRC2012", "ilsvrc2012"), size=IMAGENET_STORE_SIZE),
+}
+SPLIT_ALIASES = {"train": ("train",), "val": ("val", "test"), "test": ("test", "val")}
+
+
+class DataError(RuntimeError):
+    """A dataset problem the user can fix; the message names the file or folder and the fix."""
+
+
+@dataclass
+class ImageSet:
+    """A decoded split: ``images`` uint8 N x 3 x H x W (CPU, possibly memory-mapped)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    name: str = ""
+    files: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def side(self) -> int:
+        return int(self.images.shape[-1])
+
+    def subset(self, n: int | None, seed: int = 0) -> "ImageSet":
+        """The first ``n`` images of a fixed random permutation (all classes represented)."""
+        if n is None or n >= len(self):
+            return self
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(self), generator=g)[:n].sort().values
+        return ImageSet(self.images[idx], self.labels[idx], self.classes, f"{self.name}[:{n}]",
+                        [self.files[i] for i in idx.tolist()] if self.files else [])
+
+    def to(self, device: torch.device | str) -> "ImageSet":
+        """A copy with images and labels on ``device`` (used to keep small sets on the GPU)."""
+        return ImageSet(self.images.to(device), self.labels.to(device), self.classes, self.name,
+                        self.files, self.skipped)
+
+
+# --------------------------------------------------------------------------- roots and layout
+
+def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
+    """The data root: the ``root`` argument (a ``--data-root`` flag), else ``ALEXNET_DATA``."""
+    if root is None:
+        root = os.environ.get("ALEXNET_DATA")
+    if not root:
+        raise DataError("no data root given: pass --data-root DIR or set ALEXNET_DATA=DIR, where DIR "
+                        "holds cifar10-jpeg/, imagenette-224/ or your ImageNet folder")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data root {path} does not exist or is not a folder: pass --data-root "
+                        "or ALEXNET_DATA pointing at the folder that holds the datasets")
+    return path
+
+
+def find_split_folder(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
+    """Locate ``<dataset>/<split>`` under the data root, with a clear error if absent."""
+    if split not in SPLIT_ALIASES:
+        raise DataError(f"unknown split {split!r}: choose train or val")
+    if dataset in KNOWN_DATASETS:
+        base = resolve_data_root(root)
+        candidates = [base / f for f in KNOWN_DATASETS[dataset]["folders"]]
+    else:
+        candidates = [Path(dataset).expanduser()]
+        if not candidates[0].is_dir():
+            raise DataError(f"unknown dataset {dataset!r}: use cifar10, imagenette, imagenet, or a path "
+                            "to a folder with train/ and val/ in ImageFolder layout")
+    for folder in candidates:
+        for alias in SPLIT_ALIASES[split]:
+            if (folder / alias).is_dir():
+                return folder / alias
+    tried = ", ".join(str(c) for c in candidates)
+    raise DataError(f"dataset {dataset!r} split {split!r} not found (looked for {'/ or '.join(SPLIT_ALIASES[split])}/ "
+                    f"in {tried}). Put the dataset there in ImageFolder layout (<split>/<class>/<image>), "
+                    "point --data-root/ALEXNET_DATA at its parent, or pass --download where the "
+                    "dataset has a torchvision downloader")
+
+
+def list_image_folder(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
+    """Classes and (file, label) pairs of an ImageFolder split, checking the layout."""
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        stray = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS][:3]
+        hint = f" (it holds images directly, e.g. {stray}: move them into one folder per class)" if stray else ""
+        raise DataError(f"{folder} has no class folders{hint}; expected ImageFolder layout "
+                        f"{folder}/<class>/<image>")
+    samples: list[tuple[str, int]] = []
+    for label, cls in enumerate(classes):
+        files = sorted(f for f in (folder / cls).iterdir()
+                       if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+        if not files:
+            raise DataError(f"class folder {folder / cls} holds no images (looked for "
+                            f"{', '.join(IMAGE_EXTENSIONS)}); remove the folder or add its images")
+        samples.extend((str(f), label) for f in files)
+    return classes, samples
+
+
+# --------------------------------------------------------------------------- decoding
+
+def decode_image(path: str, size: int | None) -> np.ndarray:
+    """Decode one image to uint8 3 x S x S RGB (section 2's rescale-and-centre-crop).
+
+    Grayscale, palette, CMYK and alpha images become RGB. ``size=None`` keeps the image's
+    own size (CIFAR-10). Raises :class:`DataError` naming the file when it cannot be read.
+    """
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if size is not None:
+                w, h = im.size
+                scale = size / min(w, h)
+                if (w, h) != (size, size):
+                    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+                    im = im.resize((nw, nh), Image.BILINEAR, reducing_gap=None)
+                    left, top = (nw - size) // 2, (nh - size) // 2
+                    im = im.crop((left, top, left + size, top + size))
+            arr = np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise DataError(f"cannot read image {path}: {err}. Replace or delete the file, or pass "
+                        "--skip-corrupt to skip unreadable images (they are counted and listed)") from err
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def _decode_or_none(args: tuple[str, int | None, bool]) -> np.ndarray | str:
+    path, size, skip = args
+    try:
+        return decode_image(path, size)
+    except DataError as err:
+        if skip:
+            return str(err)
+        raise
+
+
+def decode_files(files: list[str], size: int | None, *, skip_corrupt: bool = False,
+                 workers: int | None = None, desc: str = "decoding") -> tuple[np.ndarray, list[int], list[str]]:
+    """Decode ``files`` into one uint8 array; returns (array, kept indices, skipped files)."""
+    workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+    jobs = [(f, size, skip_corrupt) for f in files]
+    arrays, kept, skipped = [], [], []
+    chunk = max(1, min(256, len(files) // (workers * 8) or 1))
+    if workers > 1 and len(files) > 256:
+        with ProcessPoolExecutor(workers) as pool:
+            results = pool.map(_decode_or_none, jobs, chunksize=chunk)
+            results = list(tqdm(results, total=len(files), desc=desc, unit="img", leave=False))
+    else:
+        results = [_decode_or_none(j) for j in tqdm(jobs, desc=desc, unit="img", leave=False)]
+    shape = None
+    for i, r in enumerate(results):
+        if isinstance(r, str):
+            skipped.append(files[i])
+            continue
+        if shape is None:
+            shape = r.shape
+        elif r.shape != shape:
+            raise DataError(f"image {files[i]} decodes to {tuple(r.shape[1:])} but earlier images were "
+                            f"{tuple(shape[1:])}; give a store size so all images are resized alike")
+        arrays.append(r)
+        kept.append(i)
+    if not arrays:
+        raise DataError(f"no readable images among {len(files)} files (first: {files[0] if files else '-'})")
+    return np.stack(arrays), kept, skipped
+
+
+# --------------------------------------------------------------------------- cache
+
+def default_cache_dir() -> Path:
+    """``ALEXNET_CACHE`` if set, else ``~/.cache/alexnet_core``."""
+    return Path(os.environ.get("ALEXNET_CACHE", Path.home() / ".cache" / "alexnet_core"))
+
+
+def cache_key(folder: Path, size: int | None, samples: list[tuple[str, int]]) -> str:
+    """Key of a decoded split: its source folder, store size and file list (names, sizes, times)."""
+    h = hashlib.sha256(f"v1|{folder.resolve()}|{size}".encode())
+    for path, label in samples:
+        st = os.stat(path)
+        h.update(f"|{path}|{label}|{st.st_size}|{int(st.st_mtime)}".encode())
+    return h.hexdigest()[:20]
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None = None,
+                      skip_corrupt: bool = False, name: str = "", use_cache: bool = True) -> ImageSet:
+    """Decode an ImageFolder split once, memory-map it from the cache on every later call."""
+    classes, samples = list_image_folder(folder)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    key = cache_key(folder, size, samples)
+    images_path, meta_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.json"
+    if use_cache and images_path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        images = torch.from_numpy(np.load(images_path, mmap_mode="c"))
+        labels = torch.tensor(meta["labels"], dtype=torch.int64)
+        return ImageSet(images, labels, meta["classes"], name or folder.name, meta["files"], meta["skipped"])
+    files = [f for f, _ in samples]
+    array, kept, skipped = decode_files(files, size, skip_corrupt=skip_corrupt,
+                                        desc=f"decoding {folder} once")
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {folder}: {skipped[:5]}", stacklevel=2)
+    labels = [samples[i][1] for i in kept]
+    kept_files = [files[i] for i in kept]
+    if use_cache:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _atomic_save_npy(images_path, array)
+        meta = dict(classes=classes, labels=labels, files=kept_files, skipped=skipped,
+                    source=str(folder.resolve()), size=size)
+        tmp = meta_path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, meta_path)
+        array = np.load(images_path, mmap_mode="c")
+    return ImageSet(torch.from_numpy(array), torch.tensor(labels, dtype=torch.int64), classes,
+                    name or folder.name, kept_files, skipped)
+
+
+# --------------------------------------------------------------------------- CIFAR-10 pickles
+
+CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+def load_cifar_pickles(folder: Path, split: str) -> ImageSet:
+    """CIFAR-10 in its original pickled form (``cifar-10-batches-py``)."""
+    names = CIFAR_TRAIN_BATCHES if split == "train" else ("test_batch",)
+    images, labels = [], []
+    for name in names:
+        path = folder / name
+        if not path.exists():
+            raise DataError(f"CIFAR-10 batch {path} is missing; re-download with --download or "
+                            "use the cifar10-jpeg ImageFolder")
+        try:
+            with open(path, "rb") as f:
+                batch = pickle.load(f, encoding="latin1")
+            images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            labels.extend(batch["labels"])
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as err:
+            raise DataError(f"CIFAR-10 batch {path} is corrupt ({err}); delete it and re-download") from err
+    meta = folder / "batches.meta"
+    classes = (pickle.load(open(meta, "rb"), encoding="latin1")["label_names"] if meta.exists()
+               else [str(i) for i in range(10)])
+    return ImageSet(torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.int64),
+                    classes, f"cifar10-pickled/{split}")
+
+
+def _download(dataset: str, root: Path) -> None:
+    """Fetch the canonical dataset through torchvision (needs internet)."""
+    import torchvision
+
+    try:
+        if dataset == "cifar10":
+            torchvision.datasets.CIFAR10(str(root), train=True, download=True)
+        elif dataset == "imagenette":
+            for split in ("train", "val"):
+                torchvision.datasets.Imagenette(str(root), split=split, size="320px", download=True)
+        else:
+            raise DataError(f"{dataset} has no downloader: ImageNet must come from your own copy")
+    except (OSError, RuntimeError) as err:
+        raise DataError(f"downloading {dataset} into {root} failed ({err}); without internet, place "
+                        "the dataset under the data root in ImageFolder layout") from err
+
+
+# --------------------------------------------------------------------------- the one entry point
+
+def load(dataset: str, split: str, root: str | os.PathLike | None = None, *, size: int | None = -1,
+         cache_dir: str | os.PathLike | None = None, skip_corrupt: bool = False,
+         download: bool = False, limit: int | None = None, use_cache: bool = True) -> ImageSet:
+    """Load a split of a dataset as uint8 tensors, decoding at most once.
+
+    Args:
+        dataset: ``cifar10``, ``imagenette``, ``imagenet`` or a path to an ImageFolder root.
+        split: ``train`` or ``val`` (CIFAR-10's ``test`` split is its ``val``).
+        root: the data root (``--data-root``); ``ALEXNET_DATA`` when None.
+        size: stored side; -1 means the dataset's default (256 for ImageNet-like sets,
+            native for CIFAR-10); None keeps native sizes (they must agree).
+        skip_corrupt: skip unreadable images with a warning and a count instead of stopping.
+        download: fetch CIFAR-10 or Imagenette through torchvision when absent (needs internet).
+        limit: keep a fixed random subset of this many images (quick tries).
+    """
+    spec = KNOWN_DATASETS.get(dataset)
+    if size == -1:
+        size = spec["size"] if spec else IMAGENET_STORE_SIZE
+    try:
+        folder = find_split_folder(dataset, split, root)
+    except DataError:
+        if dataset == "cifar10":
+            pickled = resolve_data_root(root) / spec["pickled"]
+            if pickled.is_dir():
+                return load_cifar_pickles(pickled, split).subset(limit)
+        if not download or dataset not in ("cifar10", "imagenette"):
+            raise
+        target = resolve_data_root(root)
+        _download(dataset, target)
+        if dataset == "cifar10":
+            return load_cifar_pickles(target / spec["pickled"], split).subset(limit)
+        folder = find_split_folder(dataset, split, root)
+    data = load_image_folder(folder, size, cache_dir=cache_dir, skip_corrupt=skip_corrupt,
+                             name=f"{dataset}/{split}", use_cache=use_cache)
+    return data.subset(limit)
+
+
+# --------------------------------------------------------------------------- streaming (ImageNet)
+
+class StreamingImageFolder(torch.utils.data.Dataset):
+    """ImageFolder that decodes on demand to uint8 3 x 256 x 256, for sets too big to cache.
+
+    Used with DataLoader workers and a (Distributed)Sampler; augmentation then runs batched
+    on the training device exactly as for cached sets.
+    """
+
+    def __init__(self, folder: str | os.PathLike, size: int = IMAGENET_STORE_SIZE, skip_corrupt: bool = False):
+        self.folder = Path(folder)
+        self.classes, self.samples = list_image_folder(self.folder)
+        self.size, self.skip_corrupt = size, skip_corrupt
+        self.labels = torch.tensor([label for _, label in self.samples], dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        try:
+            return torch.from_numpy(decode_image(path, self.size)), label
+        except DataError:
+            if not self.skip_corrupt:
+                raise
+            warnings.warn(f"skipping unreadable image {path}", stacklevel=2)
+            return torch.zeros(3, self.size, self.size, dtype=torch.uint8), -1  # label -1: ignored
+
+
+def synthetic_image_set(n: int = 64, num_classes: int = 4, side: int = 32, seed: int = 0) -> ImageSet:
+    """A small learnable set for tests and smoke runs: class k is brighter in channel k % 3."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % num_classes
+    images = torch.randint(0, 120, (n, 3, side, side), generator=g, dtype=torch.int64)
+    for k in range(num_classes):
+        images[labels == k, k % 3] += 60 + 40 * (k // 3)
+    return ImageSet(images.clamp(0, 255).to(torch.uint8), labels, [f"class{k}" for k in range(num_classes)],
+                    "synthetic")
