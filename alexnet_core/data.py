@@ -64,6 +64,7 @@ class ImageSet:
     name: str = ""
     files: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    key: str = ""  # cache key of the full decoded split ("" when not cached)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -244,7 +245,7 @@ def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None 
         meta = json.loads(meta_path.read_text())
         images = torch.from_numpy(np.load(images_path, mmap_mode="c"))
         labels = torch.tensor(meta["labels"], dtype=torch.int64)
-        return ImageSet(images, labels, meta["classes"], name or folder.name, meta["files"], meta["skipped"])
+        return ImageSet(images, labels, meta["classes"], name or folder.name, meta["files"], meta["skipped"], key)
     files = [f for f, _ in samples]
     array, kept, skipped = decode_files(files, size, skip_corrupt=skip_corrupt,
                                         desc=f"decoding {folder} once")
@@ -262,7 +263,7 @@ def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None 
         os.replace(tmp, meta_path)
         array = np.load(images_path, mmap_mode="c")
     return ImageSet(torch.from_numpy(array), torch.tensor(labels, dtype=torch.int64), classes,
-                    name or folder.name, kept_files, skipped)
+                    name or folder.name, kept_files, skipped, key if use_cache else "")
 
 
 # --------------------------------------------------------------------------- CIFAR-10 pickles

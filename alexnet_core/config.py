@@ -1,0 +1,110 @@
+"""One configuration object for a training run; every field is a documented CLI flag."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A config field with its command-line help (and allowed values)."""
+    return field(default=default, metadata=dict(help=help, choices=choices))
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. Defaults are the paper's settings where it states them."""
+
+    # --- data (section 2)
+    dataset: str = opt("imagenette", "cifar10, imagenette, imagenet, synthetic, or a path to an ImageFolder root")
+    data_root: str | None = opt(None, "folder holding the datasets (default: $ALEXNET_DATA)")
+    limit_train: int | None = opt(None, "train on a fixed random subset of this many images (quick tries)")
+    limit_val: int | None = opt(None, "validate on a fixed random subset of this many images")
+    skip_corrupt: bool = opt(False, "skip unreadable images (counted and listed) instead of stopping")
+    download: bool = opt(False, "download CIFAR-10/Imagenette through torchvision when absent (needs internet)")
+    num_workers: int = opt(4, "DataLoader workers for streamed datasets (ImageNet)")
+    # --- model (section 3)
+    model: str = opt("alexnet", "network: alexnet (sections 3.1-3.5) or cifarnet (Figure 1's four-layer net)",
+                     ("alexnet", "cifarnet"))
+    groups: int = opt(2, "AlexNet columns: 2 (paper) or 1", (1, 2))
+    width: float = opt(1.0, "scale conv1-conv4 kernel counts (0.5 with --groups 1: section 3.2's baseline)")
+    lrn: bool = opt(True, "local response normalisation (section 3.3)")
+    overlap_pool: bool = opt(True, "3/2 overlapping max-pooling (section 3.4); off gives 2/2")
+    activation: str = opt("relu", "non-linearity (section 3.1)", ("relu", "tanh"))
+    dropout: float = opt(0.5, "dropout probability on fc6 and fc7 outputs (section 4.2); 0 disables")
+    init: str = opt("paper", "initialisation: paper (N(0,0.01), biases 1 in conv2/4/5, fc6/7) or kaiming",
+                    ("paper", "kaiming"))
+    bias_one: bool = opt(True, "paper init: biases 1 in conv2, conv4, conv5, fc6, fc7 (off: all 0)")
+    # --- augmentation (section 4.1)
+    crop: int | None = opt(None, "input side: 224 or 227 for AlexNet (default 224), 24 or 32 for cifarnet (default 24)")
+    random_crop: bool = opt(True, "random crops in training (off: centre crop)")
+    flip: bool = opt(True, "random horizontal reflections in training")
+    pca_colour: bool = opt(True, "PCA colour augmentation (section 4.1)")
+    pca_std: float = opt(0.1, "standard deviation of the PCA colour coefficients")
+    subtract_mean: bool = opt(True, "subtract the training set's mean image (section 2)")
+    # --- learning (section 5)
+    epochs: int = opt(90, "epoch cap (the paper: about 90)")
+    batch_size: int = opt(128, "global batch size (the paper: 128)")
+    lr: float = opt(0.01, "initial learning rate (the paper: 0.01)")
+    momentum: float = opt(0.9, "momentum (the paper: 0.9)")
+    weight_decay: float = opt(5e-4, "weight decay (the paper: 0.0005)")
+    decay_biases: bool = opt(False, "apply weight decay to biases too (the paper's rule names weights)")
+    update_rule: str = opt("paper", "paper: v <- 0.9v - 0.0005 lr w - lr g; torch: torch.optim.SGD", ("paper", "torch"))
+    patience: int = opt(3, "epochs without validation improvement before the lr is divided by 10")
+    max_drops: int = opt(3, "how many times the lr may be divided (the paper: 3)")
+    lr_factor: float = opt(10.0, "divide the lr by this on a plateau")
+    min_delta: float = opt(0.0, "validation error must improve by more than this (points) to count")
+    early_stop: bool = opt(True, "stop after a plateau once the lr has been divided max_drops times")
+    # --- evaluation (sections 4.1, 6)
+    ten_crop: bool = opt(True, "final evaluation also with the ten-patch average")
+    # --- runtime
+    seed: int = opt(0, "random seed (model init, data order, augmentation, dropout)")
+    device: str = opt("auto", "auto, cpu or cuda")
+    precision: str = opt("auto", "auto (bf16 where fast), bf16 or fp32", ("auto", "bf16", "fp32"))
+    channels_last: bool = opt(True, "channels_last memory format")
+    compile: bool = opt(False, "torch.compile the model")
+    data_on_device: str = opt("auto", "keep the uint8 dataset on the GPU: auto (when it fits), yes, no",
+                              ("auto", "yes", "no"))
+    threads: int | None = opt(None, "torch CPU threads (default: torch's choice)")
+    progress: bool = opt(True, "tqdm progress bars")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {unknown}; known settings: {sorted(known)}")
+        return cls(**values)
+
+    def resolved_crop(self) -> int:
+        if self.crop is not None:
+            return self.crop
+        return 224 if self.model == "alexnet" else 24
+
+
+#: Settings that do not change what is computed, only how fast or how it is shown.
+RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per :class:`TrainConfig` field, with its help and default."""
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        choices = f.metadata.get("choices")
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
+                                help=help_text)
+            continue
+        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), str)
+        parser.add_argument(flag, dest=f.name, type=kind, default=f.default, choices=choices,
+                            help=f"{help_text} (default: {f.default})")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})

@@ -1,0 +1,381 @@
+"""The trainer: section 5's learning rule on CPU or GPU, with checkpoints, exact resume and DDP.
+
+One loop serves every run in the project (the CLI, the experiments, the notebooks).
+Per epoch it shuffles the uint8 training set with a seeded generator, augments each batch
+on the training device (section 4.1), takes :class:`~alexnet_core.optim.PaperSGD` steps under
+bf16 autocast where that is fast, validates on centre crops, lets the plateau schedule
+divide the lr, and writes an atomic checkpoint and ``history.jsonl``.
+
+Never losing work: a checkpoint after every epoch (temporary file, then rename) holds the
+model, optimiser, schedule, every random generator and the history, so a run killed after
+epoch k and resumed reproduces the uninterrupted history exactly (on CPU, same settings).
+A NaN or infinite loss stops the run with advice, keeping the last good checkpoint;
+Ctrl-C keeps the last checkpoint and says how to resume.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import data as D
+from .augment import AugmentConfig, Augmenter, ColourStats
+from .config import TrainConfig
+from .evaluate import evaluate
+from .hardware import autocast, resolve_device, resolve_precision
+from .model import AlexNet, CifarNet
+from .optim import PlateauSchedule, make_optimizer, set_lr
+from .results import atomic_write_json, atomic_write_text, provenance
+
+CHECKPOINT = "checkpoint.pt"
+HISTORY = "history.jsonl"
+RESULT = "result.json"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class ResumeError(RuntimeError):
+    """A checkpoint cannot be resumed with the given settings."""
+
+
+# --------------------------------------------------------------------------- building blocks
+
+def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
+    """The network a config names, initialised under the config's seed."""
+    torch.manual_seed(cfg.seed)
+    crop = cfg.resolved_crop()
+    if cfg.model == "alexnet":
+        model: nn.Module = AlexNet(num_classes, groups=cfg.groups, lrn=cfg.lrn, overlap_pool=cfg.overlap_pool,
+                                   activation=cfg.activation, dropout=cfg.dropout, init=cfg.init,
+                                   width=cfg.width, input_size=crop)
+    elif cfg.model == "cifarnet":
+        model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
+    else:
+        raise ValueError(f"unknown model {cfg.model!r}: choose alexnet or cifarnet")
+    if cfg.init == "paper" and not cfg.bias_one:
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
+    """Training and validation splits (decoded once) and the training set's colour statistics."""
+    if cfg.dataset == "synthetic":
+        side = 32 if cfg.model == "cifarnet" else 256
+        train = D.synthetic_image_set(n=cfg.limit_train or 256, num_classes=4, side=side, seed=1)
+        val = D.synthetic_image_set(n=cfg.limit_val or 64, num_classes=4, side=side, seed=2)
+        return train, val, ColourStats.from_images(train)
+    kwargs = dict(root=cfg.data_root, skip_corrupt=cfg.skip_corrupt, download=cfg.download)
+    train = D.load(cfg.dataset, "train", **kwargs)
+    val = D.load(cfg.dataset, "val", **kwargs)
+    stats = cached_colour_stats(train)
+    return train.subset(cfg.limit_train, seed=0), val.subset(cfg.limit_val, seed=0), stats
+
+
+def cached_colour_stats(train: D.ImageSet) -> ColourStats:
+    """Mean image and RGB eigen-decomposition of the whole training split, cached beside its images."""
+    key = getattr(train, "key", "")
+    path = D.default_cache_dir() / f"{key}.stats.pt" if key else None
+    if path is not None and path.exists():
+        return ColourStats(**torch.load(path, weights_only=True))
+    stats = ColourStats.from_images(train)
+    if path is not None:
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(stats.state_dict(), tmp)
+        os.replace(tmp, path)
+    return stats
+
+
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    return AugmentConfig(crop=cfg.resolved_crop(), random_crop=cfg.random_crop, flip=cfg.flip,
+                         pca_colour=cfg.pca_colour, pca_std=cfg.pca_std, subtract_mean=cfg.subtract_mean)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Reject settings that cannot work before any data is touched."""
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
+        raise ValueError("epochs and batch size must be positive and the learning rate above 0")
+    if cfg.model == "alexnet" and cfg.resolved_crop() not in (224, 227):
+        raise ValueError(f"AlexNet takes 224 or 227 crops (section 3.5), not {cfg.resolved_crop()}")
+
+
+# --------------------------------------------------------------------------- distributed
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the process group torchrun describes (WORLD_SIZE > 1); gloo on CPU, nccl on CUDA."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return info
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: Path, **state) -> None:
+    """``torch.save`` to a temporary file, then an atomic rename."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def write_history(out: Path, history: list[dict]) -> None:
+    atomic_write_text(out / HISTORY, "".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
+
+
+def comparable(config: dict) -> dict:
+    """The settings that must agree between a checkpoint and its resumption."""
+    from .config import RUNTIME_ONLY
+    return {k: v for k, v in config.items() if k not in RUNTIME_ONLY and k not in ("epochs", "early_stop")}
+
+
+# --------------------------------------------------------------------------- the loop
+
+@dataclass
+class RunOutcome:
+    """What :func:`train` returns: the config, per-epoch history, final metrics and provenance."""
+
+    config: dict
+    history: list[dict]
+    metrics: dict
+    provenance: dict
+    model: nn.Module | None = None
+
+    def record(self) -> dict:
+        return dict(config=self.config, history=self.history, metrics=self.metrics, provenance=self.provenance)
+
+
+def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: bool = False,
+          on_epoch_end: Callable[[dict], None] | None = None, data: tuple | None = None) -> RunOutcome:
+    """Train one model as ``cfg`` says; checkpoints and history go to ``out`` when given.
+
+    ``data`` may pass (train, val, stats) already loaded (experiments reuse them across runs).
+    """
+    started = time.time()
+    check_config(cfg)
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    rank = init_distributed(device)
+    if rank.world > 1 and device.type == "cuda":
+        device = torch.device("cuda", rank.local_rank)
+        torch.cuda.set_device(device)
+    if cfg.batch_size % rank.world:
+        raise ValueError(f"batch size {cfg.batch_size} does not split over {rank.world} processes")
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None and rank.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    train_set, val_set, stats = data if data is not None else load_data(cfg)
+    num_classes = len(train_set.classes)
+    model = build_model(cfg, num_classes).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.decay_biases)
+    schedule = PlateauSchedule(lr=cfg.lr, patience=cfg.patience, max_drops=cfg.max_drops, factor=cfg.lr_factor,
+                               min_delta=cfg.min_delta)
+    augmenter = Augmenter(augment_config(cfg), stats)
+    order_gen = torch.Generator().manual_seed(cfg.seed)
+    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + 17 + rank.rank)
+    torch.manual_seed(cfg.seed + 7919 * rank.rank)  # dropout's randomness
+    history: list[dict] = []
+    start_epoch = 1
+
+    ckpt_path = out_dir / CHECKPOINT if out_dir is not None else None
+    if resume:
+        if ckpt_path is None or not ckpt_path.exists():
+            raise ResumeError(f"--resume given but no checkpoint at {ckpt_path}; start without --resume")
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if comparable(state["config"]) != comparable(cfg.to_dict()):
+            diff = {k: (state["config"].get(k), v) for k, v in comparable(cfg.to_dict()).items()
+                    if state["config"].get(k) != v}
+            raise ResumeError(f"the checkpoint in {out_dir} was made with other settings {diff} "
+                              "(checkpoint, now); resume with the same settings or use a new --out")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        rng = state["rng"]
+        order_gen.set_state(rng["order"].cpu())
+        aug_gen.set_state(rng["augment"].cpu())
+        torch.set_rng_state(rng["torch"].cpu())
+        if device.type == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(rng["cuda"].cpu(), device)
+        history = state["history"]
+        start_epoch = state["epoch"] + 1
+        set_lr(optimizer, schedule.lr)
+
+    on_device = cfg.data_on_device == "yes" or (cfg.data_on_device == "auto" and device.type == "cuda"
+                                                and _fits_on_gpu(train_set, val_set, device))
+    if on_device:
+        train_set, val_set = train_set.to(device), val_set.to(device)
+    step_model = torch.compile(model) if cfg.compile else model
+    ddp_model = (nn.parallel.DistributedDataParallel(step_model, device_ids=[device.index] if device.type == "cuda" else None)
+                 if rank.world > 1 else step_model)
+
+    n = len(train_set)
+    steps = max(1, n // cfg.batch_size)  # the last incomplete batch is dropped (order reshuffles)
+    global_batch = min(cfg.batch_size, n)
+    per_rank = global_batch // rank.world
+
+    def save(epoch: int) -> None:
+        if ckpt_path is None or not rank.main:
+            return
+        save_checkpoint(ckpt_path, epoch=epoch, config=cfg.to_dict(), model=model.state_dict(),
+                        optimizer=optimizer.state_dict(), schedule=schedule.state_dict(), history=history,
+                        rng=dict(order=order_gen.get_state(), augment=aug_gen.get_state(),
+                                 torch=torch.get_rng_state(),
+                                 cuda=torch.cuda.get_rng_state(device) if device.type == "cuda" else None))
+        write_history(ckpt_path.parent, history)
+
+    epoch = start_epoch - 1
+    try:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            if schedule.finished and cfg.early_stop:
+                break
+            model.train()
+            t0 = time.time()
+            order = torch.randperm(n, generator=order_gen)
+            loss_sum = torch.zeros((), device=device)
+            errors = torch.zeros((), device=device)
+            seen = 0
+            bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
+                       disable=not (cfg.progress and rank.main))
+            for step in bar:
+                idx = order[step * global_batch:(step + 1) * global_batch]
+                idx = idx[rank.rank * per_rank:(rank.rank + 1) * per_rank]
+                images = train_set.images[idx.to(train_set.images.device)].to(device, non_blocking=True)
+                labels = train_set.labels[idx.to(train_set.labels.device)].to(device, non_blocking=True)
+                x = augmenter.train(images, aug_gen)
+                with autocast(device, precision):
+                    logits = ddp_model(x)
+                loss = F.cross_entropy(logits.float(), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                loss_sum += loss.detach() * len(idx)
+                errors += (logits.detach().argmax(1) != labels).sum()
+                seen += len(idx)
+                if device.type == "cpu" or step % 50 == 49 or step == steps - 1:
+                    running = loss_sum.item() / seen
+                    if not math.isfinite(running):
+                        raise TrainingDiverged(_diverged_message(epoch, step, ckpt_path, cfg))
+                    if cfg.progress and rank.main:
+                        bar.set_postfix(loss=f"{running:.3f}", img_s=f"{seen * rank.world / (time.time() - t0):.0f}")
+            train_seconds = time.time() - t0
+            if rank.world > 1:
+                totals = torch.stack([loss_sum, errors.float(), torch.tensor(float(seen), device=device)])
+                dist.all_reduce(totals)
+                loss_sum, errors, seen = totals[0], totals[1], int(totals[2].item())
+            val = evaluate(model, val_set, augmenter, device=device, precision=precision,
+                           batch_size=max(256, per_rank)) if rank.main else None
+            if rank.world > 1:
+                box = [val]
+                dist.broadcast_object_list(box, src=0)
+                val = box[0]
+            dropped = schedule.step(val["top1"])
+            record = dict(epoch=epoch, train_loss=loss_sum.item() / seen, train_top1=100.0 * errors.item() / seen,
+                          val_top1=val["top1"], val_top5=val["top5"], lr=optimizer.param_groups[0]["lr"],
+                          seconds=round(time.time() - t0, 3), train_seconds=round(train_seconds, 3),
+                          images_per_s=round(seen / train_seconds, 1), lr_dropped_after=dropped)
+            history.append(record)
+            set_lr(optimizer, schedule.lr)
+            save(epoch)
+            if rank.main:
+                print(f"epoch {epoch:3d}  loss {record['train_loss']:.4f}  train top-1 {record['train_top1']:5.2f}%  "
+                      f"val top-1 {record['val_top1']:5.2f}%  top-5 {record['val_top5']:5.2f}%  lr {record['lr']:.0e}"
+                      f"{' -> ' + format(schedule.lr, '.0e') if dropped else ''}  "
+                      f"{record['images_per_s']:.0f} img/s  {record['seconds']:.1f}s", flush=True)
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+    except KeyboardInterrupt:
+        where = f"{ckpt_path} (after epoch {epoch - 1})" if ckpt_path is not None and history else "nowhere (no --out)"
+        print(f"\ninterrupted during epoch {epoch}; the last checkpoint is kept at {where}. "
+              "Continue with the same command and --resume.", file=sys.stderr, flush=True)
+        raise
+
+    metrics = final_metrics(model, val_set, augmenter, device, precision, cfg, history) if rank.main else {}
+    outcome = RunOutcome(cfg.to_dict(), history, metrics,
+                         provenance(device, precision, time.time() - started) | dict(world_size=rank.world),
+                         model)
+    if out_dir is not None and rank.main:
+        atomic_write_json(out_dir / RESULT, outcome.record())
+    return outcome
+
+
+def final_metrics(model: nn.Module, val_set: D.ImageSet, augmenter: Augmenter, device: torch.device,
+                  precision: str, cfg: TrainConfig, history: list[dict]) -> dict:
+    """Centre-crop and (optionally) ten-patch validation error of the final model."""
+    kwargs = dict(device=device, precision=precision, batch_size=256)
+    centre = evaluate(model, val_set, augmenter, **kwargs)
+    metrics = dict(val_top1=centre["top1"], val_top5=centre["top5"], val_top1_se=centre["top1_se"],
+                   val_top5_se=centre["top5_se"], val_images=centre["n"], epochs=len(history),
+                   final_train_top1=history[-1]["train_top1"] if history else None,
+                   final_train_loss=history[-1]["train_loss"] if history else None,
+                   best_val_top1=min((h["val_top1"] for h in history), default=None),
+                   lr_drops=sum(bool(h.get("lr_dropped_after")) for h in history),
+                   train_images_per_s=(sum(h["images_per_s"] for h in history) / len(history)) if history else None)
+    if cfg.ten_crop:
+        ten = evaluate(model, val_set, augmenter, ten_crop=True, **kwargs)
+        metrics.update(val10_top1=ten["top1"], val10_top5=ten["top5"])
+    return metrics
+
+
+def _fits_on_gpu(train_set: D.ImageSet, val_set: D.ImageSet, device: torch.device) -> bool:
+    need = train_set.images.numel() + val_set.images.numel()
+    free, _ = torch.cuda.mem_get_info(device)
+    return need < 0.5 * free
+
+
+def _diverged_message(epoch: int, step: int, ckpt: Path | None, cfg: TrainConfig) -> str:
+    kept = f"the last good checkpoint is kept at {ckpt}" if ckpt is not None and ckpt.exists() else \
+        "no checkpoint was written yet"
+    return (f"the training loss became NaN or infinite at epoch {epoch}, step {step + 1}; {kept}. "
+            f"Try a lower --lr (now {cfg.lr}; the paper's is 0.01), --precision fp32, or --init kaiming.")
+
+
+def evaluate_checkpoint(path: Path, data_root: str | None = None, device: str = "auto") -> dict:
+    """Centre-crop and ten-patch validation error of a saved checkpoint."""
+    if not Path(path).exists():
+        raise ResumeError(f"no checkpoint at {path}")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = TrainConfig.from_dict(state["config"])
+    if data_root is not None:
+        cfg.data_root = data_root
+    dev = resolve_device(device)
+    precision = resolve_precision(cfg.precision, dev)
+    train_set, val_set, stats = load_data(cfg)
+    model = build_model(cfg, len(train_set.classes))
+    model.load_state_dict(state["model"])
+    model = model.to(dev)
+    cfg.ten_crop = True
+    return final_metrics(model, val_set, Augmenter(augment_config(cfg), stats), dev, precision, cfg, state["history"])

@@ -1,0 +1,276 @@
+"""The trainer: section 5's learning rule, the plateau schedule, checkpoints, resume, DDP, CLI."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch import nn
+
+from alexnet_core.config import TrainConfig
+from alexnet_core.optim import PaperSGD, PlateauSchedule, make_optimizer, set_lr
+from alexnet_core.train import CHECKPOINT, HISTORY, RESULT, ResumeError, TrainingDiverged, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMING_KEYS = ("seconds", "train_seconds", "images_per_s")
+
+
+def tiny(**overrides) -> TrainConfig:
+    """A CIFAR-net run on 128 synthetic 32x32 images: a few seconds on 2 cores."""
+    base = dict(dataset="synthetic", model="cifarnet", limit_train=128, limit_val=32, batch_size=32,
+                epochs=3, lr=0.01, precision="fp32", device="cpu", progress=False, ten_crop=False,
+                threads=2)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def without_timings(history):
+    return [{k: v for k, v in h.items() if k not in TIMING_KEYS} for h in history]
+
+
+# --------------------------------------------------------------------------- learning rule
+
+def test_paper_update_rule_by_hand():
+    w = nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = PaperSGD([w], lr=0.1, momentum=0.9, weight_decay=0.5)
+    w.grad = torch.tensor([0.2, 0.4])
+    opt.step()  # v = 0 - 0.5*0.1*w - 0.1*g = [-0.07, 0.06]
+    assert torch.allclose(w.data, torch.tensor([0.93, -1.94]))
+    w.grad = torch.tensor([0.0, 0.0])
+    opt.step()  # v = 0.9 v - 0.05 w = [-0.063 - 0.0465, 0.054 + 0.097]
+    assert torch.allclose(w.data, torch.tensor([0.93 - 0.1095, -1.94 + 0.151]), atol=1e-6)
+
+
+def _two_optimisers(rule_a, rule_b, change_lr_at=None, steps=6):
+    torch.manual_seed(0)
+    a = nn.Linear(4, 3)
+    b = nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    oa, ob = make_optimizer(a, rule_a, 0.1, 0.9, 5e-4), make_optimizer(b, rule_b, 0.1, 0.9, 5e-4)
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    for step in range(steps):
+        if step == change_lr_at:
+            set_lr(oa, 0.01)
+            set_lr(ob, 0.01)
+        for model, opt in ((a, oa), (b, ob)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    return a, b
+
+
+def test_paper_rule_equals_torch_sgd_at_constant_lr_and_differs_after_a_change():
+    a, b = _two_optimisers("paper", "torch")
+    assert torch.allclose(a.weight, b.weight, atol=1e-6)
+    a, b = _two_optimisers("paper", "torch", change_lr_at=3)
+    assert not torch.allclose(a.weight, b.weight, atol=1e-5)
+
+
+def test_biases_are_not_decayed_unless_asked():
+    model = nn.Linear(2, 2)
+    groups = make_optimizer(model, "paper", 0.01, 0.9, 5e-4).param_groups
+    assert [g["weight_decay"] for g in groups] == [5e-4, 0.0]
+    groups = make_optimizer(model, "paper", 0.01, 0.9, 5e-4, decay_biases=True).param_groups
+    assert [g["weight_decay"] for g in groups] == [5e-4, 5e-4]
+
+
+def test_plateau_schedule_drops_then_stops():
+    s = PlateauSchedule(lr=0.01, patience=2, max_drops=2)
+    drops = [s.step(e) for e in (50, 40, 41, 42, 39, 39, 39, 38, 38, 38)]
+    assert drops == [False, False, False, True, False, False, True, False, False, False]
+    assert s.drops == 2 and s.lr == pytest.approx(1e-4)
+    assert s.finished  # a third plateau after the last allowed drop ends training
+    s2 = PlateauSchedule(lr=0.01, patience=1, max_drops=3)
+    for _ in range(10):
+        s2.step(50)
+    assert s2.drops == 3 and s2.lr == pytest.approx(1e-5)
+
+
+# --------------------------------------------------------------------------- training runs
+
+def test_tiny_net_overfits_a_tiny_set(tmp_path):
+    cfg = tiny(limit_train=64, batch_size=16, epochs=25, random_crop=False, flip=False, pca_colour=False,
+               patience=100, lr=0.004)
+    outcome = train(cfg, tmp_path)
+    first, last = outcome.history[0], outcome.history[-1]
+    assert last["train_loss"] < 0.5 * first["train_loss"]
+    assert last["train_top1"] <= 5.0
+    record = json.loads((tmp_path / RESULT).read_text())
+    assert set(record) == {"config", "history", "metrics", "provenance"}
+    assert record["provenance"]["precision"] == "fp32" and record["provenance"]["commit"]
+    lines = (tmp_path / HISTORY).read_text().splitlines()
+    assert len(lines) == 25 and {"train_loss", "train_top1", "val_top1", "val_top5", "lr", "seconds",
+                                 "images_per_s"} <= set(json.loads(lines[0]))
+
+
+def test_lr_drops_on_plateau_and_stops_after_the_set_number(tmp_path):
+    cfg = tiny(epochs=30, patience=1, max_drops=2, lr=1e-7)  # lr too small to improve anything
+    outcome = train(cfg, tmp_path)
+    lrs = [h["lr"] for h in outcome.history]
+    assert sorted(set(lrs), reverse=True) == pytest.approx([1e-7, 1e-8, 1e-9])
+    assert outcome.metrics["lr_drops"] == 2
+    assert len(outcome.history) < 30  # early stop after the last allowed drop
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {root!r})
+    from alexnet_core.config import TrainConfig
+    from alexnet_core.train import train
+    cfg = TrainConfig(**{cfg!r})
+    def die(record):
+        if record["epoch"] == 1:
+            os._exit(137)  # like SIGKILL: no clean-up, right after the epoch's checkpoint
+    train(cfg, {out!r}, on_epoch_end=die)
+""")
+
+
+def test_kill_after_epoch_one_and_resume_equals_uninterrupted(tmp_path):
+    cfg = tiny(epochs=3, dropout=0.5)
+    straight = train(cfg, tmp_path / "straight")
+    script = KILL_SCRIPT.format(root=str(ROOT), cfg=cfg.to_dict(), out=str(tmp_path / "killed"))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 137, proc.stderr
+    assert len((tmp_path / "killed" / HISTORY).read_text().splitlines()) == 1
+    resumed = train(cfg, tmp_path / "killed", resume=True)
+    assert without_timings(resumed.history) == without_timings(straight.history)
+    a = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=False)["model"]
+    b = torch.load(tmp_path / "killed" / CHECKPOINT, weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_refuses_other_settings_and_missing_checkpoint(tmp_path):
+    train(tiny(epochs=1), tmp_path)
+    with pytest.raises(ResumeError, match="other settings"):
+        train(tiny(epochs=2, lr=0.02), tmp_path, resume=True)
+    with pytest.raises(ResumeError, match="no checkpoint"):
+        train(tiny(), tmp_path / "empty", resume=True)
+
+
+def test_nan_loss_stops_with_advice_and_keeps_last_good_checkpoint(tmp_path):
+    holder = {}
+
+    def poison(record):
+        if record["epoch"] == 1:
+            with torch.no_grad():
+                holder["model"].fc.weight.fill_(float("nan"))
+
+    import alexnet_core.train as T
+    original = T.build_model
+
+    def spy(cfg, n):
+        holder["model"] = original(cfg, n)
+        return holder["model"]
+
+    T.build_model = spy
+    try:
+        with pytest.raises(TrainingDiverged, match="NaN or infinite at epoch 2.*checkpoint is kept.*--lr"):
+            train(tiny(epochs=3), tmp_path, on_epoch_end=poison)
+    finally:
+        T.build_model = original
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    assert state["epoch"] == 1 and torch.isfinite(state["model"]["fc.weight"]).all()
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path, capsys):
+    def interrupt(record):
+        if record["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(epochs=3), tmp_path, on_epoch_end=interrupt)
+    assert "--resume" in capsys.readouterr().err
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=False)["epoch"] == 2
+    resumed = train(tiny(epochs=3), tmp_path, resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+
+
+def test_bf16_cpu_run_records_its_precision(tmp_path):
+    outcome = train(tiny(epochs=1, precision="bf16"), tmp_path)
+    assert outcome.provenance["precision"] == "bf16"
+    assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in outcome.history)
+
+
+# --------------------------------------------------------------------------- DDP on CPU with gloo
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, cfg_dict: dict, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    train(TrainConfig(**cfg_dict), out)  # only rank 0 writes the checkpoint
+    torch.distributed.destroy_process_group()
+
+
+DDP_TOLERANCE = 1e-4  # float32 all-reduce sums gradients in another order than one process
+
+
+def test_two_process_gloo_ddp_matches_one_process_on_the_same_global_batch(tmp_path):
+    # no randomness that differs per process: no crops, flips, colour shifts (dropout: cifarnet has none)
+    cfg = tiny(epochs=2, random_crop=False, flip=False, pca_colour=False, threads=1)
+    single = train(cfg, tmp_path / "single")
+    ctx = mp.get_context("spawn")
+    port = _free_port()
+    procs = [ctx.Process(target=_ddp_worker, args=(r, 2, port, cfg.to_dict(), str(tmp_path / "ddp")))
+             for r in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=180)
+        assert p.exitcode == 0
+    result = torch.load(tmp_path / "ddp" / CHECKPOINT, weights_only=False)
+    assert len(result["history"]) == len(single.history) == 2
+    assert json.loads((tmp_path / "ddp" / RESULT).read_text())["provenance"]["world_size"] == 2
+    for ours, ref in zip(result["history"], single.history):
+        for key in ("train_loss", "val_top1", "lr"):
+            assert ours[key] == pytest.approx(ref[key], abs=DDP_TOLERANCE * max(1, abs(ref[key]))), key
+    for name, value in single.model.state_dict().items():
+        assert torch.allclose(result["model"][name], value, atol=DDP_TOLERANCE), name
+
+
+# --------------------------------------------------------------------------- command line
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "alexnet_core", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, env=env)
+
+
+def test_cli_missing_data_root_is_a_clear_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ALEXNET_DATA"}
+    proc = run_cli("train", "--dataset", "imagenette", "--out", str(tmp_path), env=env)
+    assert proc.returncode == 2
+    assert "--data-root" in proc.stderr and "ALEXNET_DATA" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("train", "--dataset", "imagenette", "--data-root", str(tmp_path / "missing"), "--out", str(tmp_path))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_cli_unknown_flag_points_at_help(tmp_path):
+    proc = run_cli("train", "--out", str(tmp_path), "--learning-rate", "0.1")
+    assert proc.returncode == 2
+    assert "unrecognized arguments: --learning-rate" in proc.stderr and "--help" in proc.stderr
+
+
+def test_cli_help_documents_every_setting():
+    proc = run_cli("train", "--help")
+    assert proc.returncode == 0
+    for field in TrainConfig.__dataclass_fields__:
+        assert "--" + field.replace("_", "-") in proc.stdout, field
+
+
+def test_cli_trains_and_writes_its_files(tmp_path):
+    proc = run_cli("train", "--dataset", "synthetic", "--model", "cifarnet", "--limit-train", "64",
+                   "--limit-val", "16", "--batch-size", "32", "--epochs", "1", "--device", "cpu",
+                   "--no-progress", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "epoch   1" in proc.stdout
+    assert (tmp_path / CHECKPOINT).exists() and (tmp_path / RESULT).exists()
