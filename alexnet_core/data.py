@@ -129,6 +129,7 @@ def find_split_folder(dataset: str, split: str, root: str | os.PathLike | None =
 
 def list_image_folder(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
     """Classes and (file, label) pairs of an ImageFolder split, checking the layout."""
+    folder = folder.resolve()
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not classes:
         stray = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS][:3]

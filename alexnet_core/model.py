@@ -28,6 +28,48 @@ PAPER_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
 CONV1_PADDING = {224: 2, 227: 0}
 
 
+def channel_window_sum(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum over ``size`` adjacent channels (dim 1) centred on each channel, truncated at the ends."""
+    half = size // 2
+    channels = x.shape[1]
+    padded = F.pad(x, (0, 0, 0, 0, half, size - 1 - half))
+    total = padded[:, 0:channels].clone()
+    for offset in range(1, size):
+        total += padded[:, offset:offset + channels]
+    return total
+
+
+class _PaperLRN(torch.autograd.Function):
+    """Section 3.3's normalisation with a hand-written backward pass.
+
+    Forward: ``d = k + alpha * window_sum(a^2)``, ``b = a * d^-beta``. Backward:
+    ``da = g * d^-beta - 2 alpha beta * a * window_sum(g * a * d^-beta / d)`` (the window is
+    symmetric, so the sum over the outputs a channel feeds is again a window sum). Computed in
+    float32 (float64 for float64 input) whatever the input dtype; two window sums and one
+    ``pow`` in all, where autograd through PyTorch's LRN costs several times as much.
+    """
+
+    @staticmethod
+    def forward(ctx, a, size, alpha, beta, k):
+        compute = torch.promote_types(a.dtype, torch.float32)
+        af = a.to(compute)
+        d = channel_window_sum(af * af, size).mul_(alpha).add_(k)
+        scale = d.pow(-beta)
+        ctx.save_for_backward(af, d, scale)
+        ctx.constants = (size, alpha, beta, a.dtype)
+        return (af * scale).to(a.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        af, d, scale = ctx.saved_tensors
+        size, alpha, beta, dtype = ctx.constants
+        g = grad.to(af.dtype)
+        gs = g * scale
+        inner = channel_window_sum(gs * af / d, size)
+        da = gs - (2.0 * alpha * beta) * af * inner
+        return da.to(dtype), None, None, None, None
+
+
 class LocalResponseNorm(nn.Module):
     """Cross-channel local response normalisation exactly as section 3.3 writes it.
 
@@ -35,9 +77,9 @@ class LocalResponseNorm(nn.Module):
 
     The sum over the ``size`` adjacent channels is *not* divided by ``size``. PyTorch's
     ``nn.LocalResponseNorm`` (like Caffe and cuda-convnet2) divides alpha by the window,
-    so it equals this module only when given ``alpha * size``; we call it that way.
-    The normalisation is computed in float32 even under autocast: the squared sums of
-    unnormalised ReLU outputs overflow bfloat16's precision long before its range.
+    so it equals this module only when given ``alpha * size`` (a test checks both). The
+    normalisation is computed in float32 even under bf16 autocast: the squared sums of
+    unnormalised ReLU outputs lose too much in bfloat16's 8-bit mantissa.
     """
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
@@ -47,9 +89,7 @@ class LocalResponseNorm(nn.Module):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.local_response_norm(x.float(), self.size, alpha=self.alpha * self.size,
-                                    beta=self.beta, k=self.k)
-        return out.to(x.dtype)
+        return _PaperLRN.apply(x, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper form)"

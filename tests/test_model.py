@@ -232,3 +232,28 @@ def test_cifar_net_shapes_and_switches(input_size, fc_in):
     assert sum(isinstance(m, LocalResponseNorm) for m in model.modules()) == 2
     assert not any(isinstance(m, LocalResponseNorm) for m in CifarNet(lrn=False).modules())
     assert sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules()) == 4
+
+
+@pytest.mark.parametrize("channels", [1, 4, 9])
+def test_lrn_backward_passes_gradcheck(channels):
+    torch.manual_seed(0)
+    a = (torch.randn(2, channels, 3, 3, dtype=torch.float64) * 20).requires_grad_()
+    assert torch.autograd.gradcheck(LocalResponseNorm(), (a,), eps=1e-6, atol=1e-6)
+
+
+def test_lrn_gradient_matches_autograd_through_the_formula():
+    torch.manual_seed(1)
+    a = (torch.randn(2, 16, 4, 4, dtype=torch.float64) * 40)
+    a1, a2 = a.clone().requires_grad_(), a.clone().requires_grad_()
+    g = torch.randn_like(a)
+    LocalResponseNorm()(a1).backward(g)
+    lrn_reference(a2).backward(g)
+    assert torch.allclose(a1.grad, a2.grad, rtol=1e-6, atol=1e-9)
+
+
+def test_lrn_keeps_bf16_dtype_and_channels_last():
+    a = torch.randn(2, 8, 5, 5).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    out = LocalResponseNorm()(a)
+    assert out.dtype == torch.bfloat16
+    ref = lrn_reference(a.float())
+    assert torch.allclose(out.float(), ref, rtol=1e-2, atol=1e-2)
