@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BOOK_FLAGS ?= -W -n --keep-going
 
-.PHONY: install test book clean-book clean
+.PHONY: install test book gpu-check bench-cpu clean-book clean
 
 install: $(STAMP)
 
@@ -23,6 +23,14 @@ test: $(STAMP)
 ## make book: build the Jupyter Book into _build/html (warnings are errors)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+## make gpu-check: CUDA tests, GPU throughput benchmark, trainer epochs (about 5 minutes, one GPU)
+gpu-check:
+	PYTHON=$(if $(wildcard $(BIN)/python),$(BIN)/python,python3) bash benchmarks/gpu_check.sh
+
+## make bench-cpu: training throughput on this CPU for each precision and memory format
+bench-cpu: $(STAMP)
+	$(BIN)/python benchmarks/train_throughput.py --device cpu --out benchmarks/results/cpu-throughput.json
 
 clean-book:
 	rm -rf _build

@@ -1,0 +1,184 @@
+"""Training throughput of AlexNet-224 (and the CIFAR-10 net) under each precision and memory format.
+
+Every configuration runs the trainer's real step (uint8 batch already on the device ->
+batched augmentation -> forward under autocast -> backward -> PaperSGD step) on the same
+synthetic data, and the script prints images/s and the ratio to the fp32 eager baseline
+measured in the same run, plus achieved FLOP/s against a large bf16 matmul measured by the
+same process (the practical ceiling) and, on a known GPU, its datasheet peak.
+
+    python benchmarks/train_throughput.py --device cpu --out benchmarks/results/cpu-throughput.json
+    python benchmarks/train_throughput.py --device cuda --compile --out benchmarks/results/gpu-throughput.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from alexnet_core import AlexNet, CifarNet, multiply_adds  # noqa: E402
+from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats  # noqa: E402
+from alexnet_core.data import synthetic_image_set  # noqa: E402
+from alexnet_core.hardware import autocast, cpu_has_fast_bf16  # noqa: E402
+from alexnet_core.optim import make_optimizer  # noqa: E402
+from alexnet_core.results import atomic_write_json, provenance  # noqa: E402
+
+#: Dense bf16 tensor-core peaks from NVIDIA's datasheets (TFLOP/s, without sparsity).
+GPU_BF16_PEAK_TFLOPS = {"H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "H200": 989.0, "A100": 312.0}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_ceiling(device: torch.device, n: int, seconds: float = 2.0) -> float:
+    """FLOP/s of a large bf16 matmul on this device: what the hardware can practically do."""
+    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+    a @ b
+    sync(device)
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        reps += 1
+        if device.type == "cuda" and reps % 10:
+            continue
+        sync(device)
+    sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - start)
+
+
+def measure(model_name: str, device: torch.device, precision: str, channels_last: bool, compile_: bool,
+            batch: int, steps: int, warmup: int) -> dict:
+    torch.manual_seed(0)
+    if model_name == "alexnet":
+        model, side, crop, classes = AlexNet(1000), 256, 224, 1000
+    else:
+        model, side, crop, classes = CifarNet(10), 32, 24, 10
+    data = synthetic_image_set(n=batch * 2, num_classes=classes, side=side)
+    stats = ColourStats.from_images(data.images[:64])
+    aug = Augmenter(AugmentConfig(crop=crop), stats)
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, "paper", 0.001, 0.9, 5e-4)
+    step_model = torch.compile(model) if compile_ else model
+    images, labels = data.images.to(device), data.labels.to(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def step(i: int) -> None:
+        sl = slice((i % 2) * batch, (i % 2 + 1) * batch)
+        x = aug.train(images[sl], gen)
+        if not channels_last:
+            x = x.contiguous()
+        with autocast(device, precision):
+            out = step_model(x)
+        loss = F.cross_entropy(out.float(), labels[sl])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    t0 = time.perf_counter()
+    for i in range(warmup):
+        step(i)
+    sync(device)
+    warm_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    sync(device)
+    elapsed = time.perf_counter() - t0
+    ips = batch * steps / elapsed
+    flops_per_image = 3 * 2 * multiply_adds(model.float().to(memory_format=torch.contiguous_format), crop)
+    return dict(model=model_name, precision=precision, channels_last=channels_last, compile=compile_,
+                batch=batch, steps=steps, images_per_s=round(ips, 1), warmup_seconds=round(warm_s, 1),
+                achieved_tflops=round(ips * flops_per_image / 1e12, 4))
+
+
+def pipeline_only(device: torch.device, batch: int, steps: int) -> float:
+    """Images/s of the data path alone: gather a uint8 batch and augment it (AlexNet sizes)."""
+    data = synthetic_image_set(n=batch * 4, num_classes=10, side=256)
+    aug = Augmenter(AugmentConfig(crop=224), ColourStats.from_images(data.images[:64]))
+    images = data.images.to(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    order = torch.Generator().manual_seed(0)
+    aug.train(images[:batch], gen)
+    sync(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        idx = torch.randperm(len(images), generator=order)[:batch].to(device)
+        aug.train(images[idx], gen)
+    sync(device)
+    return batch * steps / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--models", default="alexnet,cifarnet")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=None, help="timed steps (default: 5 on CPU, 50 on GPU)")
+    p.add_argument("--compile", action="store_true", help="also measure torch.compile variants")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    steps = args.steps or (50 if device.type == "cuda" else 5)
+    warmup = 10 if device.type == "cuda" else 2
+    variants = [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
+    rows = []
+    for model_name in args.models.split(","):
+        model_steps = steps * (10 if model_name == "cifarnet" else 1)
+        for compile_ in ([False, True] if args.compile else [False]):
+            for precision, cl in variants:
+                try:
+                    row = measure(model_name, device, precision, cl, compile_, args.batch, model_steps, warmup)
+                except Exception as err:  # a variant failing must not hide the others
+                    row = dict(model=model_name, precision=precision, channels_last=cl, compile=compile_,
+                               error=f"{type(err).__name__}: {err}"[:300])
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    for model_name in args.models.split(","):
+        base = next((r for r in rows if r["model"] == model_name and r.get("precision") == "fp32"
+                     and not r["channels_last"] and not r["compile"] and "images_per_s" in r), None)
+        for r in rows:
+            if r["model"] == model_name and base and "images_per_s" in r:
+                r["ratio_to_fp32_eager"] = round(r["images_per_s"] / base["images_per_s"], 2)
+    ceiling = matmul_ceiling(device, 8192 if device.type == "cuda" else 2048)
+    peak = next((v for k, v in GPU_BF16_PEAK_TFLOPS.items()
+                 if device.type == "cuda" and k in torch.cuda.get_device_name(device)), None)
+    for r in rows:
+        if "achieved_tflops" in r:
+            r["fraction_of_matmul_ceiling"] = round(r["achieved_tflops"] * 1e12 / ceiling, 4)
+            if peak:
+                r["fraction_of_datasheet_peak"] = round(r["achieved_tflops"] / peak, 4)
+    result = dict(rows=rows, matmul_ceiling_tflops=round(ceiling / 1e12, 2), datasheet_bf16_peak_tflops=peak,
+                  pipeline_images_per_s=round(pipeline_only(device, args.batch, 20), 1),
+                  cpu_fast_bf16=cpu_has_fast_bf16(), provenance=provenance(device, "mixed"))
+    print("\n{:<9} {:<5} {:<3} {:<8} {:>10} {:>7} {:>9}".format("model", "prec", "CL", "compile", "img/s",
+                                                               "ratio", "ceiling%"))
+    for r in rows:
+        if "images_per_s" in r:
+            print("{:<9} {:<5} {:<3} {:<8} {:>10.1f} {:>7.2f} {:>9.1f}".format(
+                r["model"], r["precision"], "yes" if r["channels_last"] else "no", str(r["compile"]),
+                r["images_per_s"], r.get("ratio_to_fp32_eager", float("nan")),
+                100 * r.get("fraction_of_matmul_ceiling", float("nan"))))
+        else:
+            print(f"{r['model']:<9} {r['precision']:<5} failed: {r['error']}")
+    print(f"bf16 matmul ceiling {result['matmul_ceiling_tflops']} TFLOP/s; data pipeline alone "
+          f"{result['pipeline_images_per_s']} img/s")
+    if args.out:
+        atomic_write_json(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
