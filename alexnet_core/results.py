@@ -5,6 +5,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,13 @@ def git_state(root: Path = REPO_ROOT) -> dict:
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
-    return dict(commit=commit or "unknown", dirty=dirty)
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        # a copy of the tree without .git (e.g. a lent GPU machine): the caller may say which commit
+        commit = os.environ.get("ALEXNET_COMMIT", "unknown")
+        dirty = os.environ.get("ALEXNET_DIRTY", "unknown") if commit != "unknown" else "unknown"
+        if dirty in ("0", "false"):
+            dirty = False
+    return dict(commit=commit, dirty=dirty)
 
 
 def provenance(device: torch.device, precision: str, wall_seconds: float | None = None) -> dict:
