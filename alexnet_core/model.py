@@ -29,13 +29,16 @@ CONV1_PADDING = {224: 2, 227: 0}
 
 
 def channel_window_sum(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Sum over ``size`` adjacent channels (dim 1) centred on each channel, truncated at the ends."""
+    """Sum over ``size`` (odd) adjacent channels (dim 1) centred on each channel, truncated at the ends.
+
+    Written as shifted in-place additions (no padding copy): on a memory-bound CPU every
+    full pass over an activation tensor counts.
+    """
     half = size // 2
-    channels = x.shape[1]
-    padded = F.pad(x, (0, 0, 0, 0, half, size - 1 - half))
-    total = padded[:, 0:channels].clone()
-    for offset in range(1, size):
-        total += padded[:, offset:offset + channels]
+    total = x.clone()
+    for offset in range(1, half + 1):
+        total[:, offset:] += x[:, :-offset]
+        total[:, :-offset] += x[:, offset:]
     return total
 
 
@@ -53,7 +56,7 @@ class _PaperLRN(torch.autograd.Function):
     def forward(ctx, a, size, alpha, beta, k):
         compute = torch.promote_types(a.dtype, torch.float32)
         af = a.to(compute)
-        d = channel_window_sum(af * af, size).mul_(alpha).add_(k)
+        d = channel_window_sum(af.square(), size).mul_(alpha).add_(k)
         scale = d.pow(-beta)
         ctx.save_for_backward(af, d, scale)
         ctx.constants = (size, alpha, beta, a.dtype)
@@ -65,8 +68,8 @@ class _PaperLRN(torch.autograd.Function):
         size, alpha, beta, dtype = ctx.constants
         g = grad.to(af.dtype)
         gs = g * scale
-        inner = channel_window_sum(gs * af / d, size)
-        da = gs - (2.0 * alpha * beta) * af * inner
+        inner = channel_window_sum((gs * af).div_(d), size)
+        da = inner.mul_(af).mul_(-2.0 * alpha * beta).add_(gs)
         return da.to(dtype), None, None, None, None
 
 
@@ -84,8 +87,8 @@ class LocalResponseNorm(nn.Module):
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
         super().__init__()
-        if size < 1:
-            raise ValueError(f"LRN size must be a positive number of channels, got {size}")
+        if size < 1 or size % 2 == 0:
+            raise ValueError(f"LRN size must be an odd number of channels (the paper: 5), got {size}")
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
