@@ -122,11 +122,13 @@ def pca_colour_shift(n: int, stats: ColourStats, std: float, generator: torch.Ge
 class Augmenter:
     """Turns uint8 batches into network inputs, for training and for evaluation."""
 
-    def __init__(self, config: AugmentConfig, stats: ColourStats | None = None):
+    def __init__(self, config: AugmentConfig, stats: ColourStats | None = None, batched: bool | None = None):
+        """``batched``: one gather per batch (default on GPUs) or a per-image loop (default on CPU)."""
         if (config.subtract_mean or config.pca_colour) and stats is None:
             raise ValueError("mean subtraction and PCA colour need the training set's ColourStats")
         self.config = config
         self.stats = stats
+        self.batched = batched
         self._stats_on: dict[torch.device, ColourStats] = {}
 
     def _stats(self, device: torch.device) -> ColourStats:
@@ -134,13 +136,41 @@ class Augmenter:
             self._stats_on[device] = self.stats.to(device)
         return self._stats_on[device]
 
-    def _finish(self, images: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
-        """Crop, convert to float and subtract the mean image cropped at the same place."""
-        size = self.config.crop
-        x = crop_batch(images, top, left, size).float()
-        if self.config.subtract_mean:
-            x = x - crop_mean(self._stats(images.device).mean_image, top, left, size)
-        return x
+    def _views(self, images: torch.Tensor, top: torch.Tensor, left: torch.Tensor,
+               mirror: torch.Tensor | None = None, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """Crop each image at (top, left), subtract the mean image cropped at the same place,
+        reflect where ``mirror``, add the per-image colour ``shift`` (N x 3), scale.
+
+        On CUDA this is one batched gather; on CPU a loop over images whose working set stays
+        in cache, several times faster there than the gather. Both give the same numbers.
+        """
+        cfg, n, size = self.config, images.shape[0], self.config.crop
+        mean = self._stats(images.device).mean_image if cfg.subtract_mean else None
+        if self.batched or (self.batched is None and images.device.type != "cpu"):
+            x = crop_batch(images, top, left, size).float()
+            if mean is not None:
+                x = x - crop_mean(mean, top, left, size)
+            if mirror is not None:
+                x = torch.where(mirror[:, None, None, None], x.flip(3), x)
+            if shift is not None:
+                x = x + shift[:, :, None, None]
+            if cfg.input_scale != 1.0:
+                x = x * cfg.input_scale
+            return x.contiguous(memory_format=torch.channels_last)
+        out = torch.empty(n, 3, size, size, dtype=torch.float32).contiguous(memory_format=torch.channels_last)
+        tops, lefts = top.tolist(), left.tolist()
+        mirrors = mirror.tolist() if mirror is not None else [False] * n
+        for i in range(n):
+            t, l = tops[i], lefts[i]
+            x = images[i, :, t:t + size, l:l + size].float()
+            if mean is not None:
+                x = x.sub_(mean[:, t:t + size, l:l + size])
+            if shift is not None:
+                x = x.add_(shift[i][:, None, None])
+            if cfg.input_scale != 1.0:
+                x = x.mul_(cfg.input_scale)
+            out[i] = x.flip(2) if mirrors[i] else x
+        return out
 
     def _check(self, images: torch.Tensor) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
@@ -159,15 +189,10 @@ class Augmenter:
         else:
             top = torch.full((n,), (h - cfg.crop) // 2, device=device)
             left = torch.full((n,), (w - cfg.crop) // 2, device=device)
-        x = self._finish(images, top, left)
-        if cfg.flip:
-            mirror = torch.rand(n, generator=generator, device=device) < 0.5
-            x = torch.where(mirror[:, None, None, None], x.flip(3), x)
-        if cfg.pca_colour:
-            x = x + pca_colour_shift(n, self._stats(device), cfg.pca_std, generator, device)[:, :, None, None]
-        if cfg.input_scale != 1.0:
-            x = x * cfg.input_scale
-        return x.contiguous(memory_format=torch.channels_last)
+        mirror = torch.rand(n, generator=generator, device=device) < 0.5 if cfg.flip else None
+        shift = (pca_colour_shift(n, self._stats(device), cfg.pca_std, generator, device)
+                 if cfg.pca_colour else None)
+        return self._views(images, top, left, mirror, shift)
 
     def centre(self, images: torch.Tensor) -> torch.Tensor:
         """The centre crop, the single view used for validation during training."""
@@ -175,8 +200,7 @@ class Augmenter:
         n, (h, w) = images.shape[0], images.shape[2:]
         top = torch.full((n,), (h - self.config.crop) // 2, device=images.device)
         left = torch.full((n,), (w - self.config.crop) // 2, device=images.device)
-        x = self._finish(images, top, left) * self.config.input_scale
-        return x.contiguous(memory_format=torch.channels_last)
+        return self._views(images, top, left)
 
     def ten_crop(self, images: torch.Tensor) -> torch.Tensor:
         """Section 4.1's ten test patches: four corners and the centre, and their reflections.
@@ -191,7 +215,7 @@ class Augmenter:
         for top, left in corners:
             t = torch.full((n,), top, device=images.device)
             l = torch.full((n,), left, device=images.device)
-            views.append(self._finish(images, t, l) * self.config.input_scale)
+            views.append(self._views(images, t, l))
         # the five patches of the reflected image: its top-left is the original's top-right, ...
         views += [views[i].flip(3) for i in (1, 0, 3, 2, 4)]
-        return torch.stack([v.contiguous(memory_format=torch.channels_last) for v in views])
+        return torch.stack(views)

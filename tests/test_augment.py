@@ -114,3 +114,13 @@ def test_missing_stats_and_bad_input_are_clear_errors(batch, stats):
         aug.train(batch.float())
     with pytest.raises(ValueError, match="smaller than the crop"):
         Augmenter(AugmentConfig(crop=48), stats).train(batch)
+
+
+def test_cpu_loop_and_batched_gather_give_the_same_batches(batch, stats):
+    for cfg in (AugmentConfig(crop=24), AugmentConfig(crop=24, subtract_mean=False, input_scale=0.5)):
+        loop, gather = Augmenter(cfg, stats, batched=False), Augmenter(cfg, stats, batched=True)
+        a = loop.train(batch, torch.Generator().manual_seed(5))
+        b = gather.train(batch, torch.Generator().manual_seed(5))
+        assert torch.allclose(a, b, atol=1e-4)
+        assert torch.allclose(loop.ten_crop(batch), gather.ten_crop(batch), atol=1e-4)
+        assert a.is_contiguous(memory_format=torch.channels_last)
