@@ -35,6 +35,7 @@ class TrainConfig:
     dropout: float = opt(0.5, "dropout probability on fc6 and fc7 outputs (section 4.2); 0 disables")
     init: str = opt("paper", "initialisation: paper (N(0,0.01), biases 1 in conv2/4/5, fc6/7) or kaiming",
                     ("paper", "kaiming"))
+    remove_conv: int | None = opt(None, "section 7's depth ablation: remove conv3 or conv4 (3 or 4)")
     bias_one: bool = opt(True, "paper init: biases 1 in conv2, conv4, conv5, fc6, fc7 (off: all 0)")
     # --- augmentation (section 4.1)
     crop: int | None = opt(None, "input side: 224 or 227 for AlexNet (default 224), 24 or 32 for cifarnet (default 24)")

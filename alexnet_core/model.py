@@ -132,21 +132,26 @@ class AlexNet(nn.Module):
             with half the kernels", is ``groups=1, width=0.5``; its footnote says conv5 and
             the fully connected layers were *not* halved, so ``width`` leaves them alone.
         input_size: 224 (conv1 padded by 2) or 227 (no padding); see the module docstring.
+        remove_conv: section 7's depth ablation: 3 or 4 removes that middle convolutional
+            layer (the next layer then takes the previous one's output); None keeps all five.
     """
 
     def __init__(self, num_classes: int = 1000, *, groups: int = 2, lrn: bool = True,
                  overlap_pool: bool = True, activation: Activation = "relu", dropout: float = 0.5,
-                 init: Init = "paper", width: float = 1.0, input_size: int = 224):
+                 init: Init = "paper", width: float = 1.0, input_size: int = 224,
+                 remove_conv: int | None = None):
         super().__init__()
         if input_size not in CONV1_PADDING:
             raise ValueError(f"input_size must be 224 or 227, got {input_size}")
+        if remove_conv not in (None, 3, 4):
+            raise ValueError(f"remove_conv must be 3 or 4 (a middle convolutional layer), got {remove_conv}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         c1, c2, c3, c4 = (_scaled(c, width, groups) for c in (96, 256, 384, 384))
         c5 = 256
         self.config = dict(num_classes=num_classes, groups=groups, lrn=lrn,
                            overlap_pool=overlap_pool, activation=activation, dropout=dropout,
-                           init=init, width=width, input_size=input_size)
+                           init=init, width=width, input_size=input_size, remove_conv=remove_conv)
         self.input_size = input_size
 
         self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=CONV1_PADDING[input_size])
@@ -157,10 +162,14 @@ class AlexNet(nn.Module):
         self.act2 = make_activation(activation)
         self.norm2 = LocalResponseNorm() if lrn else nn.Identity()
         self.pool2 = make_pool(overlap_pool)
-        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1)  # both columns: not grouped
-        self.act3 = make_activation(activation)
-        self.conv4 = nn.Conv2d(c3, c4, 3, padding=1, groups=groups)
-        self.act4 = make_activation(activation)
+        if remove_conv == 3:
+            c3 = c2
+        self.conv3 = nn.Conv2d(c2, c3, 3, padding=1) if remove_conv != 3 else nn.Identity()  # not grouped
+        self.act3 = make_activation(activation) if remove_conv != 3 else nn.Identity()
+        if remove_conv == 4:
+            c4 = c3
+        self.conv4 = nn.Conv2d(c3, c4, 3, padding=1, groups=groups) if remove_conv != 4 else nn.Identity()
+        self.act4 = make_activation(activation) if remove_conv != 4 else nn.Identity()
         self.conv5 = nn.Conv2d(c4, c5, 3, padding=1, groups=groups)
         self.act5 = make_activation(activation)
         self.pool5 = make_pool(overlap_pool)

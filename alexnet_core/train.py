@@ -60,7 +60,7 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     if cfg.model == "alexnet":
         model: nn.Module = AlexNet(num_classes, groups=cfg.groups, lrn=cfg.lrn, overlap_pool=cfg.overlap_pool,
                                    activation=cfg.activation, dropout=cfg.dropout, init=cfg.init,
-                                   width=cfg.width, input_size=crop)
+                                   width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv)
     elif cfg.model == "cifarnet":
         model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
     else:

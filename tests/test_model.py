@@ -257,3 +257,14 @@ def test_lrn_keeps_bf16_dtype_and_channels_last():
     assert out.dtype == torch.bfloat16
     ref = lrn_reference(a.float())
     assert torch.allclose(out.float(), ref, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("layer", [3, 4])
+def test_depth_ablation_removes_one_middle_conv(layer):
+    model = AlexNet(remove_conv=layer)
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    assert f"conv{layer}" not in convs and len(convs) == 4
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
+    with pytest.raises(ValueError, match="remove_conv"):
+        AlexNet(remove_conv=2)
