@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BOOK_FLAGS ?= -W -n --keep-going
 
-.PHONY: install test book gpu-check bench-cpu clean-book clean
+.PHONY: install test book reproduce browser-check gpu-check bench-cpu clean-book clean
 
 install: $(STAMP)
 
@@ -20,9 +20,19 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## make book: build the Jupyter Book into _build/html (warnings are errors)
+## make book: execute every chapter with the best recorded profile (gpu, else cpu, else smoke),
+## training only runs that are not recorded, then build _build/html with warnings as errors
 book: $(STAMP)
-	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	$(BIN)/python -m alexnet_core reproduce --profile best
+
+## make reproduce PROFILE=cpu [RETRAIN=1]: recompute the chapters under one profile
+PROFILE ?= smoke
+reproduce: $(STAMP)
+	$(BIN)/python -m alexnet_core reproduce --profile $(PROFILE) $(if $(RETRAIN),--retrain)
+
+## make browser-check: open every built page in headless Chromium (Debian's chromium + chromium-driver)
+browser-check: $(STAMP)
+	$(BIN)/python .ci/browser_check.py _build/html
 
 ## make gpu-check: CUDA tests, GPU throughput benchmark, trainer epochs (about 5 minutes, one GPU)
 gpu-check:

@@ -33,6 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("checkpoint", help="a checkpoint.pt written by train")
     evaluate.add_argument("--data-root", default=None, help="folder holding the datasets (default: $ALEXNET_DATA)")
     evaluate.add_argument("--device", default="auto")
+    rep = commands.add_parser("reproduce", help="execute the book's notebooks under a profile, then build the book")
+    rep.add_argument("--profile", default="best", help="smoke, cpu, gpu, imagenet, or best (the best recorded)")
+    rep.add_argument("--retrain", action="store_true", help="retrain runs even when they are recorded")
+    rep.add_argument("--only", nargs="+", default=None, help="execute only these notebooks (names without .md)")
+    rep.add_argument("--data-root", default=None, help="folder holding the datasets (default: $ALEXNET_DATA)")
+    rep.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    rep.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the book")
+
+    exp = commands.add_parser("experiment", help="train (or load) the runs of one experiment under a profile")
+    exp.add_argument("name", help="an experiment of alexnet_core.experiments (see 'list')")
+    exp.add_argument("--profile", required=True)
+    exp.add_argument("--retrain", action="store_true")
+    exp.add_argument("--only", nargs="+", default=None, help="only these runs or variants")
+    exp.add_argument("--data-root", default=None)
+    exp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
+    commands.add_parser("list", help="list the experiments and the runs each needs per profile")
     return parser
 
 
@@ -51,15 +68,42 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps(evaluate_checkpoint(Path(args.checkpoint), args.data_root, args.device), indent=2))
             return 0
+        if args.command == "reproduce":
+            from .reproduce import best_recorded_profile, reproduce
+
+            profile = best_recorded_profile() if args.profile == "best" else args.profile
+            reproduce(profile, retrain=args.retrain, only=args.only, data_root=args.data_root, device=args.device,
+                      build=not args.no_build)
+            return 0
+        if args.command == "experiment":
+            from .experiments import run_experiment
+
+            for record in run_experiment(args.name, args.profile, data_root=args.data_root, device=args.device,
+                                         retrain=args.retrain, only=args.only):
+                m = record["metrics"]
+                print(f"{record['provenance']['run']:<28} val top-1 {m['val_top1']:6.2f}%  top-5 {m['val_top5']:6.2f}%")
+            return 0
+        if args.command == "list":
+            from .experiments import EXPERIMENTS, PROFILES
+
+            for exp in EXPERIMENTS.values():
+                counts = ", ".join(f"{p}: {len(exp.runs(p))}" for p in PROFILES)
+                print(f"{exp.name:<18} section {exp.section:<4} runs per profile ({counts})  {exp.title}")
+            return 0
     except KeyboardInterrupt:
         return 130
     except (DataError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except ImportError as err:
+        print(f"error: {err}; the book's packages install with `make install` "
+              "(pip install -e '.[book,test]')", file=sys.stderr)
+        return 2
     except RuntimeError as err:
+        from .reproduce import ReproduceError
         from .train import ResumeError, TrainingDiverged
 
-        if isinstance(err, (TrainingDiverged, ResumeError)):
+        if isinstance(err, (TrainingDiverged, ResumeError, ReproduceError)):
             print(f"error: {err}", file=sys.stderr)
             return 3
         raise

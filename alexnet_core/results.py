@@ -82,3 +82,83 @@ def provenance(device: torch.device, precision: str, wall_seconds: float | None 
     if wall_seconds is not None:
         record["wall_seconds"] = round(wall_seconds, 2)
     return record
+
+
+# --------------------------------------------------------------------------- run records
+
+#: Keys of a run record, in this order of importance.
+RECORD_KEYS = ("config", "history", "metrics", "provenance")
+
+
+def config_hash(config: dict) -> str:
+    """A short hash of everything in a config that changes what is computed."""
+    import hashlib
+
+    from .config import RUNTIME_ONLY
+
+    stable = {k: v for k, v in sorted(config.items()) if k not in RUNTIME_ONLY}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
+    return Path(results_dir) / profile / experiment / f"{run}.json"
+
+
+def load_record(path: Path) -> dict:
+    """A recorded run, checked for its four keys."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read run record {path}: {err}; delete it to retrain the run") from err
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        raise ValueError(f"run record {path} lacks {missing}; delete it to retrain the run")
+    return record
+
+
+def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
+    """Any record of this profile whose config hash is ``digest`` (experiments share runs)."""
+    for path in sorted((Path(results_dir) / profile).glob("*/*.json")):
+        try:
+            if json.loads(path.read_text()).get("provenance", {}).get("config_hash") == digest:
+                return path
+        except (OSError, json.JSONDecodeError):
+            continue
+    return None
+
+
+def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path) -> dict:
+    """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
+    else trained (resuming a crashed attempt from its checkpoint) and recorded atomically."""
+    from .train import CHECKPOINT, ResumeError, train
+
+    config = spec.config.to_dict()
+    digest = config_hash(config)
+    path = record_path(results_dir, profile, spec.experiment, spec.name)
+    if not retrain:
+        if path.exists():
+            record = load_record(path)
+            if record["provenance"].get("config_hash") == digest:
+                return record
+        shared = find_recorded(results_dir, profile, digest)
+        if shared is not None:
+            record = load_record(shared)
+            record["provenance"] = record["provenance"] | dict(
+                experiment=spec.experiment, run=spec.name, copied_from=str(shared.relative_to(results_dir)))
+            atomic_write_json(path, record)
+            return record
+    work = Path(runs_dir) / profile / spec.experiment / spec.name
+    resume = (work / CHECKPOINT).exists() and not retrain
+    print(f"[{profile}] {spec.experiment}/{spec.name}: {'resuming' if resume else 'training'}", flush=True)
+    try:
+        outcome = train(spec.config, work, resume=resume)
+    except ResumeError:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        outcome = train(spec.config, work)
+    record = outcome.record()
+    record["provenance"] = record["provenance"] | dict(experiment=spec.experiment, run=spec.name, profile=profile,
+                                                       variant=spec.variant, seed=spec.seed, config_hash=digest)
+    atomic_write_json(path, record)
+    return record

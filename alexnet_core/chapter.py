@@ -1,0 +1,57 @@
+"""What every chapter notebook does first: check its parameters, set the style, say the profile."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .experiments import PROFILES, run_experiment
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class Chapter:
+    """A chapter's parameters, checked; ``runs(name)`` gives an experiment's run records."""
+
+    profile: str
+    data_root: str | None
+    device: str
+    retrain: bool
+
+    @property
+    def smoke(self) -> bool:
+        return self.profile == "smoke"
+
+    @property
+    def label(self) -> str:
+        return f", {self.profile}"
+
+    def runs(self, experiment: str) -> list[dict]:
+        return run_experiment(experiment, self.profile, data_root=self.data_root, device=self.device,
+                              retrain=self.retrain, progress=False)
+
+    def banner(self):
+        """A warning box on smoke-profile pages; an empty note otherwise."""
+        from IPython.display import HTML
+
+        if not self.smoke:
+            prof = PROFILES[self.profile]
+            return HTML(f'<div class="admonition note"><p class="admonition-title">Profile: {prof.name}</p>'
+                        f"<p>These numbers come from the <code>{prof.name}</code> profile: {prof.description}.</p></div>")
+        return HTML('<div class="admonition warning"><p class="admonition-title">Smoke test</p>'
+                    "<p>Smoke test: these numbers only show that the code runs.</p></div>")
+
+
+def setup(profile: str, data_root: str | None = None, device: str = "auto", retrain: bool = False) -> Chapter:
+    """Check the papermill parameters and apply the plot style; a bad value is a clear error."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: the notebooks take profile = one of {', '.join(PROFILES)}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    if not isinstance(retrain, bool):
+        raise ValueError(f"retrain must be True or False, got {retrain!r}")
+    if data_root is not None and not isinstance(data_root, str):
+        raise ValueError(f"data_root must be a path string or None, got {data_root!r}")
+    from .plots import use_style
+
+    use_style()
+    return Chapter(profile, data_root, device, retrain)

@@ -1,0 +1,229 @@
+"""One named experiment per claim of the paper, and the runs each needs under each profile.
+
+A *profile* says where the numbers are made and how big each run is (``smoke`` for CI,
+``cpu`` for a 2-core machine, ``gpu`` for one H100-class GPU, ``imagenet`` for the real
+thing on several GPUs). An *experiment* says which settings change between its runs
+(its *variants*) and how many seeds each gets. :func:`run_experiment` trains whatever is
+not yet recorded and returns every run's record; nothing here loops over epochs.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import TrainConfig
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where and at what size an experiment's runs are made."""
+
+    name: str
+    description: str
+    budget: str
+    cifar: dict
+    alexnet: dict
+    seeds: tuple[int, ...]
+    cifar_seeds: tuple[int, ...]
+
+    def base(self, family: str) -> dict:
+        return dict(self.cifar if family == "cifar" else self.alexnet)
+
+
+# Shared by every CIFAR-10 run: cuda-convnet's 24x24 crops of 32x32 images with reflections,
+# no PCA colour, the mean image subtracted (as cuda-convnet's data provider did).
+_CIFAR = dict(dataset="cifar10", model="cifarnet", crop=24, pca_colour=False, dropout=0.0,
+              ten_crop=True, patience=4, max_drops=2)
+# Shared by every AlexNet run: the paper's model and recipe on Imagenette at 224x224.
+_ALEXNET = dict(dataset="imagenette", model="alexnet", crop=224, ten_crop=True)
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke", "proves every notebook and the book build still run; numbers mean nothing",
+        "under a minute per notebook on 2 CPU cores",
+        cifar=_CIFAR | dict(limit_train=512, limit_val=256, epochs=2, batch_size=128),
+        alexnet=_ALEXNET | dict(limit_train=64, limit_val=32, epochs=1, batch_size=32),
+        seeds=(0,), cifar_seeds=(0,)),
+    "cpu": Profile(
+        "cpu", "the recorded results for a 2-core CPU machine; each run under ~45 minutes",
+        "about 8 hours in all on 2 CPU cores",
+        cifar=_CIFAR | dict(epochs=30),
+        alexnet=_ALEXNET | dict(epochs=8, patience=2),
+        seeds=(0,), cifar_seeds=(0, 1, 2)),
+    "gpu": Profile(
+        "gpu", "full-resolution AlexNet ablations with several seeds on one H100-class GPU",
+        "about 8 minutes in all on one H100",
+        cifar=_CIFAR | dict(epochs=60, compile=True),
+        alexnet=_ALEXNET | dict(epochs=30, patience=3, compile=True),
+        seeds=(0, 1), cifar_seeds=(0, 1, 2)),
+    "imagenet": Profile(
+        "imagenet", "ILSVRC-2012 with torchrun on multi-GPU nodes, as in the paper",
+        "days on 8 GPUs",
+        cifar=_CIFAR | dict(epochs=450),
+        alexnet=dict(dataset="imagenet", model="alexnet", crop=224, ten_crop=True, epochs=90, patience=3,
+                     num_workers=8, compile=True),
+        seeds=(0,), cifar_seeds=(0, 1, 2)),
+}
+
+
+# --------------------------------------------------------------------------- experiments
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of an experiment: its name, variant, seed and full configuration."""
+
+    experiment: str
+    name: str
+    variant: str
+    seed: int
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A paper claim and the runs that test it.
+
+    ``variants`` maps a variant name to the settings it changes; the first is the reference.
+    ``paper`` holds the paper's numbers the book and the scorecard compare against.
+    """
+
+    name: str
+    title: str
+    section: str
+    claim: str
+    family: str
+    variants: dict[str, dict]
+    paper: dict = field(default_factory=dict)
+
+    def runs(self, profile: str | Profile) -> list[RunSpec]:
+        prof = get_profile(profile)
+        seeds = prof.cifar_seeds if self.family == "cifar" else prof.seeds
+        specs = []
+        for variant, overrides in self.variants.items():
+            for seed in seeds:
+                settings = prof.base(self.family) | overrides | dict(seed=seed)
+                specs.append(RunSpec(self.name, f"{variant}-s{seed}", variant, seed, TrainConfig(**settings)))
+        return specs
+
+
+#: Figure 1: "no regularization of any kind was employed" (no weight decay, no augmentation,
+#: no normalisation), and "the learning rates for each network were chosen independently to
+#: make training as fast as possible": each activation's lr is its own setting below.
+FIGURE1_NO_REGULARISATION = dict(weight_decay=0.0, random_crop=False, flip=False, lrn=False, subtract_mean=True)
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    Experiment(
+        "relu_vs_tanh", "ReLU against tanh (Figure 1)", "3.1",
+        "A four-layer convolutional neural network with ReLUs reaches a 25% training error rate on "
+        "CIFAR-10 six times faster than an equivalent network with tanh neurons.",
+        "cifar",
+        {"relu": FIGURE1_NO_REGULARISATION | dict(activation="relu", lr=0.01),
+         "tanh": FIGURE1_NO_REGULARISATION | dict(activation="tanh", lr=0.01)},
+        paper=dict(speedup=6.0, target_train_error=25.0)),
+    Experiment(
+        "lrn_cifar", "Local response normalisation on CIFAR-10", "3.3",
+        "On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
+        "normalization and 11% with normalization.",
+        "cifar", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
+        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0)),
+    Experiment(
+        "lrn_alexnet", "Local response normalisation on AlexNet", "3.3",
+        "Response normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%, respectively.",
+        "alexnet", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
+        paper=dict(effect_top1=-1.4, effect_top5=-1.2)),
+    Experiment(
+        "overlap_pool", "Overlapping pooling", "3.4",
+        "This scheme reduces the top-1 and top-5 error rates by 0.4% and 0.3%, respectively, as compared "
+        "with the non-overlapping scheme s = 2, z = 2, which produces output of equivalent dimensions.",
+        "alexnet", {"overlap": dict(overlap_pool=True), "no-overlap": dict(overlap_pool=False)},
+        paper=dict(effect_top1=-0.4, effect_top5=-0.3)),
+    Experiment(
+        "two_columns", "Two columns against one column of half the kernels", "3.2",
+        "This scheme reduces our top-1 and top-5 error rates by 1.7% and 1.2%, respectively, as compared "
+        "with a net with half as many kernels in each convolutional layer trained on one GPU.",
+        "alexnet", {"two-columns": dict(groups=2, width=1.0), "one-column-half": dict(groups=1, width=0.5)},
+        paper=dict(effect_top1=-1.7, effect_top5=-1.2)),
+    Experiment(
+        "augmentation", "Data augmentation: crops, reflections and PCA colour", "4.1",
+        "Without this scheme, our network suffers from substantial overfitting ... [PCA colour] reduces "
+        "the top-1 error rate by over 1%.",
+        "alexnet", {"full": dict(), "no-crops-flips": dict(random_crop=False, flip=False),
+                    "no-pca": dict(pca_colour=False)},
+        paper=dict(effect_pca_top1=-1.0)),
+    Experiment(
+        "dropout", "Dropout", "4.2",
+        "Without dropout, our network exhibits substantial overfitting. Dropout roughly doubles the "
+        "number of iterations required to converge.",
+        "alexnet", {"dropout": dict(dropout=0.5), "no-dropout": dict(dropout=0.0)},
+        paper=dict(iterations_factor=2.0)),
+    Experiment(
+        "learning_details", "Learning details: bias-1 initialisation and weight decay", "5",
+        "This initialization accelerates the early stages of learning by providing the ReLUs with positive "
+        "inputs ... weight decay here is not merely a regularizer: it reduces the model's training error.",
+        "alexnet", {"paper": dict(), "bias-zero": dict(bias_one=False), "no-weight-decay": dict(weight_decay=0.0)},
+        paper=dict()),
+    Experiment(
+        "depth", "Depth (section 7)", "7",
+        "Removing any of the middle layers results in a loss of about 2% for the top-1 performance of the network.",
+        "alexnet", {"all-layers": dict(), "no-conv3": dict(remove_conv=3), "no-conv4": dict(remove_conv=4)},
+        paper=dict(effect_top1=2.0)),
+    Experiment(
+        "final_model", "The final model: Tables 1-2, Figures 3-4", "6",
+        "Our network achieves top-1 and top-5 test set error rates of 37.5% and 17.0% (ILSVRC-2010); "
+        "one CNN: 40.7% / 18.2% on the ILSVRC-2012 validation set.",
+        "alexnet", {"paper": dict()},
+        paper=dict(table1_top1=37.5, table1_top5=17.0, table2_top1=40.7, table2_top5=18.2)),
+]}
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose {', '.join(PROFILES)}")
+    return PROFILES[profile]
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}: choose {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+# --------------------------------------------------------------------------- running
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO_ROOT / "results"
+RUNS_DIR = REPO_ROOT / "runs"
+
+
+def data_available(data_root: str | None) -> bool:
+    return bool(data_root or os.environ.get("ALEXNET_DATA"))
+
+
+def run_experiment(name: str, profile: str, *, data_root: str | None = None, device: str = "auto",
+                   retrain: bool = False, progress: bool = True, results_dir: Path | None = None,
+                   runs_dir: Path | None = None, only: list[str] | None = None) -> list[dict]:
+    """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained when not.
+
+    Under ``smoke`` without a data root the runs use the synthetic set, so the notebooks
+    still execute on any machine.
+    """
+    from .results import load_or_train
+
+    experiment = get_experiment(name)
+    prof = get_profile(profile)
+    records = []
+    for spec in experiment.runs(prof):
+        if only and spec.name not in only and spec.variant not in only:
+            continue
+        cfg = spec.config
+        cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
+        if prof.name == "smoke" and not data_available(data_root):
+            cfg.dataset = "synthetic"
+        records.append(load_or_train(spec, prof.name, retrain=retrain,
+                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or RUNS_DIR))
+    return records

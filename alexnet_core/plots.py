@@ -1,0 +1,44 @@
+"""One plot style for every chapter: colour-blind-safe colours, the paper's numbers hollow/dashed."""
+from __future__ import annotations
+
+from typing import Iterable
+
+#: Okabe & Ito's colour-blind-safe palette.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+PAPER_STYLE = dict(linestyle="--", color="#555555", linewidth=1.2)
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 3.6), "figure.dpi": 110, "savefig.dpi": 110,
+        "axes.prop_cycle": cycler(color=PALETTE), "axes.grid": True, "grid.alpha": 0.3,
+        "axes.spines.top": False, "axes.spines.right": False, "font.size": 10, "legend.frameon": False,
+    })
+
+
+def curves(ax, groups: dict[str, list[dict]], key: str, label_suffix: str = "") -> None:
+    """Per-epoch ``key`` of every run faintly, the mean over seeds boldly, one colour per variant."""
+    import numpy as np
+
+    for colour, (variant, runs) in zip(PALETTE, groups.items()):
+        for run in runs:
+            epochs = [h["epoch"] for h in run["history"]]
+            ax.plot(epochs, [h[key] for h in run["history"]], color=colour, alpha=0.25, linewidth=1)
+        length = min(len(r["history"]) for r in runs)
+        avg = np.mean([[h[key] for h in r["history"][:length]] for r in runs], axis=0)
+        ax.plot(range(1, length + 1), avg, color=colour, linewidth=2.2,
+                label=f"{variant} (ours{label_suffix}, {len(runs)} run{'s' if len(runs) > 1 else ''})")
+
+
+def paper_line(ax, value: float, label: str) -> None:
+    """A paper number as a dashed horizontal line."""
+    ax.axhline(value, **PAPER_STYLE, label=f"paper: {label}")
+
+
+def paper_points(ax, xs: Iterable, ys: Iterable, label: str = "paper") -> None:
+    """Paper numbers as hollow markers."""
+    ax.scatter(list(xs), list(ys), facecolors="none", edgecolors="#333333", s=60, zorder=5, label=label)

@@ -1,0 +1,93 @@
+"""The experiment registry, run records and their cache (the spine of the book)."""
+import json
+
+import pytest
+
+from alexnet_core import experiments as X
+from alexnet_core import results as R
+from alexnet_core.train import check_config
+
+
+def test_every_experiment_has_runs_in_every_profile():
+    for exp in X.EXPERIMENTS.values():
+        for profile in X.PROFILES:
+            runs = exp.runs(profile)
+            assert runs, (exp.name, profile)
+            assert len({r.name for r in runs}) == len(runs)
+            for run in runs:
+                check_config(run.config)
+                assert run.config.seed == run.seed
+
+
+def test_variants_change_what_they_say_and_nothing_else():
+    exp = X.get_experiment("overlap_pool")
+    a, b = (r.config.to_dict() for r in exp.runs("cpu")[:2])
+    assert {k for k in a if a[k] != b[k]} == {"overlap_pool"}
+
+
+def test_profiles_seed_counts_and_unknown_names():
+    assert len(X.PROFILES["cpu"].cifar_seeds) >= 3
+    assert len(X.PROFILES["gpu"].seeds) >= 2
+    with pytest.raises(ValueError, match="unknown profile 'laptop'"):
+        X.get_profile("laptop")
+    with pytest.raises(ValueError, match="unknown experiment"):
+        X.get_experiment("batchnorm")
+
+
+def test_reference_alexnet_runs_are_shared_across_experiments():
+    digests = {R.config_hash(X.get_experiment(name).runs("cpu")[0].config.to_dict())
+               for name in ("lrn_alexnet", "overlap_pool", "two_columns", "dropout", "final_model")}
+    assert len(digests) == 1
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    monkeypatch.delenv("ALEXNET_DATA", raising=False)
+    return dict(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs")
+
+
+def test_record_round_trip_and_cache_hit(dirs, monkeypatch):
+    records = X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs)
+    assert [r["provenance"]["run"] for r in records] == ["lrn-s0", "no-lrn-s0"]
+    path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
+    on_disk = json.loads(path.read_text())
+    assert list(on_disk) == sorted(R.RECORD_KEYS) and on_disk["config"]["lrn"] is True
+    prov = on_disk["provenance"]
+    assert prov["config_hash"] == R.config_hash(on_disk["config"]) and prov["precision"] in ("bf16", "fp32")
+    assert prov["commit"] and "wall_seconds" in prov and prov["device"]
+
+    import alexnet_core.train as T
+    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("a recorded run was retrained"))
+    again = X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs)
+    assert again == records
+
+
+def test_changed_config_or_retrain_trains_again(dirs, monkeypatch):
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    calls = []
+    import alexnet_core.train as T
+    real = T.train
+    monkeypatch.setattr(T, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, **dirs)
+    assert calls == [1]
+    path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
+    record = json.loads(path.read_text())
+    record["provenance"]["config_hash"] = "stale"
+    path.write_text(json.dumps(record))
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    assert calls == [1, 1]
+
+
+def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, monkeypatch):
+    X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
+    import alexnet_core.train as T
+    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained a run recorded elsewhere"))
+    (record,) = X.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs)
+    assert record["provenance"]["copied_from"] == "smoke/lrn_alexnet/lrn-s0.json"
+
+
+def test_unreadable_record_is_a_clear_error(tmp_path):
+    bad = tmp_path / "r.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="delete it to retrain"):
+        R.load_record(bad)

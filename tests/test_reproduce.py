@@ -1,0 +1,59 @@
+"""Notebooks -> papermill -> book: the toc, the parameters cells, clear failures."""
+import jupytext
+import pytest
+
+from alexnet_core import reproduce as P
+
+NOTEBOOKS = sorted((P.REPO_ROOT / "notebooks").glob("*.md"))
+
+
+def test_every_toc_notebook_exists_and_every_notebook_is_in_the_toc():
+    listed = P.notebooks_in_toc()
+    assert listed and set(listed) == set(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exactly_one_parameters_cell_with_the_four_parameters(path):
+    notebook = jupytext.read(path)
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{path.name} must have exactly one parameters cell"
+    names = {line.split("=")[0].strip() for line in cells[0].source.splitlines() if "=" in line}
+    assert names == set(P.PARAMETER_NAMES)
+
+
+def test_bad_parameter_value_fails_naming_notebook_cell_and_error(tmp_path):
+    source = P.REPO_ROOT / "notebooks" / "architecture.md"
+    with pytest.raises(P.ReproduceError, match=r"architecture\.md: cell \d+ failed with ValueError: unknown profile 'fast'"):
+        P.execute_notebook(source, tmp_path / "out.ipynb", dict(profile="fast", data_root=None, device="auto",
+                                                                retrain=False))
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_unknown_parameter_name_is_refused(tmp_path):
+    with pytest.raises(P.ReproduceError, match="unknown notebook parameter"):
+        P.execute_notebook(NOTEBOOKS[0], tmp_path / "x.ipynb", dict(profile="smoke", epochs=3))
+
+
+def test_executed_notebook_hides_its_parameter_cells(tmp_path):
+    import nbformat
+    out = tmp_path / "architecture.ipynb"
+    P.execute_notebook(P.REPO_ROOT / "notebooks" / "architecture.md", out,
+                       dict(profile="smoke", data_root=None, device="cpu", retrain=False))
+    cells = nbformat.read(out, as_version=4).cells
+    tagged = [c for c in cells if {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    assert len(tagged) == 2 and all("remove-cell" in c.metadata["tags"] for c in tagged)
+
+
+def test_best_recorded_profile(tmp_path):
+    assert P.best_recorded_profile(tmp_path) == "smoke"
+    (tmp_path / "cpu" / "x").mkdir(parents=True)
+    (tmp_path / "cpu" / "x" / "r.json").write_text("{}")
+    assert P.best_recorded_profile(tmp_path) == "cpu"
+    (tmp_path / "gpu" / "x").mkdir(parents=True)
+    (tmp_path / "gpu" / "x" / "r.json").write_text("{}")
+    assert P.best_recorded_profile(tmp_path) == "gpu"
+
+
+def test_only_unknown_notebook_is_a_clear_error():
+    with pytest.raises(P.ReproduceError, match="--only names no notebook"):
+        P.reproduce("smoke", only=["nope"], build=False)
