@@ -23,6 +23,9 @@ class TrainConfig:
     limit_val: int | None = opt(None, "validate on a fixed random subset of this many images")
     skip_corrupt: bool = opt(False, "skip unreadable images (counted and listed) instead of stopping")
     download: bool = opt(False, "download CIFAR-10/Imagenette through torchvision when absent (needs internet)")
+    stream: bool = opt(False, "decode JPEGs every epoch with DataLoader workers instead of the decode-once "
+                              "cache (always on for imagenet)")
+    stats_sample: int = opt(10_000, "images the mean image and PCA colour statistics come from when streaming")
     num_workers: int = opt(4, "DataLoader workers for streamed datasets (ImageNet)")
     # --- model (section 3)
     model: str = opt("alexnet", "network: alexnet (sections 3.1-3.5) or cifarnet (Figure 1's four-layer net)",

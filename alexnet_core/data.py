@@ -104,6 +104,12 @@ def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
     return path
 
 
+def load_streaming(dataset: str, split: str, root: str | os.PathLike | None = None, *,
+                   skip_corrupt: bool = False, limit: int | None = None) -> "StreamingImageFolder":
+    """A split that decodes JPEGs on demand (ILSVRC-2012 does not fit a decode-once cache)."""
+    return StreamingImageFolder(find_split_folder(dataset, split, root), skip_corrupt=skip_corrupt, limit=limit)
+
+
 def find_split_folder(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
     """Locate ``<dataset>/<split>`` under the data root, with a clear error if absent."""
     if split not in SPLIT_ALIASES:
@@ -360,11 +366,23 @@ class StreamingImageFolder(torch.utils.data.Dataset):
     on the training device exactly as for cached sets.
     """
 
-    def __init__(self, folder: str | os.PathLike, size: int = IMAGENET_STORE_SIZE, skip_corrupt: bool = False):
+    def __init__(self, folder: str | os.PathLike, size: int = IMAGENET_STORE_SIZE, skip_corrupt: bool = False,
+                 limit: int | None = None, seed: int = 0):
         self.folder = Path(folder)
         self.classes, self.samples = list_image_folder(self.folder)
+        if limit is not None and limit < len(self.samples):
+            g = torch.Generator().manual_seed(seed)
+            keep = torch.randperm(len(self.samples), generator=g)[:limit].sort().values.tolist()
+            self.samples = [self.samples[i] for i in keep]
         self.size, self.skip_corrupt = size, skip_corrupt
         self.labels = torch.tensor([label for _, label in self.samples], dtype=torch.int64)
+        self.name = str(self.folder)
+
+    def sample_images(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` decoded images drawn at random: the sample the colour statistics come from."""
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(self), generator=g)[:n].tolist()
+        return torch.stack([self[i][0] for i in idx])
 
     def __len__(self) -> int:
         return len(self.samples)

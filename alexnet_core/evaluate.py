@@ -19,6 +19,18 @@ def batches(n: int, batch_size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + batch_size))
 
 
+def eval_batches(data, batch_size: int, num_workers: int = 2) -> Iterator[torch.Tensor]:
+    """uint8 image batches in order: slices of an in-memory ImageSet, or a DataLoader over a
+    streamed split."""
+    if hasattr(data, "images"):
+        for s in batches(len(data), batch_size):
+            yield data.images[s]
+        return
+    loader = torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    for images, _ in loader:
+        yield images
+
+
 @torch.no_grad()
 def predict(model: nn.Module, data: ImageSet, augmenter: Augmenter, *, device: torch.device | str = "cpu",
             precision: str = "fp32", batch_size: int = 256, ten_crop: bool = False,
@@ -33,9 +45,9 @@ def predict(model: nn.Module, data: ImageSet, augmenter: Augmenter, *, device: t
     model.eval()
     out = []
     try:
-        for s in tqdm(batches(len(data), batch_size), total=math.ceil(len(data) / batch_size),
-                      desc="evaluating", unit="batch", disable=not progress, leave=False):
-            images = data.images[s].to(device, non_blocking=True)
+        for images in tqdm(eval_batches(data, batch_size), total=math.ceil(len(data) / batch_size),
+                           desc="evaluating", unit="batch", disable=not progress, leave=False):
+            images = images.to(device, non_blocking=True)
             with autocast(device, precision):
                 if ten_crop:
                     views = augmenter.ten_crop(images)
@@ -82,9 +94,9 @@ def embeddings(model: nn.Module, data: ImageSet, augmenter: Augmenter, *, device
     model.eval()
     try:
         out = []
-        for s in batches(len(data), batch_size):
+        for images in eval_batches(data, batch_size):
             with autocast(device, precision):
-                out.append(model.embed(augmenter.centre(data.images[s].to(device))).float().cpu())
+                out.append(model.embed(augmenter.centre(images.to(device))).float().cpu())
     finally:
         model.train(was_training)
     return torch.cat(out)

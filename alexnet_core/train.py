@@ -79,6 +79,10 @@ def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
         train = D.synthetic_image_set(n=cfg.limit_train or 256, num_classes=4, side=side, seed=1)
         val = D.synthetic_image_set(n=cfg.limit_val or 64, num_classes=4, side=side, seed=2)
         return train, val, ColourStats.from_images(train)
+    if cfg.stream or cfg.dataset == "imagenet":
+        train = D.load_streaming(cfg.dataset, "train", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_train)
+        val = D.load_streaming(cfg.dataset, "val", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_val)
+        return train, val, ColourStats.from_images(train.sample_images(min(cfg.stats_sample, len(train)), cfg.seed))
     kwargs = dict(root=cfg.data_root, skip_corrupt=cfg.skip_corrupt, download=cfg.download)
     train = D.load(cfg.dataset, "train", **kwargs)
     val = D.load(cfg.dataset, "val", **kwargs)
@@ -234,8 +238,9 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
         start_epoch = state["epoch"] + 1
         set_lr(optimizer, schedule.lr)
 
-    on_device = cfg.data_on_device == "yes" or (cfg.data_on_device == "auto" and device.type == "cuda"
-                                                and _fits_on_gpu(train_set, val_set, device))
+    in_memory = hasattr(train_set, "images")
+    on_device = in_memory and (cfg.data_on_device == "yes" or (cfg.data_on_device == "auto" and device.type == "cuda"
+                                                               and _fits_on_gpu(train_set, val_set, device)))
     if on_device:
         train_set, val_set = train_set.to(device), val_set.to(device)
     step_model = torch.compile(model) if cfg.compile else model
@@ -264,17 +269,18 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
                 break
             model.train()
             t0 = time.time()
-            order = torch.randperm(n, generator=order_gen)
             loss_sum = torch.zeros((), device=device)
             errors = torch.zeros((), device=device)
             seen = 0
             bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
                        disable=not (cfg.progress and rank.main))
-            for step in bar:
-                idx = order[step * global_batch:(step + 1) * global_batch]
-                idx = idx[rank.rank * per_rank:(rank.rank + 1) * per_rank]
-                images = train_set.images[idx.to(train_set.images.device)].to(device, non_blocking=True)
-                labels = train_set.labels[idx.to(train_set.labels.device)].to(device, non_blocking=True)
+            batches_of_epoch = epoch_batches(train_set, epoch, order_gen, global_batch, steps, rank, cfg, device)
+            for step, (images, labels) in zip(bar, batches_of_epoch):
+                images = images.to(device, non_blocking=True)
+                labels = labels.to(device, non_blocking=True)
+                if labels.min() < 0:  # streamed images skipped as unreadable (--skip-corrupt)
+                    keep = labels >= 0
+                    images, labels = images[keep], labels[keep]
                 x = augmenter.train(images, aug_gen)
                 with autocast(device, precision):
                     logits = ddp_model(x)
@@ -282,9 +288,9 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                loss_sum += loss.detach() * len(idx)
+                loss_sum += loss.detach() * len(labels)
                 errors += (logits.detach().argmax(1) != labels).sum()
-                seen += len(idx)
+                seen += len(labels)
                 if device.type == "cpu" or step % 50 == 49 or step == steps - 1:
                     running = loss_sum.item() / seen
                     if not math.isfinite(running):
@@ -330,6 +336,30 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     if out_dir is not None and rank.main:
         atomic_write_json(out_dir / RESULT, outcome.record())
     return outcome
+
+
+def epoch_batches(train_set, epoch: int, order_gen: torch.Generator, global_batch: int, steps: int,
+                  rank: DistInfo, cfg: TrainConfig, device: torch.device):
+    """This process's (uint8 images, labels) batches for one epoch.
+
+    In-memory sets: a permutation from ``order_gen`` (saved in checkpoints), each global
+    batch split evenly over the processes. Streamed sets: a DistributedSampler seeded by
+    the run's seed and the epoch number, DataLoader workers decoding JPEGs.
+    """
+    per_rank = global_batch // rank.world
+    if hasattr(train_set, "images"):
+        order = torch.randperm(len(train_set), generator=order_gen)
+        for step in range(steps):
+            idx = order[step * global_batch:(step + 1) * global_batch][rank.rank * per_rank:(rank.rank + 1) * per_rank]
+            yield train_set.images[idx.to(train_set.images.device)], train_set.labels[idx.to(train_set.labels.device)]
+        return
+    sampler = torch.utils.data.distributed.DistributedSampler(train_set, num_replicas=rank.world, rank=rank.rank,
+                                                              shuffle=True, seed=cfg.seed, drop_last=True)
+    sampler.set_epoch(epoch)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=per_rank, sampler=sampler, drop_last=True,
+                                         num_workers=cfg.num_workers, pin_memory=device.type == "cuda",
+                                         persistent_workers=False)
+    yield from loader
 
 
 def final_metrics(model: nn.Module, val_set: D.ImageSet, augmenter: Augmenter, device: torch.device,

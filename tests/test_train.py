@@ -274,3 +274,15 @@ def test_cli_trains_and_writes_its_files(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "epoch   1" in proc.stdout
     assert (tmp_path / CHECKPOINT).exists() and (tmp_path / RESULT).exists()
+
+
+def test_streamed_imagefolder_trains_like_imagenet(image_root, tmp_path):
+    """The ImageNet path: JPEGs decoded every epoch by DataLoader workers, a distributed sampler."""
+    cfg = TrainConfig(dataset=str(image_root), stream=True, model="alexnet", groups=1, width=0.25,
+                      batch_size=4, epochs=2, device="cpu", precision="fp32", progress=False, ten_crop=True,
+                      num_workers=0, stats_sample=8, threads=2)
+    outcome = train(cfg, tmp_path)
+    assert [h["epoch"] for h in outcome.history] == [1, 2]
+    assert outcome.history[0]["images_per_s"] > 0 and outcome.metrics["val_images"] == 6
+    resumed = train(TrainConfig(**(cfg.to_dict() | dict(epochs=3))), tmp_path, resume=True)
+    assert len(resumed.history) == 3
