@@ -67,3 +67,96 @@ def by_variant(records: Iterable[dict]) -> dict[str, list[dict]]:
 
 def metric(records: Iterable[dict], key: str) -> list[float]:
     return [r["metrics"][key] for r in records if r["metrics"].get(key) is not None]
+
+
+# --------------------------------------------------------------------------- effects and tables
+
+def binomial_se(error_percent: float, n: int) -> float:
+    p = error_percent / 100.0
+    return 100.0 * math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
+
+
+def value(record: dict, metric: str) -> float | None:
+    """A run's metric, or a derived one: ``overfit_gap`` (validation minus final training top-1),
+    ``early_train_top1`` (training error after the first quarter of the epochs)."""
+    m, h = record["metrics"], record["history"]
+    if metric == "overfit_gap":
+        return m["val_top1"] - m["final_train_top1"] if m.get("final_train_top1") is not None else None
+    if metric == "early_train_top1":
+        return h[max(0, len(h) // 4 - 1)]["train_top1"] if h else None
+    return m.get(metric)
+
+
+def speedups(reference: list[dict], ablated: list[dict], threshold: float) -> list[float]:
+    """Per seed: epochs the ablated run needed to reach ``threshold`` training error over the reference's."""
+    by_seed = {r["provenance"].get("seed"): r for r in ablated}
+    out = []
+    for r in reference:
+        other = by_seed.get(r["provenance"].get("seed"))
+        a = epochs_to(r["history"], "train_top1", threshold)
+        b = epochs_to(other["history"], "train_top1", threshold) if other else None
+        if a and b:
+            out.append(b / a)
+    return out
+
+
+def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0) -> dict:
+    """One scorecard row: the paper's effect, ours with its standard error, runs, and the verdict."""
+    ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
+    if effect.metric == "speedup":
+        ratios = speedups(ref, abl, threshold)
+        ours, se = mean_and_se(ratios)
+        runs = len(ratios)
+        expected = (effect.paper - 1.0) if effect.paper else None
+        measured = ours - 1.0
+    else:
+        a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]
+        b = [v for v in (value(r, effect.metric) for r in abl) if v is not None]
+        n_val = ref[0]["metrics"].get("val_images", 1) if ref else 1
+        single = (binomial_se(a[0], n_val) if len(a) == 1 else 0.0, binomial_se(b[0], n_val) if len(b) == 1 else 0.0)
+        ours, se = difference(a, b, single) if a and b else (float("nan"), float("nan"))
+        runs = min(len(a), len(b))
+        expected, measured = effect.paper, ours
+    if smoke:
+        word = "no verdict (smoke)"
+    elif runs == 0 or math.isnan(measured):
+        word = "not measured"
+    elif expected is None:
+        word = verdict(float(effect.sign), measured, se)
+        word = "reproduced" if word in ("reproduced", "direction only") else word
+    else:
+        word = verdict(expected, measured, se)
+    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=runs, verdict=word)
+
+
+def variant_table(groups: dict[str, list[dict]]):
+    """Per variant: runs, validation errors (centre crop and ten patches), final training error."""
+    import pandas as pd
+
+    rows = []
+    for variant, runs in groups.items():
+        def fmt(key):
+            vals = [value(r, key) for r in runs if value(r, key) is not None]
+            if not vals:
+                return "-"
+            m, s = mean_and_se(vals)
+            return f"{m:.1f} ± {s:.1f}" if len(vals) > 1 else f"{m:.1f}"
+        rows.append({"variant": variant, "runs": len(runs), "val top-1 (%)": fmt("val_top1"),
+                     "val top-5 (%)": fmt("val_top5"), "10-patch top-1 (%)": fmt("val10_top1"),
+                     "10-patch top-5 (%)": fmt("val10_top5"), "final train top-1 (%)": fmt("final_train_top1"),
+                     "epochs": round(mean([len(r["history"]) for r in runs]), 1)})
+    return pd.DataFrame(rows)
+
+
+def effect_table(experiment, records: list[dict], smoke: bool = False):
+    """The experiment's effects as a table, ready to show."""
+    import pandas as pd
+
+    groups = by_variant(records)
+    rows = []
+    for eff in experiment.effects:
+        r = effect_row(eff, groups, smoke, experiment.paper.get("target_train_error", 25.0))
+        rows.append({"claim": r["claim"], "paper": "qualitative" if r["paper"] is None else f"{r['paper']:+.1f}",
+                     "ours": "-" if math.isnan(r["ours"]) else f"{r['ours']:+.2f} ± {r['se']:.2f}",
+                     "runs per side": r["runs"], "verdict": r["verdict"]})
+    return pd.DataFrame(rows)

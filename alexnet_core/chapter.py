@@ -26,8 +26,19 @@ class Chapter:
         return f", {self.profile}"
 
     def runs(self, experiment: str) -> list[dict]:
-        return run_experiment(experiment, self.profile, data_root=self.data_root, device=self.device,
-                              retrain=self.retrain, progress=False)
+        """The experiment's run records, training what is missing; the training log is kept out
+        of the page (it is in each run's history) and shown only if training fails."""
+        import contextlib
+        import io
+
+        log = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                return run_experiment(experiment, self.profile, data_root=self.data_root, device=self.device,
+                                      retrain=self.retrain, progress=False)
+        except BaseException:
+            print(log.getvalue()[-5000:])
+            raise
 
     def banner(self):
         """A warning box on smoke-profile pages; an empty note otherwise."""

@@ -6,7 +6,7 @@ from typing import Iterator
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .augment import Augmenter
 from .data import ImageSet

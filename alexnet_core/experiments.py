@@ -87,6 +87,25 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
+class Effect:
+    """One measurable claim of an experiment: the reference variant against the ablated one.
+
+    ``metric`` names a run metric (``val_top1``, ``val_top5``, ``val10_top1``...) or a derived
+    one of :mod:`alexnet_core.analysis` (``overfit_gap``, ``early_train_top1``,
+    ``final_train_top1``, ``speedup``). The effect is reference minus ablated, so a design
+    that lowers error has a negative effect. ``paper`` is the paper's effect on the same
+    scale, or None for a qualitative claim whose expected sign is ``sign``.
+    """
+
+    label: str
+    reference: str
+    ablated: str
+    metric: str = "val_top1"
+    paper: float | None = None
+    sign: int = -1
+
+
+@dataclass(frozen=True)
 class Experiment:
     """A paper claim and the runs that test it.
 
@@ -101,6 +120,7 @@ class Experiment:
     family: str
     variants: dict[str, dict]
     paper: dict = field(default_factory=dict)
+    effects: tuple[Effect, ...] = ()
 
     def runs(self, profile: str | Profile) -> list[RunSpec]:
         prof = get_profile(profile)
@@ -126,55 +146,73 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "cifar",
         {"relu": FIGURE1_NO_REGULARISATION | dict(activation="relu", lr=0.01),
          "tanh": FIGURE1_NO_REGULARISATION | dict(activation="tanh", lr=0.01)},
-        paper=dict(speedup=6.0, target_train_error=25.0)),
+        paper=dict(speedup=6.0, target_train_error=25.0),
+        effects=(Effect("ReLU's speed-up to 25% training error (x)", "relu", "tanh", "speedup", 6.0, +1),)),
     Experiment(
         "lrn_cifar", "Local response normalisation on CIFAR-10", "3.3",
         "On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
         "normalization and 11% with normalization.",
         "cifar", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
-        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0)),
+        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0),
+        effects=(Effect("LRN on CIFAR-10: test error (points)", "lrn", "no-lrn", "val_top1", -2.0),)),
     Experiment(
         "lrn_alexnet", "Local response normalisation on AlexNet", "3.3",
         "Response normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%, respectively.",
         "alexnet", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
-        paper=dict(effect_top1=-1.4, effect_top5=-1.2)),
+        paper=dict(effect_top1=-1.4, effect_top5=-1.2),
+        effects=(Effect("LRN on AlexNet: top-1 error (points)", "lrn", "no-lrn", "val_top1", -1.4),
+                 Effect("LRN on AlexNet: top-5 error (points)", "lrn", "no-lrn", "val_top5", -1.2))),
     Experiment(
         "overlap_pool", "Overlapping pooling", "3.4",
         "This scheme reduces the top-1 and top-5 error rates by 0.4% and 0.3%, respectively, as compared "
         "with the non-overlapping scheme s = 2, z = 2, which produces output of equivalent dimensions.",
         "alexnet", {"overlap": dict(overlap_pool=True), "no-overlap": dict(overlap_pool=False)},
-        paper=dict(effect_top1=-0.4, effect_top5=-0.3)),
+        paper=dict(effect_top1=-0.4, effect_top5=-0.3),
+        effects=(Effect("Overlapping pooling: top-1 error (points)", "overlap", "no-overlap", "val_top1", -0.4),
+                 Effect("Overlapping pooling: top-5 error (points)", "overlap", "no-overlap", "val_top5", -0.3),
+                 Effect("Overlapping pooling: overfitting gap (points)", "overlap", "no-overlap", "overfit_gap"))),
     Experiment(
         "two_columns", "Two columns against one column of half the kernels", "3.2",
         "This scheme reduces our top-1 and top-5 error rates by 1.7% and 1.2%, respectively, as compared "
         "with a net with half as many kernels in each convolutional layer trained on one GPU.",
         "alexnet", {"two-columns": dict(groups=2, width=1.0), "one-column-half": dict(groups=1, width=0.5)},
-        paper=dict(effect_top1=-1.7, effect_top5=-1.2)),
+        paper=dict(effect_top1=-1.7, effect_top5=-1.2),
+        effects=(Effect("Two columns vs one half-width: top-1 (points)", "two-columns", "one-column-half", "val_top1", -1.7),
+                 Effect("Two columns vs one half-width: top-5 (points)", "two-columns", "one-column-half", "val_top5", -1.2))),
     Experiment(
         "augmentation", "Data augmentation: crops, reflections and PCA colour", "4.1",
         "Without this scheme, our network suffers from substantial overfitting ... [PCA colour] reduces "
         "the top-1 error rate by over 1%.",
         "alexnet", {"full": dict(), "no-crops-flips": dict(random_crop=False, flip=False),
                     "no-pca": dict(pca_colour=False)},
-        paper=dict(effect_pca_top1=-1.0)),
+        paper=dict(effect_pca_top1=-1.0),
+        effects=(Effect("PCA colour augmentation: top-1 error (points)", "full", "no-pca", "val_top1", -1.0),
+                 Effect("Crops and reflections: overfitting gap (points)", "full", "no-crops-flips", "overfit_gap"))),
     Experiment(
         "dropout", "Dropout", "4.2",
         "Without dropout, our network exhibits substantial overfitting. Dropout roughly doubles the "
         "number of iterations required to converge.",
         "alexnet", {"dropout": dict(dropout=0.5), "no-dropout": dict(dropout=0.0)},
-        paper=dict(iterations_factor=2.0)),
+        paper=dict(iterations_factor=2.0),
+        effects=(Effect("Dropout: overfitting gap (points)", "dropout", "no-dropout", "overfit_gap"),
+                 Effect("Dropout: top-1 error (points)", "dropout", "no-dropout", "val_top1"))),
     Experiment(
         "learning_details", "Learning details: bias-1 initialisation and weight decay", "5",
         "This initialization accelerates the early stages of learning by providing the ReLUs with positive "
         "inputs ... weight decay here is not merely a regularizer: it reduces the model's training error.",
         "alexnet", {"paper": dict(), "bias-zero": dict(bias_one=False), "no-weight-decay": dict(weight_decay=0.0),
                     "paper-lr-0.01": dict(lr=0.01)},
-        paper=dict()),
+        paper=dict(),
+        effects=(Effect("Bias 1 vs 0: training error after the first epochs (points)", "paper", "bias-zero",
+                        "early_train_top1"),
+                 Effect("Weight decay: final training error (points)", "paper", "no-weight-decay", "final_train_top1"))),
     Experiment(
         "depth", "Depth (section 7)", "7",
         "Removing any of the middle layers results in a loss of about 2% for the top-1 performance of the network.",
         "alexnet", {"all-layers": dict(), "no-conv3": dict(remove_conv=3), "no-conv4": dict(remove_conv=4)},
-        paper=dict(effect_top1=2.0)),
+        paper=dict(effect_top1=2.0),
+        effects=(Effect("Removing conv3: top-1 error (points)", "all-layers", "no-conv3", "val_top1", -2.0),
+                 Effect("Removing conv4: top-1 error (points)", "all-layers", "no-conv4", "val_top1", -2.0))),
     Experiment(
         "final_model", "The final model: Tables 1-2, Figures 3-4", "6",
         "Our network achieves top-1 and top-5 test set error rates of 37.5% and 17.0% (ILSVRC-2010); "

@@ -42,3 +42,29 @@ def paper_line(ax, value: float, label: str) -> None:
 def paper_points(ax, xs: Iterable, ys: Iterable, label: str = "paper") -> None:
     """Paper numbers as hollow markers."""
     ax.scatter(list(xs), list(ys), facecolors="none", edgecolors="#333333", s=60, zorder=5, label=label)
+
+
+def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title: str = ""):
+    """Left: validation top-1 per epoch (every run faint, mean bold). Right: final training and
+    validation top-1 per variant, the gap between them being the overfitting."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw=dict(width_ratios=[1.4, 1]))
+    curves(left, groups, "val_top1", label_suffix)
+    left.set_xlabel("epoch")
+    left.set_ylabel("validation top-1 error (%)")
+    left.legend(fontsize=8)
+    names = list(groups)
+    x = np.arange(len(names))
+    val = [np.mean([r["metrics"]["val_top1"] for r in groups[n]]) for n in names]
+    tr = [np.mean([r["metrics"]["final_train_top1"] for r in groups[n]]) for n in names]
+    right.bar(x - 0.2, tr, 0.4, label="training (last epoch)", color=PALETTE[5])
+    right.bar(x + 0.2, val, 0.4, label="validation", color=PALETTE[0])
+    right.set_xticks(x, names, rotation=15, fontsize=8)
+    right.set_ylabel("top-1 error (%)")
+    right.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
