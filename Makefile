@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## make book: execute every chapter with the best recorded profile (gpu, else cpu, else smoke),
-## training only runs that are not recorded, then build _build/html with warnings as errors
+## make book: execute every chapter with the best fully recorded profile (gpu, else cpu, else
+## smoke), then build _build/html with warnings as errors
 book: $(STAMP)
 	$(BIN)/python -m alexnet_core reproduce --profile best
 

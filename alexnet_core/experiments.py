@@ -121,6 +121,7 @@ class Experiment:
     variants: dict[str, dict]
     paper: dict = field(default_factory=dict)
     effects: tuple[Effect, ...] = ()
+    artifacts: bool = False  # record conv1 kernels and Figure 4's predictions and neighbours
 
     def runs(self, profile: str | Profile) -> list[RunSpec]:
         prof = get_profile(profile)
@@ -218,7 +219,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "Our network achieves top-1 and top-5 test set error rates of 37.5% and 17.0% (ILSVRC-2010); "
         "one CNN: 40.7% / 18.2% on the ILSVRC-2012 validation set.",
         "alexnet", {"paper": dict()},
-        paper=dict(table1_top1=37.5, table1_top5=17.0, table2_top1=40.7, table2_top5=18.2)),
+        paper=dict(table1_top1=37.5, table1_top5=17.0, table2_top1=40.7, table2_top5=18.2), artifacts=True),
 ]}
 
 
@@ -267,6 +268,6 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
         cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
         if prof.name == "smoke" and not data_available(data_root):
             cfg.dataset = "synthetic"
-        records.append(load_or_train(spec, prof.name, retrain=retrain,
+        records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
                                      results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or RUNS_DIR))
     return records

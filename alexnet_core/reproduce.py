@@ -62,11 +62,29 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
     return paths
 
 
+def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
+    """Share of a profile's runs (over every experiment) that have a record."""
+    from .experiments import EXPERIMENTS
+    from .results import record_path
+
+    specs = [s for e in EXPERIMENTS.values() for s in e.runs(profile)]
+    done = sum(record_path(results_dir, profile, s.experiment, s.name).exists() for s in specs)
+    return done / len(specs) if specs else 0.0
+
+
 def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
-    """gpu if any gpu run is recorded, else cpu if any cpu run is, else smoke."""
+    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke.
+
+    A partly recorded profile is not chosen, so ``make book`` never starts hours of
+    training by surprise; it says what is recorded and how to complete it.
+    """
     for profile in ("gpu", "cpu"):
-        if any((results_dir / profile).glob("*/*.json")):
+        fraction = recorded_fraction(profile, results_dir)
+        if fraction == 1.0:
             return profile
+        if fraction > 0:
+            print(f"note: the {profile} profile is {100 * fraction:.0f}% recorded; "
+                  f"'make reproduce PROFILE={profile}' trains the rest, then 'make book' renders it", flush=True)
     return "smoke"
 
 

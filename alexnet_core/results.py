@@ -104,6 +104,16 @@ def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> P
     return Path(results_dir) / profile / experiment / f"{run}.json"
 
 
+def artifacts_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
+    """Small arrays for figures live one folder down, apart from the run records."""
+    return Path(results_dir) / profile / experiment / "artifacts" / f"{run}.json"
+
+
+def load_artifacts(results_dir: Path, profile: str, experiment: str, run: str) -> dict | None:
+    path = artifacts_path(results_dir, profile, experiment, run)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def load_record(path: Path) -> dict:
     """A recorded run, checked for its four keys."""
     try:
@@ -127,7 +137,8 @@ def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
     return None
 
 
-def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path) -> dict:
+def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
+                  artifacts: bool = False) -> dict:
     """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
     else trained (resuming a crashed attempt from its checkpoint) and recorded atomically."""
     from .train import CHECKPOINT, ResumeError, train
@@ -138,13 +149,18 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     if not retrain:
         if path.exists():
             record = load_record(path)
-            if record["provenance"].get("config_hash") == digest:
+            has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
+            if record["provenance"].get("config_hash") == digest and (has_artifacts or not artifacts):
                 return record
         shared = find_recorded(results_dir, profile, digest)
-        if shared is not None:
+        model = _model_from_checkpoint(spec, runs_dir, profile, shared, results_dir) if shared and artifacts else None
+        if shared is not None and (model is not None or not artifacts):
             record = load_record(shared)
+            if artifacts:
+                write_artifacts(spec, model, record, results_dir, profile)
             record["provenance"] = record["provenance"] | dict(
-                experiment=spec.experiment, run=spec.name, copied_from=str(shared.relative_to(results_dir)))
+                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+                copied_from=str(shared.relative_to(results_dir)))
             atomic_write_json(path, record)
             return record
     work = Path(runs_dir) / profile / spec.experiment / spec.name
@@ -160,5 +176,39 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     record = outcome.record()
     record["provenance"] = record["provenance"] | dict(experiment=spec.experiment, run=spec.name, profile=profile,
                                                        variant=spec.variant, seed=spec.seed, config_hash=digest)
+    if artifacts:
+        write_artifacts(spec, outcome.model, record, results_dir, profile)
     atomic_write_json(path, record)
     return record
+
+
+def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, results_dir: Path):
+    """The trained model of a run recorded under another experiment, from its checkpoint."""
+    import torch
+
+    from .train import CHECKPOINT, build_model
+
+    rel = shared.relative_to(Path(results_dir) / profile)
+    ckpt = Path(runs_dir) / profile / rel.parent / rel.stem / CHECKPOINT
+    if not ckpt.exists():
+        return None
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    num_classes = state["model"]["fc8.weight"].shape[0] if "fc8.weight" in state["model"] else state["model"]["fc.weight"].shape[0]
+    model = build_model(spec.config, num_classes)
+    model.load_state_dict(state["model"])
+    return model
+
+
+def write_artifacts(spec, model, record: dict, results_dir: Path, profile: str) -> None:
+    """Record Figure 3's and Figure 4's small arrays for this run (see alexnet_core.artifacts)."""
+    from .artifacts import figure_artifacts
+    from .augment import Augmenter
+    from .hardware import resolve_device
+    from .train import augment_config, load_data
+
+    train_set, val_set, stats = load_data(spec.config)
+    device = resolve_device(spec.config.device)
+    arrays = figure_artifacts(model.to(device), train_set, val_set, Augmenter(augment_config(spec.config), stats),
+                              device, record["provenance"]["precision"], spec.seed)
+    atomic_write_json(artifacts_path(results_dir, profile, spec.experiment, spec.name),
+                      arrays | dict(provenance=record["provenance"]))

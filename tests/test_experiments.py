@@ -84,6 +84,7 @@ def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, mo
     monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained a run recorded elsewhere"))
     (record,) = X.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs)
     assert record["provenance"]["copied_from"] == "smoke/lrn_alexnet/lrn-s0.json"
+    assert record["provenance"]["variant"] == "overlap" and record["provenance"]["run"] == "overlap-s0"
 
 
 def test_unreadable_record_is_a_clear_error(tmp_path):
@@ -91,3 +92,25 @@ def test_unreadable_record_is_a_clear_error(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="delete it to retrain"):
         R.load_record(bad)
+
+
+def test_final_model_records_figure_arrays_from_the_shared_checkpoint(dirs, monkeypatch):
+    X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
+    import alexnet_core.train as T
+    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained instead of reusing the checkpoint"))
+    (record,) = X.run_experiment("final_model", "smoke", progress=False, **dirs)
+    arrays = R.load_artifacts(dirs["results_dir"], "smoke", "final_model", "paper-s0")
+    assert arrays["conv1_shape"] == [96, 3, 11, 11] and len(arrays["colour_specificity"]) == 96
+    q = arrays["queries"]
+    assert len(q["val_index"]) == 8 and len(q["top5_class"][0]) == 4  # the synthetic set has 4 classes
+    assert len(q["neighbour_train_index"][0]) == 6
+
+
+def test_colour_specificity():
+    import torch
+    from alexnet_core.artifacts import colour_specificity
+    grey = torch.ones(1, 3, 2, 2)
+    red = torch.zeros(1, 3, 2, 2)
+    red[:, 0] = 1
+    assert colour_specificity(grey).item() == pytest.approx(0.0)
+    assert colour_specificity(red).item() == pytest.approx(2 / 3)

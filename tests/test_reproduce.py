@@ -44,14 +44,22 @@ def test_executed_notebook_hides_its_parameter_cells(tmp_path):
     assert len(tagged) == 2 and all("remove-cell" in c.metadata["tags"] for c in tagged)
 
 
-def test_best_recorded_profile(tmp_path):
+def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
+    from alexnet_core.experiments import EXPERIMENTS
+    from alexnet_core.results import record_path
+
     assert P.best_recorded_profile(tmp_path) == "smoke"
-    (tmp_path / "cpu" / "x").mkdir(parents=True)
-    (tmp_path / "cpu" / "x" / "r.json").write_text("{}")
+    specs = [s for e in EXPERIMENTS.values() for s in e.runs("cpu")]
+    first = record_path(tmp_path, "cpu", specs[0].experiment, specs[0].name)
+    first.parent.mkdir(parents=True)
+    first.write_text("{}")
+    assert P.best_recorded_profile(tmp_path) == "smoke"  # partly recorded: not chosen
+    for s in specs:
+        path = record_path(tmp_path, "cpu", s.experiment, s.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    assert P.recorded_fraction("cpu", tmp_path) == 1.0
     assert P.best_recorded_profile(tmp_path) == "cpu"
-    (tmp_path / "gpu" / "x").mkdir(parents=True)
-    (tmp_path / "gpu" / "x" / "r.json").write_text("{}")
-    assert P.best_recorded_profile(tmp_path) == "gpu"
 
 
 def test_only_unknown_notebook_is_a_clear_error():
