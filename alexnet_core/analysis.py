@@ -84,6 +84,8 @@ def value(record: dict, metric: str) -> float | None:
         return m["val_top1"] - m["final_train_top1"] if m.get("final_train_top1") is not None else None
     if metric == "early_train_top1":
         return h[max(0, len(h) // 4 - 1)]["train_top1"] if h else None
+    if metric == "best_epoch":
+        return float(min(h, key=lambda r: r["val_top1"])["epoch"]) if h else None
     return m.get(metric)
 
 
@@ -113,7 +115,10 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]
         b = [v for v in (value(r, effect.metric) for r in abl) if v is not None]
         n_val = ref[0]["metrics"].get("val_images", 1) if ref else 1
-        single = (binomial_se(a[0], n_val) if len(a) == 1 else 0.0, binomial_se(b[0], n_val) if len(b) == 1 else 0.0)
+        # one run per side: a binomial error for error rates; an epoch count has none to offer
+        percent = effect.metric not in ("best_epoch",)
+        single = (binomial_se(a[0], n_val) if len(a) == 1 and percent else 0.0,
+                  binomial_se(b[0], n_val) if len(b) == 1 and percent else 0.0)
         ours, se = difference(a, b, single) if a and b else (float("nan"), float("nan"))
         runs = min(len(a), len(b))
         expected, measured = effect.paper, ours

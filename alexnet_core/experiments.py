@@ -92,7 +92,7 @@ class Effect:
 
     ``metric`` names a run metric (``val_top1``, ``val_top5``, ``val10_top1``...) or a derived
     one of :mod:`alexnet_core.analysis` (``overfit_gap``, ``early_train_top1``,
-    ``final_train_top1``, ``speedup``). The effect is reference minus ablated, so a design
+    ``final_train_top1``, ``best_epoch``, ``speedup``). The effect is reference minus ablated, so a design
     that lowers error has a negative effect. ``paper`` is the paper's effect on the same
     scale, or None for a qualitative claim whose expected sign is ``sign``.
     """
@@ -196,7 +196,9 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "alexnet", {"dropout": dict(dropout=0.5), "no-dropout": dict(dropout=0.0)},
         paper=dict(iterations_factor=2.0),
         effects=(Effect("Dropout: overfitting gap (points)", "dropout", "no-dropout", "overfit_gap"),
-                 Effect("Dropout: top-1 error (points)", "dropout", "no-dropout", "val_top1"))),
+                 Effect("Dropout: top-1 error (points)", "dropout", "no-dropout", "val_top1"),
+                 Effect("Dropout: epochs to the best validation error", "dropout", "no-dropout", "best_epoch",
+                        sign=+1))),
     Experiment(
         "learning_details", "Learning details: bias-1 initialisation and weight decay", "5",
         "This initialization accelerates the early stages of learning by providing the ReLUs with positive "
