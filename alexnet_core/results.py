@@ -81,7 +81,20 @@ def provenance(device: torch.device, precision: str, wall_seconds: float | None 
         record["cuda"] = torch.version.cuda
     if wall_seconds is not None:
         record["wall_seconds"] = round(wall_seconds, 2)
+    record["peak_rss_mb"] = peak_rss_mb()
     return record
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far, in MiB (None where the OS does not say)."""
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
 
 
 # --------------------------------------------------------------------------- run records
