@@ -21,6 +21,8 @@ class TrainConfig:
     data_root: str | None = opt(None, "folder holding the datasets (default: $ALEXNET_DATA)")
     limit_train: int | None = opt(None, "train on a fixed random subset of this many images (quick tries)")
     limit_val: int | None = opt(None, "validate on a fixed random subset of this many images")
+    decode_subset: bool = opt(False, "with --limit-train/--limit-val, decode only those images (and take the colour "
+                                     "statistics from them) instead of caching the whole split first")
     skip_corrupt: bool = opt(False, "skip unreadable images (counted and listed) instead of stopping")
     download: bool = opt(False, "download CIFAR-10/Imagenette through torchvision when absent (needs internet)")
     stream: bool = opt(False, "decode JPEGs every epoch with DataLoader workers instead of the decode-once "

@@ -242,9 +242,17 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None = None,
-                      skip_corrupt: bool = False, name: str = "", use_cache: bool = True) -> ImageSet:
-    """Decode an ImageFolder split once, memory-map it from the cache on every later call."""
+                      skip_corrupt: bool = False, name: str = "", use_cache: bool = True,
+                      limit: int | None = None) -> ImageSet:
+    """Decode an ImageFolder split once, memory-map it from the cache on every later call.
+
+    With ``limit`` only a fixed random subset of that many files is decoded (and cached under
+    its own key), so quick tries on a fresh machine do not wait for the whole split.
+    """
     classes, samples = list_image_folder(folder)
+    if limit is not None and limit < len(samples):
+        keep = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))[:limit].sort().values
+        samples = [samples[i] for i in keep.tolist()]
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = cache_key(folder, size, samples)
     images_path, meta_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.json"
@@ -322,7 +330,8 @@ def _download(dataset: str, root: Path) -> None:
 
 def load(dataset: str, split: str, root: str | os.PathLike | None = None, *, size: int | None = -1,
          cache_dir: str | os.PathLike | None = None, skip_corrupt: bool = False,
-         download: bool = False, limit: int | None = None, use_cache: bool = True) -> ImageSet:
+         download: bool = False, limit: int | None = None, use_cache: bool = True,
+         decode_subset: bool = False) -> ImageSet:
     """Load a split of a dataset as uint8 tensors, decoding at most once.
 
     Args:
@@ -334,6 +343,7 @@ def load(dataset: str, split: str, root: str | os.PathLike | None = None, *, siz
         skip_corrupt: skip unreadable images with a warning and a count instead of stopping.
         download: fetch CIFAR-10 or Imagenette through torchvision when absent (needs internet).
         limit: keep a fixed random subset of this many images (quick tries).
+        decode_subset: with ``limit``, decode only those images instead of the whole split.
     """
     spec = KNOWN_DATASETS.get(dataset)
     if size == -1:
@@ -352,6 +362,9 @@ def load(dataset: str, split: str, root: str | os.PathLike | None = None, *, siz
         if dataset == "cifar10":
             return load_cifar_pickles(target / spec["pickled"], split).subset(limit)
         folder = find_split_folder(dataset, split, root)
+    if decode_subset:
+        return load_image_folder(folder, size, cache_dir=cache_dir, skip_corrupt=skip_corrupt,
+                                 name=f"{dataset}/{split}", use_cache=use_cache, limit=limit)
     data = load_image_folder(folder, size, cache_dir=cache_dir, skip_corrupt=skip_corrupt,
                              name=f"{dataset}/{split}", use_cache=use_cache)
     return data.subset(limit)

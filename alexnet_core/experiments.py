@@ -48,8 +48,8 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         "smoke", "proves every notebook and the book build still run; numbers mean nothing",
         "under a minute per notebook on 2 CPU cores",
-        cifar=_CIFAR | dict(limit_train=512, limit_val=256, epochs=2, batch_size=128),
-        alexnet=_ALEXNET | dict(limit_train=64, limit_val=32, epochs=1, batch_size=32),
+        cifar=_CIFAR | dict(limit_train=512, limit_val=256, epochs=2, batch_size=128, decode_subset=True),
+        alexnet=_ALEXNET | dict(limit_train=64, limit_val=32, epochs=1, batch_size=32, decode_subset=True),
         seeds=(0,), cifar_seeds=(0,)),
     "cpu": Profile(
         "cpu", "the recorded results for a 2-core CPU machine; each run under ~45 minutes",

@@ -113,6 +113,17 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def recorded_hash(record: dict) -> str:
+    """The config hash of a record, with settings added to TrainConfig after it was made filled
+    in with their defaults (a new setting must default to the old behaviour)."""
+    import dataclasses
+
+    from .config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return config_hash(defaults | record.get("config", {}))
+
+
 def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
     return Path(results_dir) / profile / experiment / f"{run}.json"
 
@@ -143,7 +154,7 @@ def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
     """Any record of this profile whose config hash is ``digest`` (experiments share runs)."""
     for path in sorted((Path(results_dir) / profile).glob("*/*.json")):
         try:
-            if json.loads(path.read_text()).get("provenance", {}).get("config_hash") == digest:
+            if recorded_hash(json.loads(path.read_text())) == digest:
                 return path
         except (OSError, json.JSONDecodeError):
             continue
@@ -163,7 +174,7 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
         if path.exists():
             record = load_record(path)
             has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
-            if record["provenance"].get("config_hash") == digest and (has_artifacts or not artifacts):
+            if recorded_hash(record) == digest and (has_artifacts or not artifacts):
                 return record
         shared = find_recorded(results_dir, profile, digest)
         model = _model_from_checkpoint(spec, runs_dir, profile, shared, results_dir) if shared and artifacts else None

@@ -84,6 +84,10 @@ def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
         val = D.load_streaming(cfg.dataset, "val", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_val)
         return train, val, ColourStats.from_images(train.sample_images(min(cfg.stats_sample, len(train)), cfg.seed))
     kwargs = dict(root=cfg.data_root, skip_corrupt=cfg.skip_corrupt, download=cfg.download)
+    if cfg.decode_subset:
+        train = D.load(cfg.dataset, "train", limit=cfg.limit_train, decode_subset=True, **kwargs)
+        val = D.load(cfg.dataset, "val", limit=cfg.limit_val, decode_subset=True, **kwargs)
+        return train, val, cached_colour_stats(train)
     train = D.load(cfg.dataset, "train", **kwargs)
     val = D.load(cfg.dataset, "val", **kwargs)
     stats = cached_colour_stats(train)

@@ -133,3 +133,13 @@ def test_streaming_image_folder_for_imagenet(image_root):
 def test_synthetic_set_is_deterministic():
     a, b = D.synthetic_image_set(seed=3), D.synthetic_image_set(seed=3)
     assert torch.equal(a.images, b.images) and a.images.dtype == torch.uint8
+
+
+def test_decode_subset_decodes_only_the_chosen_images(image_root, cache_dir, monkeypatch):
+    calls = []
+    real = D.decode_files
+    monkeypatch.setattr(D, "decode_files", lambda files, *a, **k: calls.append(len(files)) or real(files, *a, **k))
+    part = D.load(str(image_root), "train", cache_dir=cache_dir, limit=5, decode_subset=True)
+    assert len(part) == 5 and calls == [5]
+    again = D.load(str(image_root), "train", cache_dir=cache_dir, limit=5, decode_subset=True)
+    assert calls == [5] and again.files == part.files

@@ -72,10 +72,21 @@ def test_changed_config_or_retrain_trains_again(dirs, monkeypatch):
     assert calls == [1]
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     record = json.loads(path.read_text())
-    record["provenance"]["config_hash"] = "stale"
+    record["config"]["lr"] = 0.5  # recorded with other settings
     path.write_text(json.dumps(record))
     X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
     assert calls == [1, 1]
+
+
+def test_a_setting_added_later_does_not_invalidate_records(dirs, monkeypatch):
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
+    record = json.loads(path.read_text())
+    del record["config"]["stats_sample"]  # as if recorded before the setting existed
+    path.write_text(json.dumps(record))
+    import alexnet_core.train as T
+    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained a run recorded before a new setting"))
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
 
 
 def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, monkeypatch):
