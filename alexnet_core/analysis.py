@@ -89,26 +89,36 @@ def value(record: dict, metric: str) -> float | None:
     return m.get(metric)
 
 
-def speedups(reference: list[dict], ablated: list[dict], threshold: float) -> list[float]:
-    """Per seed: epochs the ablated run needed to reach ``threshold`` training error over the reference's."""
+def speedups(reference: list[dict], ablated: list[dict], threshold: float,
+             with_bounds: bool = False) -> list[float] | tuple[list[float], list[float]]:
+    """Per seed: epochs the ablated run needed to reach ``threshold`` training error over the reference's.
+
+    With ``with_bounds``, also the lower bounds (epochs run / reference's epochs) of seeds
+    whose ablated run never reached the threshold: the speed-up is at least that.
+    """
     by_seed = {r["provenance"].get("seed"): r for r in ablated}
-    out = []
+    out, bounds = [], []
     for r in reference:
         other = by_seed.get(r["provenance"].get("seed"))
         a = epochs_to(r["history"], "train_top1", threshold)
         b = epochs_to(other["history"], "train_top1", threshold) if other else None
         if a and b:
             out.append(b / a)
-    return out
+        elif a and other is not None:
+            bounds.append(len(other["history"]) / a)
+    return (out, bounds) if with_bounds else out
 
 
 def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0) -> dict:
     """One scorecard row: the paper's effect, ours with its standard error, runs, and the verdict."""
     ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
+    bound = None
     if effect.metric == "speedup":
-        ratios = speedups(ref, abl, threshold)
-        ours, se = mean_and_se(ratios)
-        runs = len(ratios)
+        ratios, bounds = speedups(ref, abl, threshold, with_bounds=True)
+        if not ratios and bounds:  # the slower net never reached the target: only a lower bound
+            bound = min(bounds)
+        ours, se = mean_and_se(ratios) if ratios else (float("nan"), float("nan"))
+        runs = len(ratios) or len(bounds)
         expected = (effect.paper - 1.0) if effect.paper else None
         measured = ours - 1.0
     else:
@@ -124,6 +134,11 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         expected, measured = effect.paper, ours
     if smoke:
         word = "no verdict (smoke)"
+    elif bound is not None:
+        # a speed-up of at least `bound`: the sign is settled, the size only bounded from below
+        word = "direction only (lower bound)" if bound > 1 else "within noise"
+        if expected is not None and bound - 1 >= 0.5 * expected:
+            word = "reproduced (lower bound)"
     elif runs == 0 or math.isnan(measured):
         word = "not measured"
     elif expected is None:
@@ -131,7 +146,7 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         word = "reproduced" if word in ("reproduced", "direction only") else word
     else:
         word = verdict(expected, measured, se)
-    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=runs, verdict=word)
+    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=runs, verdict=word, bound=bound)
 
 
 def variant_table(groups: dict[str, list[dict]]):
@@ -162,6 +177,15 @@ def effect_table(experiment, records: list[dict], smoke: bool = False):
     for eff in experiment.effects:
         r = effect_row(eff, groups, smoke, experiment.paper.get("target_train_error", 25.0))
         rows.append({"claim": r["claim"], "paper": "qualitative" if r["paper"] is None else f"{r['paper']:+.1f}",
-                     "ours": "-" if math.isnan(r["ours"]) else f"{r['ours']:+.2f} ± {r['se']:.2f}",
+                     "ours": format_ours(r),
                      "runs per side": r["runs"], "verdict": r["verdict"]})
     return pd.DataFrame(rows)
+
+
+def format_ours(row: dict) -> str:
+    """'+1.23 ± 0.45', '≥ 1.8 (lower bound)' or '-' for a row of :func:`effect_row`."""
+    if row.get("bound") is not None:
+        return f"≥ {row['bound']:.2f} (lower bound)"
+    if math.isnan(row["ours"]):
+        return "-"
+    return f"{row['ours']:+.2f} ± {row['se']:.2f}"

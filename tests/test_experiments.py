@@ -125,3 +125,21 @@ def test_colour_specificity():
     red[:, 0] = 1
     assert colour_specificity(grey).item() == pytest.approx(0.0)
     assert colour_specificity(red).item() == pytest.approx(2 / 3)
+
+
+def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
+    from alexnet_core import analysis as A
+
+    def run(seed, errors):
+        return dict(provenance=dict(seed=seed, variant="x"), metrics={},
+                    history=[dict(epoch=i + 1, train_top1=e) for i, e in enumerate(errors)])
+    relu = [run(0, [40, 30, 24, 20])]
+    tanh = [run(0, [50, 45, 40, 35])]
+    eff = X.get_experiment("relu_vs_tanh").effects[0]
+    row = A.effect_row(eff, {"relu": relu, "tanh": tanh})
+    assert row["bound"] == pytest.approx(4 / 3) and row["verdict"] == "direction only (lower bound)"
+    assert A.format_ours(row).startswith("≥ 1.33")
+    tanh_fast = [run(0, [50, 40, 30, 20, 10, 5])]
+    row = A.effect_row(eff, {"relu": relu, "tanh": [run(0, [50, 45, 40, 35, 30, 24])]})
+    assert row["bound"] is None and row["ours"] == pytest.approx(2.0)
+    assert tanh_fast
