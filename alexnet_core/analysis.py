@@ -14,6 +14,8 @@ import math
 from statistics import mean, stdev
 from typing import Iterable, Sequence
 
+from .evaluate import binomial_standard_error
+
 VERDICTS = ("reproduced", "direction only", "within noise", "not reproduced")
 
 
@@ -65,16 +67,7 @@ def by_variant(records: Iterable[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def metric(records: Iterable[dict], key: str) -> list[float]:
-    return [r["metrics"][key] for r in records if r["metrics"].get(key) is not None]
-
-
 # --------------------------------------------------------------------------- effects and tables
-
-def binomial_se(error_percent: float, n: int) -> float:
-    p = error_percent / 100.0
-    return 100.0 * math.sqrt(max(p * (1 - p), 1e-12) / max(n, 1))
-
 
 def value(record: dict, metric: str) -> float | None:
     """A run's metric, or a derived one: ``overfit_gap`` (validation minus final training top-1),
@@ -127,8 +120,8 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         n_val = ref[0]["metrics"].get("val_images", 1) if ref else 1
         # one run per side: a binomial error for error rates; an epoch count has none to offer
         percent = effect.metric not in ("best_epoch",)
-        single = (binomial_se(a[0], n_val) if len(a) == 1 and percent else 0.0,
-                  binomial_se(b[0], n_val) if len(b) == 1 and percent else 0.0)
+        single = (binomial_standard_error(a[0], n_val) if len(a) == 1 and percent else 0.0,
+                  binomial_standard_error(b[0], n_val) if len(b) == 1 and percent else 0.0)
         ours, se = difference(a, b, single) if a and b else (float("nan"), float("nan"))
         runs = min(len(a), len(b))
         expected, measured = effect.paper, ours

@@ -11,7 +11,7 @@ import contextlib
 import functools
 import os
 import platform
-from typing import Iterator, Literal
+from typing import Literal
 
 import torch
 
@@ -83,14 +83,3 @@ def device_name(device: torch.device) -> str:
     except OSError:
         pass
     return f"{name} ({os.cpu_count()} logical cores, {torch.get_num_threads()} threads)"
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Run a block under a fixed torch seed, restoring the global generator afterwards."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.random.set_rng_state(state)

@@ -1,7 +1,6 @@
 """One plot style for every chapter: colour-blind-safe colours, the paper's numbers hollow/dashed."""
 from __future__ import annotations
 
-from typing import Iterable
 
 #: Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -38,10 +37,6 @@ def paper_line(ax, value: float, label: str) -> None:
     """A paper number as a dashed horizontal line."""
     ax.axhline(value, **PAPER_STYLE, label=f"paper: {label}")
 
-
-def paper_points(ax, xs: Iterable, ys: Iterable, label: str = "paper") -> None:
-    """Paper numbers as hollow markers."""
-    ax.scatter(list(xs), list(ys), facecolors="none", edgecolors="#333333", s=60, zorder=5, label=label)
 
 
 def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title: str = ""):
