@@ -61,6 +61,7 @@ class TrainConfig:
     max_drops: int = opt(3, "how many times the lr may be divided (the paper: 3)")
     lr_factor: float = opt(10.0, "divide the lr by this on a plateau")
     min_delta: float = opt(0.0, "validation error must improve by more than this (points) to count")
+    drop_by: int = opt(0, "budget runs: divide the lr after this epoch if no plateau has divided it yet (0: never)")
     early_stop: bool = opt(True, "stop after a plateau once the lr has been divided max_drops times")
     # --- evaluation (sections 4.1, 6)
     ten_crop: bool = opt(True, "final evaluation also with the ten-patch average")

@@ -95,6 +95,11 @@ class PlateauSchedule:
     At most ``max_drops`` divisions (the paper: three). After the last one, a further
     plateau of ``patience`` epochs ends training (``finished``), as the paper's run ended
     after its third reduction. An improvement must exceed ``min_delta`` percentage points.
+
+    ``drop_by`` (0: off) is for runs cut short by a compute budget: if the lr has not been
+    divided once by the end of epoch ``drop_by``, it is divided then, so that every recorded
+    run also measures the network after a reduction, as the paper's did (section 5). It is a
+    stand-in for a plateau the short run would have reached later, and is recorded as such.
     """
 
     lr: float = 0.01
@@ -102,13 +107,22 @@ class PlateauSchedule:
     max_drops: int = 3
     factor: float = 10.0
     min_delta: float = 0.0
+    drop_by: int = 0
+    forced_drop_epoch: int = 0
     best: float = float("inf")
     epochs_without_improvement: int = 0
     drops: int = 0
     finished: bool = False
 
-    def step(self, val_error: float) -> bool:
+    def step(self, val_error: float, epoch: int | None = None) -> bool:
         """Record one epoch's validation error; returns True when the lr was just divided."""
+        if self.drop_by and epoch is not None and epoch >= self.drop_by and self.drops == 0 and self.max_drops > 0:
+            self.best = min(self.best, val_error)
+            self.epochs_without_improvement = 0
+            self.drops += 1
+            self.lr /= self.factor
+            self.forced_drop_epoch = epoch
+            return True
         if val_error < self.best - self.min_delta:
             self.best = val_error
             self.epochs_without_improvement = 0

@@ -63,13 +63,19 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
-    """Share of a profile's runs (over every experiment) that have a record."""
-    from .experiments import EXPERIMENTS
-    from .results import record_path
+    """Share of a profile's runs (over every experiment, each under the profile it takes its
+    runs from) that have a record, under their own name or shared with another experiment."""
+    from .experiments import EXPERIMENTS, profile_for
+    from .results import config_hash, find_recorded
 
-    specs = [s for e in EXPERIMENTS.values() for s in e.runs(profile)]
-    done = sum(record_path(results_dir, profile, s.experiment, s.name).exists() for s in specs)
-    return done / len(specs) if specs else 0.0
+    hashes = {}  # (profile, config hash) -> recorded?
+    for e in EXPERIMENTS.values():
+        prof = profile_for(e, profile).name
+        for s in e.runs(prof):
+            key = (prof, config_hash(s.config.to_dict()))
+            if key not in hashes:
+                hashes[key] = find_recorded(results_dir, prof, key[1]) is not None
+    return sum(hashes.values()) / len(hashes) if hashes else 0.0
 
 
 def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:

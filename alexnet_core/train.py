@@ -211,7 +211,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.decay_biases)
     schedule = PlateauSchedule(lr=cfg.lr, patience=cfg.patience, max_drops=cfg.max_drops, factor=cfg.lr_factor,
-                               min_delta=cfg.min_delta)
+                               min_delta=cfg.min_delta, drop_by=cfg.drop_by)
     augmenter = Augmenter(augment_config(cfg), stats)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed * 1000 + 17 + rank.rank)
@@ -312,11 +312,12 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
                 box = [val]
                 dist.broadcast_object_list(box, src=0)
                 val = box[0]
-            dropped = schedule.step(val["top1"])
+            dropped = schedule.step(val["top1"], epoch)
             record = dict(epoch=epoch, train_loss=loss_sum.item() / seen, train_top1=100.0 * errors.item() / seen,
                           val_top1=val["top1"], val_top5=val["top5"], lr=optimizer.param_groups[0]["lr"],
                           seconds=round(time.time() - t0, 3), train_seconds=round(train_seconds, 3),
-                          images_per_s=round(seen / train_seconds, 1), lr_dropped_after=dropped)
+                          images_per_s=round(seen / train_seconds, 1), lr_dropped_after=dropped,
+                          lr_drop_forced=dropped and schedule.forced_drop_epoch == epoch)
             history.append(record)
             set_lr(optimizer, schedule.lr)
             save(epoch)

@@ -27,7 +27,9 @@ def test_variants_change_what_they_say_and_nothing_else():
 
 def test_profiles_seed_counts_and_unknown_names():
     assert len(X.PROFILES["cpu"].cifar_seeds) >= 3
-    assert len(X.PROFILES["gpu"].seeds) >= 2
+    assert X.profile_for("lrn_cifar", "gpu").name == "cpu"  # the gpu profile takes CIFAR-10 from cpu
+    assert X.profile_for("lrn_alexnet", "gpu").name == "gpu"
+    assert X.profile_for("lrn_cifar", "smoke").name == "smoke"
     with pytest.raises(ValueError, match="unknown profile 'laptop'"):
         X.get_profile("laptop")
     with pytest.raises(ValueError, match="unknown experiment"):

@@ -45,21 +45,30 @@ def test_executed_notebook_hides_its_parameter_cells(tmp_path):
 
 
 def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
+    import json
+
     from alexnet_core.experiments import EXPERIMENTS
     from alexnet_core.results import record_path
 
-    assert P.best_recorded_profile(tmp_path) == "smoke"
-    specs = [s for e in EXPERIMENTS.values() for s in e.runs("cpu")]
-    first = record_path(tmp_path, "cpu", specs[0].experiment, specs[0].name)
-    first.parent.mkdir(parents=True)
-    first.write_text("{}")
-    assert P.best_recorded_profile(tmp_path) == "smoke"  # partly recorded: not chosen
-    for s in specs:
-        path = record_path(tmp_path, "cpu", s.experiment, s.name)
+    def record(profile, spec):
+        path = record_path(tmp_path, profile, spec.experiment, spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("{}")
+        path.write_text(json.dumps(dict(config=spec.config.to_dict())))
+
+    assert P.best_recorded_profile(tmp_path) == "smoke"
+    specs = {p: [s for e in EXPERIMENTS.values() for s in e.runs(p)] for p in ("cpu", "gpu")}
+    record("cpu", specs["cpu"][0])
+    assert P.best_recorded_profile(tmp_path) == "smoke"  # partly recorded: not chosen
+    for s in specs["cpu"]:
+        record("cpu", s)
     assert P.recorded_fraction("cpu", tmp_path) == 1.0
     assert P.best_recorded_profile(tmp_path) == "cpu"
+    # the gpu profile runs the AlexNet experiments and takes CIFAR-10 from the cpu records
+    assert 0 < P.recorded_fraction("gpu", tmp_path) < 1
+    for s in specs["gpu"]:
+        if EXPERIMENTS[s.experiment].family == "alexnet":
+            record("gpu", s)
+    assert P.best_recorded_profile(tmp_path) == "gpu"
 
 
 def test_only_unknown_notebook_is_a_clear_error():

@@ -91,6 +91,17 @@ def test_plateau_schedule_drops_then_stops():
     assert s2.drops == 3 and s2.lr == pytest.approx(1e-5)
 
 
+def test_budget_drop_divides_once_when_no_plateau_came():
+    s = PlateauSchedule(lr=0.01, patience=3, drop_by=4)
+    drops = [s.step(e, epoch) for epoch, e in enumerate((60, 50, 40, 30, 25, 20), start=1)]
+    assert drops == [False, False, False, True, False, False]  # forced after epoch 4, never again
+    assert s.lr == pytest.approx(1e-3) and s.forced_drop_epoch == 4
+    early = PlateauSchedule(lr=0.01, patience=1, drop_by=4)
+    assert [early.step(e, epoch) for epoch, e in enumerate((50, 50, 49, 48, 47), start=1)] == [False, True, False,
+                                                                                              False, False]
+    assert early.forced_drop_epoch == 0  # a real plateau came first, so no forced drop
+
+
 # --------------------------------------------------------------------------- training runs
 
 def test_tiny_net_overfits_a_tiny_set(tmp_path):
