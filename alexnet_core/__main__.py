@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--data-root", default=None)
     exp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
+    rec = commands.add_parser("record", help="train every unrecorded run of a profile, several at a time")
+    rec.add_argument("--profile", required=True)
+    rec.add_argument("--parallel", type=int, default=1, help="runs trained side by side (processes)")
+    rec.add_argument("--threads-per-run", type=int, default=None, help="OMP_NUM_THREADS for each run")
+    rec.add_argument("--data-root", default=None)
+    rec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
     commands.add_parser("list", help="list the experiments and the runs each needs per profile")
     return parser
 
@@ -83,6 +90,14 @@ def main(argv: list[str] | None = None) -> int:
                 m = record["metrics"]
                 print(f"{record['provenance']['run']:<28} val top-1 {m['val_top1']:6.2f}%  top-5 {m['val_top5']:6.2f}%")
             return 0
+        if args.command == "record":
+            from .record import record_profile
+
+            failed = record_profile(args.profile, parallel=args.parallel, device=args.device,
+                                    data_root=args.data_root, threads_per_run=args.threads_per_run)
+            for name in failed:
+                print(f"failed: {name}", file=sys.stderr)
+            return 1 if failed else 0
         if args.command == "list":
             from .experiments import EXPERIMENTS, PROFILES
 

@@ -150,15 +150,22 @@ def load_record(path: Path) -> dict:
     return record
 
 
-def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
-    """Any record of this profile whose config hash is ``digest`` (experiments share runs)."""
+def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:
+    """Every record of this profile whose config hash is ``digest`` (experiments share runs)."""
+    found = []
     for path in sorted((Path(results_dir) / profile).glob("*/*.json")):
         try:
             if recorded_hash(json.loads(path.read_text())) == digest:
-                return path
+                found.append(path)
         except (OSError, json.JSONDecodeError):
             continue
-    return None
+    return found
+
+
+def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
+    """Any record of this profile whose config hash is ``digest``."""
+    found = find_all_recorded(results_dir, profile, digest)
+    return found[0] if found else None
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
@@ -176,8 +183,14 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
             has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
             if recorded_hash(record) == digest and (has_artifacts or not artifacts):
                 return record
-        shared = find_recorded(results_dir, profile, digest)
-        model = _model_from_checkpoint(spec, runs_dir, profile, shared, results_dir) if shared and artifacts else None
+        candidates = find_all_recorded(results_dir, profile, digest)
+        shared, model = (candidates[0] if candidates else None), None
+        if artifacts:  # the figures need the trained weights: take the record whose checkpoint is kept
+            for candidate in candidates:
+                model = _model_from_checkpoint(spec, runs_dir, profile, candidate, results_dir)
+                if model is not None:
+                    shared = candidate
+                    break
         if shared is not None and (model is not None or not artifacts):
             record = load_record(shared)
             if artifacts:

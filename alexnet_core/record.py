@@ -1,0 +1,91 @@
+"""Record a whole profile: every distinct run once, several at a time on one device.
+
+Experiments share runs (the reference AlexNet is the same run in five experiments), so a
+profile's runs are first reduced to distinct configurations. Each is trained in its own
+process (``python -m alexnet_core experiment NAME --only VARIANT``), ``parallel`` at a time:
+on a GPU a short eager AlexNet run leaves most of the chip idle, so four runs side by side
+finish sooner than four in a row. A final pass in this process loads every experiment, which
+copies shared records under each experiment's name and writes the figure artifacts.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .experiments import (EXPERIMENTS, REPO_ROOT, RESULTS_DIR, RunSpec, data_available, get_profile, profile_for,
+                          run_experiment)
+
+
+def distinct_runs(profile: str, results_dir: Path = RESULTS_DIR) -> list[RunSpec]:
+    """The runs ``profile`` trains itself, one per configuration, not yet recorded."""
+    from .results import config_hash, find_recorded
+
+    prof = get_profile(profile)
+    seen: set[str] = set()
+    todo = []
+    for experiment in EXPERIMENTS.values():
+        if profile_for(experiment, prof).name != prof.name:
+            continue
+        for spec in experiment.runs(prof):
+            digest = config_hash(spec.config.to_dict())
+            if digest in seen:
+                continue
+            seen.add(digest)
+            if find_recorded(results_dir, prof.name, digest) is None:
+                todo.append(spec)
+    return todo
+
+
+def record_profile(profile: str, *, parallel: int = 1, device: str = "auto", data_root: str | None = None,
+                   logs: Path | None = None, threads_per_run: int | None = None) -> list[str]:
+    """Train every unrecorded run of ``profile`` (``parallel`` processes at a time), then load
+    every experiment once. Returns the names of runs that failed (their logs say why)."""
+    todo = distinct_runs(profile)
+    logs = Path(logs or REPO_ROOT / "runs" / profile / "logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    if todo and not (profile == "smoke" and not data_available(data_root)):
+        # decode the datasets once here, so the processes below do not race to build the cache
+        from .train import load_data
+
+        for family_first in {spec.config.dataset: spec for spec in todo}.values():
+            cfg = family_first.config
+            cfg.data_root = data_root
+            load_data(cfg)
+    env = os.environ.copy()
+    if threads_per_run:
+        env["OMP_NUM_THREADS"] = str(threads_per_run)
+    failed, running = [], []
+    queue = list(todo)
+    print(f"[{profile}] {len(todo)} runs to train, {parallel} at a time", flush=True)
+    start = time.time()
+    while queue or running:
+        while queue and len(running) < parallel:
+            spec = queue.pop(0)
+            cmd = [sys.executable, "-m", "alexnet_core", "experiment", spec.experiment, "--profile", profile,
+                   "--only", spec.name, "--device", device] + (["--data-root", data_root] if data_root else [])
+            log = open(logs / f"{spec.experiment}-{spec.name}.log", "w")
+            running.append((spec, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+            print(f"  started {spec.experiment}/{spec.name}", flush=True)
+        time.sleep(1)
+        for item in list(running):
+            spec, proc, log = item
+            if proc.poll() is not None:
+                log.close()
+                running.remove(item)
+                ok = proc.returncode == 0
+                if not ok:
+                    failed.append(f"{spec.experiment}/{spec.name}")
+                print(f"  {'finished' if ok else 'FAILED'} {spec.experiment}/{spec.name} "
+                      f"({time.time() - start:.0f} s since start)", flush=True)
+    for name in EXPERIMENTS:  # copy shared records under every experiment's name, write artifacts
+        try:
+            run_experiment(name, profile, data_root=data_root, device=device, progress=False)
+        except Exception as err:  # noqa: BLE001 - report and go on: the other experiments still count
+            failed.append(f"{name} ({type(err).__name__}: {err})")
+    return failed
+
+
+__all__ = ["distinct_runs", "record_profile"]
