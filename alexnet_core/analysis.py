@@ -102,6 +102,35 @@ def speedups(reference: list[dict], ablated: list[dict], threshold: float,
     return (out, bounds) if with_bounds else out
 
 
+#: classes per dataset, for the chance level of a run that did not learn
+CLASSES = {"cifar10": 10, "imagenette": 10, "imagenet": 1000}
+
+
+def did_not_learn(record: dict, margin: float = 3.0) -> bool:
+    """True when a run ended with validation error within ``margin`` points of chance
+    (90% on ten classes): its ablation measures a failed optimisation, not the design."""
+    classes = CLASSES.get(record.get("config", {}).get("dataset"))
+    val = record.get("metrics", {}).get("val_top1")
+    return classes is not None and val is not None and val >= 100.0 * (1 - 1 / classes) - margin
+
+
+def failed_runs_note(groups: dict[str, list[dict]]) -> str:
+    """A sentence naming every run that ended near chance (empty when all learned)."""
+    notes = []
+    for variant, runs in groups.items():
+        for r in runs:
+            if did_not_learn(r):
+                drops = [h["epoch"] for h in r["history"] if h.get("lr_dropped_after")]
+                when = f"; its lr was divided after epoch{'s' if len(drops) > 1 else ''} " \
+                       f"{', '.join(map(str, drops))}" if drops else ""
+                notes.append(f"the {variant} run (seed {r['provenance'].get('seed', '?')}) ended at "
+                             f"{r['metrics']['val_top1']:.1f}% validation error after {len(r['history'])} "
+                             f"epochs, at chance{when}")
+    if not notes:
+        return ""
+    return "Did not learn: " + "; ".join(notes) + ". Effects involving such a run get no verdict."
+
+
 def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0) -> dict:
     """One scorecard row: the paper's effect, ours with its standard error, runs, and the verdict."""
     ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
@@ -127,6 +156,8 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         expected, measured = effect.paper, ours
     if smoke:
         word = "no verdict (smoke)"
+    elif any(did_not_learn(r) for r in ref + abl):
+        word = "inconclusive (a run did not learn)"
     elif bound is not None:
         # a speed-up of at least `bound`: the sign is settled, the size only bounded from below
         word = "direction only (lower bound)" if bound > 1 else "within noise"

@@ -7,11 +7,13 @@ checkpoint; the images themselves are read from the dataset when the book is bui
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from .augment import Augmenter
-from .data import ImageSet
+from .data import DataError, ImageSet, resolve_data_root
 from .evaluate import embeddings, nearest_neighbours, predict
 
 QUERY_IMAGES = 8
@@ -52,3 +54,23 @@ def figure_artifacts(model: nn.Module, train_set: ImageSet, val_set: ImageSet, a
                      neighbour_files=[[train_set.files[j] for j in row] for row in idx.tolist()] if train_set.files else []),
         classes=list(val_set.classes),
     )
+
+
+def local_file(recorded: str, data_root: str | None = None) -> Path:
+    """An image file named in a record, found under this machine's data root.
+
+    Records name files by the path they had where the run was made (a GPU machine's
+    ``/tmp/data/imagenette-224/val/...``); the same file is looked up here by the longest
+    tail of that path that exists under the local data root.
+    """
+    path = Path(recorded)
+    if path.exists():
+        return path
+    root = resolve_data_root(data_root)
+    parts = path.parts
+    for k in range(1, len(parts)):
+        candidate = root.joinpath(*parts[k:])
+        if candidate.exists():
+            return candidate
+    raise DataError(f"{recorded} is not under the data root {root}: point --data-root/ALEXNET_DATA at the "
+                    "folder that holds the dataset the run used")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .experiments import PROFILES, run_experiment
+from .experiments import PROFILES, profile_for, run_experiment
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -24,6 +24,14 @@ class Chapter:
     @property
     def label(self) -> str:
         return f", {self.profile}"
+
+    def source(self, experiment: str) -> str:
+        """The profile whose records an experiment shows (the gpu profile takes CIFAR-10 from cpu)."""
+        return profile_for(experiment, self.profile).name
+
+    def label_for(self, experiment: str) -> str:
+        """A figure's profile label for ``experiment``."""
+        return f", {self.source(experiment)}"
 
     def runs(self, experiment: str) -> list[dict]:
         """The experiment's run records, training what is missing; the training log is kept out
@@ -46,8 +54,10 @@ class Chapter:
 
         if not self.smoke:
             prof = PROFILES[self.profile]
+            also = (f" Experiments it does not run itself show the <code>{prof.fallback}</code> profile's records, "
+                    "and say so." if prof.fallback else "")
             return HTML(f'<div class="admonition note"><p class="admonition-title">Profile: {prof.name}</p>'
-                        f"<p>These numbers come from the <code>{prof.name}</code> profile: {prof.description}.</p></div>")
+                        f"<p>These numbers come from the <code>{prof.name}</code> profile: {prof.description}.{also}</p></div>")
         return HTML('<div class="admonition warning"><p class="admonition-title">Smoke test</p>'
                     "<p>Smoke test: these numbers only show that the code runs.</p></div>")
 

@@ -139,8 +139,53 @@ def _copy_atomically(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def run_time_table(results_dir: Path = RESULTS_DIR) -> str:
+    """A markdown table, from the records' provenance, of how long each recorded experiment's
+    runs took and on what (smoke records, made afresh by every build, are left out). A run
+    shared by several experiments is counted once, where it was trained."""
+    import json
+
+    rows: dict[tuple[str, str], dict] = {}
+    for path in sorted(Path(results_dir).glob("*/*/*.json")):
+        profile, experiment = path.parts[-3], path.parts[-2]
+        if profile == "smoke":
+            continue
+        prov = json.loads(path.read_text()).get("provenance", {})
+        row = rows.setdefault((profile, experiment), dict(runs=0, trained=0, seconds=0.0, device=set(), precision=set(),
+                                                         dates=set()))
+        row["runs"] += 1
+        row["device"].add(prov.get("device", "?"))
+        row["precision"].add(prov.get("precision", "?"))
+        row["dates"].add(prov.get("date", "?")[:10])
+        if not prov.get("copied_from"):
+            row["trained"] += 1
+            row["seconds"] += float(prov.get("wall_seconds") or 0.0)
+    if not rows:
+        return "No run is recorded under `results/` yet.\n"
+    lines = ["| profile | experiment | runs shown | trained for it | minutes | hardware | precision | date |",
+             "|---|---|---|---|---|---|---|---|"]
+    totals: dict[str, float] = {}
+    for (profile, experiment), r in rows.items():
+        totals[profile] = totals.get(profile, 0.0) + r["seconds"]
+        lines.append(f"| {profile} | {experiment} | {r['runs']} | {r['trained']} | {r['seconds'] / 60:.1f} | "
+                     f"{', '.join(sorted(r['device']))} | {', '.join(sorted(r['precision']))} | "
+                     f"{', '.join(sorted(r['dates']))} |")
+    summary = "; ".join(f"`{p}`: {t / 60:.0f} minutes of training" for p, t in totals.items())
+    return "\n".join(lines) + f"\n\nIn all: {summary}.\n"
+
+
+def write_run_times(root: Path = REPO_ROOT) -> Path:
+    """Write :func:`run_time_table` where ``book/reproduce.md`` includes it."""
+    from .results import atomic_write_text
+
+    path = root / GENERATED / "run_times.md"
+    atomic_write_text(path, run_time_table(root / "results"))
+    return path
+
+
 def build_book(root: Path = REPO_ROOT) -> None:
     """``jupyter-book build`` with warnings as errors (and broken references) into ``_build/html``."""
+    write_run_times(root)
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "-W", "-n", "--keep-going"]
     print("building the book:", " ".join(cmd), flush=True)

@@ -335,9 +335,12 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
         raise
 
     metrics = final_metrics(model, val_set, augmenter, device, precision, cfg, history) if rank.main else {}
+    # a resumed run's wall time adds the epochs an earlier process trained (their set-up is not kept)
+    earlier = sum(r["seconds"] for r in history[:start_epoch - 1])
+    extra = dict(resumed_after_epoch=start_epoch - 1) if start_epoch > 1 else {}
     outcome = RunOutcome(cfg.to_dict(), history, metrics,
-                         provenance(device, precision, time.time() - started) | dict(world_size=rank.world),
-                         model)
+                         provenance(device, precision, time.time() - started + earlier) | dict(world_size=rank.world)
+                         | extra, model)
     if out_dir is not None and rank.main:
         atomic_write_json(out_dir / RESULT, outcome.record())
     return outcome

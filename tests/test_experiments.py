@@ -145,3 +145,29 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
     row = A.effect_row(eff, {"relu": relu, "tanh": [run(0, [50, 45, 40, 35, 30, 24])]})
     assert row["bound"] is None and row["ours"] == pytest.approx(2.0)
     assert tanh_fast
+
+
+def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
+    from alexnet_core import analysis as A
+
+    def run(variant, val, train):
+        return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
+                    metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[])
+    eff = X.get_experiment("dropout").effects[1]  # top-1 error, dropout against none
+    learned = A.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 30.0, 5.0)]})
+    assert learned["verdict"] != "inconclusive (a run did not learn)"
+    stuck = A.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 90.9, 89.5)]})
+    assert stuck["verdict"] == "inconclusive (a run did not learn)"
+    assert not A.did_not_learn(dict(config=dict(dataset="synthetic"), metrics=dict(val_top1=99.0)))
+
+
+def test_local_file_finds_a_recorded_image_under_this_machines_data_root(tmp_path):
+    from alexnet_core.artifacts import local_file
+    from alexnet_core.data import DataError
+
+    image = tmp_path / "imagenette-224" / "val" / "n01" / "a.JPEG"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(b"x")
+    assert local_file("/tmp/elsewhere/imagenette-224/val/n01/a.JPEG", str(tmp_path)) == image
+    with pytest.raises(DataError, match="not under the data root"):
+        local_file("/tmp/elsewhere/imagenette-224/val/n01/missing.JPEG", str(tmp_path))

@@ -74,3 +74,21 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
 def test_only_unknown_notebook_is_a_clear_error():
     with pytest.raises(P.ReproduceError, match="--only names no notebook"):
         P.reproduce("smoke", only=["nope"], build=False)
+
+
+def test_run_time_table_counts_a_shared_run_once(tmp_path):
+    import json
+
+    def write(profile, experiment, run, **prov):
+        path = tmp_path / profile / experiment / f"{run}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(provenance=dict(device="cpu X", precision="bf16", date="2026-11-27", **prov))))
+
+    write("cpu", "lrn_alexnet", "lrn-s0", wall_seconds=600)
+    write("cpu", "overlap_pool", "overlap-s0", wall_seconds=600, copied_from="cpu/lrn_alexnet/lrn-s0.json")
+    write("smoke", "lrn_alexnet", "lrn-s0", wall_seconds=5)
+    table = P.run_time_table(tmp_path)
+    assert "| cpu | lrn_alexnet | 1 | 1 | 10.0 | cpu X | bf16 | 2026-11-27 |" in table
+    assert "| cpu | overlap_pool | 1 | 0 | 0.0 |" in table and "smoke" not in table
+    assert "`cpu`: 10 minutes" in table
+    assert "No run is recorded" in P.run_time_table(tmp_path / "empty")
