@@ -49,10 +49,9 @@ def predict(model: nn.Module, data: ImageSet, augmenter: Augmenter, *, device: t
                            desc="evaluating", unit="batch", disable=not progress, leave=False):
             images = images.to(device, non_blocking=True)
             with autocast(device, precision):
-                if ten_crop:
+                if ten_crop:  # one patch position at a time: the memory of a centre-crop pass, not ten
                     views = augmenter.ten_crop(images)
-                    logits = model(views.flatten(0, 1)).float()
-                    probs = logits.softmax(-1).view(10, images.shape[0], -1).mean(0)
+                    probs = sum(model(view).float().softmax(-1) for view in views) / len(views)
                 else:
                     probs = model(augmenter.centre(images)).float().softmax(-1)
             out.append(probs.cpu())

@@ -295,3 +295,24 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
         records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
                                      results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or RUNS_DIR))
     return records
+
+
+def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> list[dict]:
+    """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
+    experiment's name); never trains. For showing a second profile beside the book's."""
+    import json
+
+    from .results import config_hash, find_recorded
+
+    experiment = get_experiment(name)
+    prof = get_profile(profile)
+    if experiment.family not in prof.families:
+        return []
+    records = []
+    for spec in experiment.runs(prof):
+        path = find_recorded(results_dir or RESULTS_DIR, prof.name, config_hash(spec.config.to_dict()))
+        if path is not None:
+            record = json.loads(path.read_text())
+            record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
+            records.append(record)
+    return records

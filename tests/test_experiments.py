@@ -171,3 +171,16 @@ def test_local_file_finds_a_recorded_image_under_this_machines_data_root(tmp_pat
     assert local_file("/tmp/elsewhere/imagenette-224/val/n01/a.JPEG", str(tmp_path)) == image
     with pytest.raises(DataError, match="not under the data root"):
         local_file("/tmp/elsewhere/imagenette-224/val/n01/missing.JPEG", str(tmp_path))
+
+
+def test_recorded_runs_reads_what_is_there_and_never_trains(tmp_path):
+    import json
+
+    spec = X.get_experiment("overlap_pool").runs("cpu")[0]  # the reference, shared with lrn_alexnet
+    path = tmp_path / "cpu" / "lrn_alexnet" / "lrn-s0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(dict(config=spec.config.to_dict(), provenance=dict(variant="lrn", seed=0),
+                                    metrics={}, history=[])))
+    runs = X.recorded_runs("overlap_pool", "cpu", tmp_path)
+    assert [r["provenance"]["variant"] for r in runs] == ["overlap"]  # no-overlap is not recorded: left out
+    assert X.recorded_runs("lrn_cifar", "gpu", tmp_path) == []  # the gpu profile runs no CIFAR-10
