@@ -63,8 +63,10 @@ def git_state(root: Path = REPO_ROOT) -> dict:
     return dict(commit=commit, dirty=dirty)
 
 
-def provenance(device: torch.device, precision: str, wall_seconds: float | None = None) -> dict:
-    """Where, when and with what a result was measured."""
+def provenance(device: torch.device, precision: str, wall_seconds: float | None = None,
+               code: dict | None = None) -> dict:
+    """Where, when and with what a result was measured. ``code`` is :func:`git_state` taken
+    when the work started (the tree may change while a long run trains); now when omitted."""
     import torchvision
 
     versions = dict(python=platform.python_version(), torch=torch.__version__,
@@ -74,7 +76,7 @@ def provenance(device: torch.device, precision: str, wall_seconds: float | None 
         versions["alexnet_core"] = __version__
     except ImportError:  # pragma: no cover
         pass
-    record = dict(git_state(), versions=versions, device=device_name(device), device_type=device.type,
+    record = dict(code or git_state(), versions=versions, device=device_name(device), device_type=device.type,
                   precision=precision, threads=torch.get_num_threads(), platform=platform.platform(),
                   date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     if device.type == "cuda":

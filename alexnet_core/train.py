@@ -36,7 +36,7 @@ from .evaluate import evaluate
 from .hardware import autocast, resolve_device, resolve_precision
 from .model import AlexNet, CifarNet
 from .optim import PlateauSchedule, make_optimizer, set_lr
-from .results import atomic_write_json, atomic_write_text, provenance
+from .results import atomic_write_json, atomic_write_text, git_state, provenance
 
 CHECKPOINT = "checkpoint.pt"
 HISTORY = "history.jsonl"
@@ -187,6 +187,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     ``data`` may pass (train, val, stats) already loaded (experiments reuse them across runs).
     """
     started = time.time()
+    code = git_state()  # the code this run trains with, before the tree can change under it
     check_config(cfg)
     device = resolve_device(cfg.device)
     precision = resolve_precision(cfg.precision, device)
@@ -339,7 +340,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     earlier = sum(r["seconds"] for r in history[:start_epoch - 1])
     extra = dict(resumed_after_epoch=start_epoch - 1) if start_epoch > 1 else {}
     outcome = RunOutcome(cfg.to_dict(), history, metrics,
-                         provenance(device, precision, time.time() - started + earlier) | dict(world_size=rank.world)
+                         provenance(device, precision, time.time() - started + earlier, code) | dict(world_size=rank.world)
                          | extra, model)
     if out_dir is not None and rank.main:
         atomic_write_json(out_dir / RESULT, outcome.record())
