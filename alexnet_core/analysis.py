@@ -42,7 +42,7 @@ def difference(a: Sequence[float], b: Sequence[float], se_single: tuple[float, f
 def verdict(paper_effect: float, effect: float, se: float) -> str:
     """The book's verdict for an effect ``effect`` +/- ``se`` against the paper's ``paper_effect``."""
     if math.isnan(effect):
-        return "within noise"
+        return "not measured"
     if abs(effect) <= 2 * se:
         return "within noise"
     if math.copysign(1, effect) != math.copysign(1, paper_effect):
@@ -212,4 +212,6 @@ def format_ours(row: dict) -> str:
         return f"≥ {row['bound']:.2f} (lower bound)"
     if math.isnan(row["ours"]):
         return "-"
+    if row["se"] == 0:  # an epoch count from one run per side has no standard error
+        return f"{row['ours']:+.2f} (one run each, no error)"
     return f"{row['ours']:+.2f} ± {row['se']:.2f}"

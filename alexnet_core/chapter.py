@@ -39,6 +39,11 @@ class Chapter:
         import contextlib
         import io
 
+        source = self.source(experiment)
+        if source != self.profile:
+            prof = PROFILES[source]
+            print(f"{experiment}: these runs come from the {source} profile ({prof.description}), "
+                  f"since the {self.profile} profile does not run this experiment.")
         log = io.StringIO()
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):

@@ -49,6 +49,10 @@ def git_state(root: Path = REPO_ROOT) -> dict:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               timeout=10).stdout.strip()
+    if os.environ.get("ALEXNET_COMMIT"):
+        # said by whoever copied the tree (a lent GPU machine may carry a stale .git): trust it
+        dirty = os.environ.get("ALEXNET_DIRTY", "unknown")
+        return dict(commit=os.environ["ALEXNET_COMMIT"], dirty=False if dirty in ("0", "false") else dirty)
     try:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))

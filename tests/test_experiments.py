@@ -184,3 +184,11 @@ def test_recorded_runs_reads_what_is_there_and_never_trains(tmp_path):
     runs = X.recorded_runs("overlap_pool", "cpu", tmp_path)
     assert [r["provenance"]["variant"] for r in runs] == ["overlap"]  # no-overlap is not recorded: left out
     assert X.recorded_runs("lrn_cifar", "gpu", tmp_path) == []  # the gpu profile runs no CIFAR-10
+
+
+def test_git_state_prefers_the_commit_the_copier_names(monkeypatch):
+    monkeypatch.setenv("ALEXNET_COMMIT", "a" * 40)
+    monkeypatch.setenv("ALEXNET_DIRTY", "0")
+    assert R.git_state() == dict(commit="a" * 40, dirty=False)
+    monkeypatch.delenv("ALEXNET_COMMIT")
+    assert R.git_state()["commit"] != "a" * 40
