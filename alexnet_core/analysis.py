@@ -149,8 +149,11 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         n_val = ref[0]["metrics"].get("val_images", 1) if ref else 1
         # one run per side: a binomial error for error rates; an epoch count has none to offer
         percent = effect.metric not in ("best_epoch",)
-        single = (binomial_standard_error(a[0], n_val) if len(a) == 1 and percent else 0.0,
-                  binomial_standard_error(b[0], n_val) if len(b) == 1 and percent else 0.0)
+        # a gap's sampling error is its validation error's (a gap is not itself a proportion)
+        rate = (lambda vals, runs: runs[0]["metrics"]["val_top1"]) if effect.metric == "overfit_gap" else \
+            (lambda vals, runs: vals[0])
+        single = (binomial_standard_error(rate(a, ref), n_val) if len(a) == 1 and percent else 0.0,
+                  binomial_standard_error(rate(b, abl), n_val) if len(b) == 1 and percent else 0.0)
         ours, se = difference(a, b, single) if a and b else (float("nan"), float("nan"))
         runs = min(len(a), len(b))
         expected, measured = effect.paper, ours

@@ -192,3 +192,15 @@ def test_git_state_prefers_the_commit_the_copier_names(monkeypatch):
     assert R.git_state() == dict(commit="a" * 40, dirty=False)
     monkeypatch.delenv("ALEXNET_COMMIT")
     assert R.git_state()["commit"] != "a" * 40
+
+
+def test_a_single_runs_overfitting_gap_carries_its_validation_errors_sampling_error():
+    from alexnet_core import analysis as A
+
+    def run(variant, val, train):
+        return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
+                    metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[])
+    eff = X.get_experiment("overlap_pool").effects[2]  # the overfitting gap
+    row = A.effect_row(eff, {"overlap": [run("overlap", 51.0, 53.0)], "no-overlap": [run("no-overlap", 58.0, 61.0)]})
+    expected = (A.binomial_standard_error(51.0, 3925) ** 2 + A.binomial_standard_error(58.0, 3925) ** 2) ** 0.5
+    assert row["se"] == pytest.approx(expected) and row["se"] > 0.5
