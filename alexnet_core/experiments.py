@@ -302,17 +302,18 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> l
     experiment's name); never trains. For showing a second profile beside the book's."""
     import json
 
-    from .results import config_hash, find_recorded
+    from .results import config_hash, recorded_index
 
     experiment = get_experiment(name)
     prof = get_profile(profile)
     if experiment.family not in prof.families:
         return []
+    index = recorded_index(results_dir or RESULTS_DIR, prof.name)
     records = []
     for spec in experiment.runs(prof):
-        path = find_recorded(results_dir or RESULTS_DIR, prof.name, config_hash(spec.config.to_dict()))
-        if path is not None:
-            record = json.loads(path.read_text())
+        paths = index.get(config_hash(spec.config.to_dict()))
+        if paths:
+            record = json.loads(paths[0].read_text())
             record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
             records.append(record)
     return records

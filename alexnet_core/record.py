@@ -21,9 +21,10 @@ from .experiments import (EXPERIMENTS, REPO_ROOT, RESULTS_DIR, RunSpec, data_ava
 
 def distinct_runs(profile: str, results_dir: Path = RESULTS_DIR) -> list[RunSpec]:
     """The runs ``profile`` trains itself, one per configuration, not yet recorded."""
-    from .results import config_hash, find_recorded
+    from .results import config_hash, recorded_index
 
     prof = get_profile(profile)
+    recorded = recorded_index(results_dir, prof.name)
     seen: set[str] = set()
     todo = []
     for experiment in EXPERIMENTS.values():
@@ -34,7 +35,7 @@ def distinct_runs(profile: str, results_dir: Path = RESULTS_DIR) -> list[RunSpec
             if digest in seen:
                 continue
             seen.add(digest)
-            if find_recorded(results_dir, prof.name, digest) is None:
+            if digest not in recorded:
                 todo.append(spec)
     return todo
 

@@ -66,15 +66,17 @@ def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
     runs from) that have a record, under their own name or shared with another experiment."""
     from .experiments import EXPERIMENTS, profile_for
-    from .results import config_hash, find_recorded
+    from .results import config_hash, recorded_index
 
+    indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
     hashes = {}  # (profile, config hash) -> recorded?
     for e in EXPERIMENTS.values():
         prof = profile_for(e, profile).name
+        if prof not in indexes:
+            indexes[prof] = recorded_index(results_dir, prof)
         for s in e.runs(prof):
             key = (prof, config_hash(s.config.to_dict()))
-            if key not in hashes:
-                hashes[key] = find_recorded(results_dir, prof, key[1]) is not None
+            hashes[key] = key[1] in indexes[prof]
     return sum(hashes.values()) / len(hashes) if hashes else 0.0
 
 

@@ -59,11 +59,8 @@ def git_state(root: Path = REPO_ROOT) -> dict:
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
     if not re.fullmatch(r"[0-9a-f]{40}", commit):
-        # a copy of the tree without .git (e.g. a lent GPU machine): the caller may say which commit
-        commit = os.environ.get("ALEXNET_COMMIT", "unknown")
-        dirty = os.environ.get("ALEXNET_DIRTY", "unknown") if commit != "unknown" else "unknown"
-        if dirty in ("0", "false"):
-            dirty = False
+        # a copy of the tree without .git, and nobody said which commit it is (ALEXNET_COMMIT)
+        commit, dirty = "unknown", "unknown"
     return dict(commit=commit, dirty=dirty)
 
 
@@ -156,16 +153,22 @@ def load_record(path: Path) -> dict:
     return record
 
 
-def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:
-    """Every record of this profile whose config hash is ``digest`` (experiments share runs)."""
-    found = []
+def recorded_index(results_dir: Path, profile: str) -> dict[str, list[Path]]:
+    """Config hash -> every record of this profile with that config (experiments share runs).
+    Reads each record once; callers that look up many runs build it once and reuse it."""
+    index: dict[str, list[Path]] = {}
     for path in sorted((Path(results_dir) / profile).glob("*/*.json")):
         try:
-            if recorded_hash(json.loads(path.read_text())) == digest:
-                found.append(path)
+            digest = recorded_hash(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):
             continue
-    return found
+        index.setdefault(digest, []).append(path)
+    return index
+
+
+def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:
+    """Every record of this profile whose config hash is ``digest`` (experiments share runs)."""
+    return recorded_index(results_dir, profile).get(digest, [])
 
 
 def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
