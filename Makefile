@@ -40,7 +40,7 @@ gpu-check:
 
 ## make bench-cpu: training throughput on this CPU for each precision and memory format
 bench-cpu: $(STAMP)
-	$(BIN)/python benchmarks/train_throughput.py --device cpu --out benchmarks/results/cpu-throughput.json
+	$(BIN)/python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out benchmarks/results/cpu/train-throughput.json
 
 clean-book:
 	rm -rf _build

@@ -6,8 +6,9 @@ synthetic data, and the script prints images/s and the ratio to the fp32 eager b
 measured in the same run, plus achieved FLOP/s against a large bf16 matmul measured by the
 same process (the practical ceiling) and, on a known GPU, its datasheet peak.
 
-    python benchmarks/train_throughput.py --device cpu --out benchmarks/results/cpu-throughput.json
-    python benchmarks/train_throughput.py --device cuda --compile --out benchmarks/results/gpu-throughput.json
+    python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out benchmarks/results/cpu/train-throughput.json
+    python benchmarks/train_throughput.py --device cuda --compile --no-lrn --sweep-batches 256,512 \
+        --compile-modes default,reduce-overhead --out benchmarks/results/gpu/gpu-throughput.json
 """
 from __future__ import annotations
 
@@ -56,12 +57,12 @@ def matmul_ceiling(device: torch.device, n: int, seconds: float = 2.0) -> float:
 
 
 def measure(model_name: str, device: torch.device, precision: str, channels_last: bool, compile_: bool,
-            batch: int, steps: int, warmup: int) -> dict:
+            batch: int, steps: int, warmup: int, *, lrn: bool = True, compile_mode: str = "default") -> dict:
     torch.manual_seed(0)
     if model_name == "alexnet":
-        model, side, crop, classes = AlexNet(1000), 256, 224, 1000
+        model, side, crop, classes = AlexNet(1000, lrn=lrn), 256, 224, 1000
     else:
-        model, side, crop, classes = CifarNet(10), 32, 24, 10
+        model, side, crop, classes = CifarNet(10, lrn=lrn), 32, 24, 10
     data = synthetic_image_set(n=batch * 2, num_classes=classes, side=side)
     stats = ColourStats.from_images(data.images[:64])
     aug = Augmenter(AugmentConfig(crop=crop), stats)
@@ -69,7 +70,7 @@ def measure(model_name: str, device: torch.device, precision: str, channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, "paper", 0.001, 0.9, 5e-4)
-    step_model = torch.compile(model) if compile_ else model
+    step_model = torch.compile(model, mode=None if compile_mode == "default" else compile_mode) if compile_ else model
     images, labels = data.images.to(device), data.labels.to(device)
     gen = torch.Generator(device=device).manual_seed(0)
 
@@ -98,7 +99,7 @@ def measure(model_name: str, device: torch.device, precision: str, channels_last
     ips = batch * steps / elapsed
     flops_per_image = 3 * 2 * multiply_adds(model.float().to(memory_format=torch.contiguous_format), crop)
     return dict(model=model_name, precision=precision, channels_last=channels_last, compile=compile_,
-                batch=batch, steps=steps, images_per_s=round(ips, 1), warmup_seconds=round(warm_s, 1),
+                compile_mode=compile_mode if compile_ else None, lrn=lrn, batch=batch, steps=steps, images_per_s=round(ips, 1), warmup_seconds=round(warm_s, 1),
                 achieved_tflops=round(ips * flops_per_image / 1e12, 4))
 
 
@@ -126,6 +127,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=None, help="timed steps (default: 5 on CPU, 50 on GPU)")
     p.add_argument("--compile", action="store_true", help="also measure torch.compile variants")
+    p.add_argument("--compile-modes", default="default",
+                   help="torch.compile modes for the bf16 + channels_last AlexNet rows, comma-separated "
+                        "(e.g. default,max-autotune,reduce-overhead; reduce-overhead = CUDA graphs)")
+    p.add_argument("--no-lrn", action="store_true",
+                   help="also measure AlexNet bf16 + channels_last without LRN (the share of a step LRN costs)")
+    p.add_argument("--sweep-batches", default="",
+                   help="extra batch sizes for AlexNet bf16 + channels_last (eager, and compiled with --compile)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -134,21 +142,35 @@ def main(argv: list[str] | None = None) -> dict:
     steps = args.steps or (50 if device.type == "cuda" else 5)
     warmup = 10 if device.type == "cuda" else 2
     variants = [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
-    rows = []
+    compiles = [False, True] if args.compile else [False]
+    jobs = []  # (model, precision, channels_last, compile, batch, lrn, compile mode)
     for model_name in args.models.split(","):
+        for compile_ in compiles:
+            jobs += [(model_name, precision, cl, compile_, args.batch, True, "default") for precision, cl in variants]
+    if "alexnet" in args.models.split(","):
+        best = ("alexnet", "bf16", True)
+        if args.compile:
+            jobs += [(*best, True, args.batch, True, mode) for mode in args.compile_modes.split(",") if mode != "default"]
+        if args.no_lrn:
+            jobs += [(*best, c, args.batch, False, "default") for c in compiles]
+        for extra in (int(b) for b in args.sweep_batches.split(",") if b):
+            jobs += [(*best, c, extra, True, "default") for c in compiles]
+    rows = []
+    for model_name, precision, cl, compile_, batch, lrn, mode in jobs:
         model_steps = steps * (10 if model_name == "cifarnet" else 1)
-        for compile_ in ([False, True] if args.compile else [False]):
-            for precision, cl in variants:
-                try:
-                    row = measure(model_name, device, precision, cl, compile_, args.batch, model_steps, warmup)
-                except Exception as err:  # a variant failing must not hide the others
-                    row = dict(model=model_name, precision=precision, channels_last=cl, compile=compile_,
-                               error=f"{type(err).__name__}: {err}"[:300])
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+        try:
+            row = measure(model_name, device, precision, cl, compile_, batch, model_steps, warmup,
+                          lrn=lrn, compile_mode=mode)
+        except Exception as err:  # a variant failing must not hide the others
+            row = dict(model=model_name, precision=precision, channels_last=cl, compile=compile_,
+                       compile_mode=mode if compile_ else None, lrn=lrn, batch=batch,
+                       error=f"{type(err).__name__}: {err}"[:300])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     for model_name in args.models.split(","):
         base = next((r for r in rows if r["model"] == model_name and r.get("precision") == "fp32"
-                     and not r["channels_last"] and not r["compile"] and "images_per_s" in r), None)
+                     and not r["channels_last"] and not r["compile"] and r["lrn"] and r["batch"] == args.batch
+                     and "images_per_s" in r), None)
         for r in rows:
             if r["model"] == model_name and base and "images_per_s" in r:
                 r["ratio_to_fp32_eager"] = round(r["images_per_s"] / base["images_per_s"], 2)
@@ -163,13 +185,13 @@ def main(argv: list[str] | None = None) -> dict:
     result = dict(rows=rows, matmul_ceiling_tflops=round(ceiling / 1e12, 2), datasheet_bf16_peak_tflops=peak,
                   pipeline_images_per_s=round(pipeline_only(device, args.batch, 20), 1),
                   cpu_fast_bf16=cpu_has_fast_bf16(), provenance=provenance(device, "mixed"))
-    print("\n{:<9} {:<5} {:<3} {:<8} {:>10} {:>7} {:>9}".format("model", "prec", "CL", "compile", "img/s",
-                                                               "ratio", "ceiling%"))
+    print("\n{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:>10} {:>7} {:>9}".format(
+        "model", "LRN", "prec", "CL", "compile", "batch", "img/s", "ratio", "ceiling%"))
     for r in rows:
         if "images_per_s" in r:
-            print("{:<9} {:<5} {:<3} {:<8} {:>10.1f} {:>7.2f} {:>9.1f}".format(
-                r["model"], r["precision"], "yes" if r["channels_last"] else "no", str(r["compile"]),
-                r["images_per_s"], r.get("ratio_to_fp32_eager", float("nan")),
+            print("{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:>10.1f} {:>7.2f} {:>9.1f}".format(
+                r["model"], "yes" if r["lrn"] else "no", r["precision"], "yes" if r["channels_last"] else "no",
+                r["compile_mode"] or "eager", r["batch"], r["images_per_s"], r.get("ratio_to_fp32_eager", float("nan")),
                 100 * r.get("fraction_of_matmul_ceiling", float("nan"))))
         else:
             print(f"{r['model']:<9} {r['precision']:<5} failed: {r['error']}")
