@@ -56,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--data-root", default=None)
     rec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
+    early = commands.add_parser("early-steps", help="the first steps of each variant of an experiment: per-step "
+                                "loss and dead ReLU units, over seeds and learning rates (results/diagnostics/)")
+    early.add_argument("name", help="an experiment of alexnet_core.experiments (see 'list')")
+    early.add_argument("--profile", required=True)
+    early.add_argument("--steps", type=int, default=30, help="training steps per run")
+    early.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    early.add_argument("--lrs", default=None, help="comma-separated learning rates (default: the profile's)")
+    early.add_argument("--data-root", default=None)
+    early.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
     commands.add_parser("list", help="list the experiments and the runs each needs per profile")
     return parser
 
@@ -98,6 +108,21 @@ def main(argv: list[str] | None = None) -> int:
             for name in failed:
                 print(f"failed: {name}", file=sys.stderr)
             return 1 if failed else 0
+        if args.command == "early-steps":
+            from .results import atomic_write_json
+            from .stability import diagnostics_path, early_steps
+
+            try:
+                seeds = tuple(int(v) for v in args.seeds.split(","))
+                lrs = tuple(float(v) for v in args.lrs.split(",")) if args.lrs else None
+            except ValueError as err:
+                raise ValueError(f"--seeds takes integers and --lrs numbers, comma-separated ({err})") from err
+            result = early_steps(args.name, args.profile, steps=args.steps, seeds=seeds, lrs=lrs,
+                                 data_root=args.data_root, device=args.device)
+            path = diagnostics_path(result["profile"], args.name)
+            atomic_write_json(path, result)
+            print(f"written {path}")
+            return 0
         if args.command == "list":
             from .experiments import EXPERIMENTS, PROFILES
 

@@ -43,6 +43,11 @@ HISTORY = "history.jsonl"
 RESULT = "result.json"
 
 
+#: Epoch 1 keeps the loss of each of its first steps in the history (``step_losses``): how a
+#: run starts out (a spike, a collapse to chance) is invisible in epoch means.
+FIRST_STEPS_RECORDED = 100
+
+
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -277,6 +282,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
             loss_sum = torch.zeros((), device=device)
             errors = torch.zeros((), device=device)
             seen = 0
+            first_losses: list[torch.Tensor] = []  # epoch 1's first steps, one loss each (early stability)
             bar = tqdm(range(steps), desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", leave=False,
                        disable=not (cfg.progress and rank.main))
             batches_of_epoch = epoch_batches(train_set, epoch, order_gen, global_batch, steps, rank, cfg, device)
@@ -294,6 +300,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
                 loss.backward()
                 optimizer.step()
                 loss_sum += loss.detach() * len(labels)
+                if epoch == 1 and step < FIRST_STEPS_RECORDED:
+                    first_losses.append(loss.detach())
                 errors += (logits.detach().argmax(1) != labels).sum()
                 seen += len(labels)
                 if device.type == "cpu" or step % 50 == 49 or step == steps - 1:
@@ -319,6 +327,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
                           seconds=round(time.time() - t0, 3), train_seconds=round(train_seconds, 3),
                           images_per_s=round(seen / train_seconds, 1), lr_dropped_after=dropped,
                           lr_drop_forced=dropped and schedule.forced_drop_epoch == epoch)
+            if first_losses:
+                record["step_losses"] = [round(v, 4) for v in torch.stack(first_losses).float().tolist()]
             history.append(record)
             set_lr(optimizer, schedule.lr)
             save(epoch)

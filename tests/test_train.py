@@ -117,6 +117,10 @@ def test_tiny_net_overfits_a_tiny_set(tmp_path):
     lines = (tmp_path / HISTORY).read_text().splitlines()
     assert len(lines) == 25 and {"train_loss", "train_top1", "val_top1", "val_top5", "lr", "seconds",
                                  "images_per_s"} <= set(json.loads(lines[0]))
+    # epoch 1 keeps each step's loss (how the run started); their mean is the epoch's loss
+    steps = first["step_losses"]
+    assert len(steps) == 64 // 16 and "step_losses" not in outcome.history[1]
+    assert sum(steps) / len(steps) == pytest.approx(first["train_loss"], abs=1e-3)
 
 
 def test_lr_drops_on_plateau_and_stops_after_the_set_number(tmp_path):

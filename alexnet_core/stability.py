@@ -1,0 +1,117 @@
+"""Early-training stability: the loss of each of a run's first steps, and the ReLU units still
+alive after them.
+
+Why this exists: under the cpu and gpu profiles (lr 0.003 and the initialisation of section 5:
+weights N(0, 0.01), biases 1 in conv2, conv4, conv5 and the hidden fully-connected layers) the
+AlexNet without dropout (section 4.2) ended at chance on both machines, so the dropout claims
+could not be judged. Epoch means cannot say why. This module trains every variant of an
+experiment for a few steps under several seeds (and, optionally, other learning rates), keeps
+the per-step loss and counts the units that no validation image turns on, so the book shows
+what happens in the first steps instead of guessing.
+
+    python -m alexnet_core early-steps dropout --profile cpu --steps 30 --seeds 0,1,2 --lrs 0.003,0.001
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+DIAGNOSTICS_DIR = Path(__file__).resolve().parents[1] / "results" / "diagnostics"
+
+
+def diagnostics_path(profile: str, experiment: str, results_dir: Path | None = None) -> Path:
+    """Where the early-steps measurement of ``experiment`` under ``profile`` is kept (outside the
+    per-profile run records, which hold one training run per file)."""
+    return Path(results_dir or DIAGNOSTICS_DIR) / profile / f"early-steps-{experiment}.json"
+
+
+@torch.no_grad()
+def dead_units(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
+    """Share of each ReLU layer's units (channels for convolutions) that no image of ``images``
+    makes positive: a dead unit passes no gradient, so it never recovers (section 3.1's ReLU)."""
+    outputs: dict[str, torch.Tensor] = {}
+    hooks = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.ReLU):
+            def keep(_module, _inputs, output, name=name):
+                alive = output.float() > 0
+                per_unit = alive.any(dim=0) if alive.dim() == 2 else alive.any(dim=(0, 2, 3))
+                outputs[name] = per_unit
+            hooks.append(module.register_forward_hook(keep))
+    was_training = model.training
+    model.eval()
+    try:
+        model(images)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return {name: round(1.0 - alive.float().mean().item(), 4) for name, alive in outputs.items()}
+
+
+def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[int, ...] = (0, 1, 2),
+                lrs: tuple[float, ...] | None = None, data_root: str | None = None, device: str = "auto",
+                val_images: int = 256, progress: bool = True) -> dict:
+    """Train each variant of ``experiment`` (its seed-0 configuration under ``profile``) for
+    ``steps`` steps per seed and learning rate; return per-step losses, the share of dead ReLU
+    units and the validation top-1 error of a centre crop after those steps."""
+    from .augment import Augmenter
+    from .experiments import data_available, get_experiment, profile_for
+    from .hardware import autocast, resolve_device, resolve_precision
+    from .results import git_state, provenance
+    from .train import augment_config, load_data, train
+
+    started, code = time.time(), git_state()
+    exp = get_experiment(experiment)
+    prof = profile_for(exp, profile)
+    specs = [s for s in exp.runs(prof) if s.seed == min(prof.seeds)]
+    if steps < 1 or not seeds:
+        raise ValueError("early-steps needs at least one step and one seed")
+    rows, data = [], None
+    for spec in specs:
+        for lr in lrs or (spec.config.lr,):
+            for seed in seeds:
+                cfg = dataclasses.replace(spec.config, seed=seed, lr=lr, epochs=1, early_stop=False,
+                                          limit_train=steps * spec.config.batch_size, limit_val=val_images,
+                                          ten_crop=False, data_root=data_root, device=device, progress=False)
+                if prof.name == "smoke" and not data_available(data_root):
+                    cfg = dataclasses.replace(cfg, dataset="synthetic")  # as the smoke notebooks do
+                if data is None:  # every variant reads the same subsets
+                    data = load_data(cfg)
+                outcome = train(cfg, data=data)
+                dev = resolve_device(cfg.device)
+                precision = resolve_precision(cfg.precision, dev)
+                augmenter = Augmenter(augment_config(cfg), data[2])
+                images = augmenter.centre(data[1].images[:val_images].to(dev))
+                if cfg.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                with autocast(dev, precision):
+                    dead = dead_units(outcome.model, images)
+                first = outcome.history[0]
+                row = dict(variant=spec.variant, seed=seed, lr=lr, step_losses=first["step_losses"],
+                           val_top1=round(first["val_top1"], 2), dead_units=dead)
+                rows.append(row)
+                if progress:
+                    tail = first["step_losses"][-5:]
+                    print(f"{spec.variant:<14} lr {lr:g} seed {seed}: loss first {first['step_losses'][0]:.3f} "
+                          f"max {max(first['step_losses']):.3f} last5 {sum(tail) / len(tail):.3f}  "
+                          f"val top-1 {first['val_top1']:.1f}%  dead fc7 {dead.get('act7', math.nan):.0%}",
+                          flush=True)
+    dev = resolve_device(device)
+    return dict(experiment=experiment, profile=prof.name, steps=steps, seeds=list(seeds),
+                batch_size=specs[0].config.batch_size, chance_loss=round(math.log(len(data[0].classes)), 4),
+                rows=rows, provenance=provenance(dev, resolve_precision(specs[0].config.precision, dev),
+                                                 time.time() - started, code))
+
+
+def load_early_steps(profile: str, experiment: str, results_dir: Path | None = None) -> dict | None:
+    """The recorded early-steps measurement, or None when it has not been made."""
+    import json
+
+    path = diagnostics_path(profile, experiment, results_dir)
+    return json.loads(path.read_text()) if path.exists() else None
