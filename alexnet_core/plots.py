@@ -63,3 +63,28 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def early_steps_figure(result: dict):
+    """Per-step training loss of each variant's first steps, one panel per learning rate: every
+    seed faint, the mean bold, chance (ln of the number of classes) dashed."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    lrs = sorted({r["lr"] for r in result["rows"]}, reverse=True)
+    fig, axes = plt.subplots(1, len(lrs), figsize=(5 * len(lrs), 3.4), squeeze=False, sharey=True)
+    variants = list(dict.fromkeys(r["variant"] for r in result["rows"]))
+    for ax, lr in zip(axes[0], lrs):
+        for colour, variant in zip(PALETTE, variants):
+            runs = [r["step_losses"] for r in result["rows"] if r["variant"] == variant and r["lr"] == lr]
+            for losses in runs:
+                ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
+            length = min(map(len, runs))
+            ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour,
+                    linewidth=2.2, label=f"{variant} ({len(runs)} seeds)")
+        ax.axhline(result["chance_loss"], **PAPER_STYLE, label="chance")
+        ax.set(xlabel="training step", title=f"lr {lr:g}")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("training loss of the step")
+    fig.tight_layout()
+    return fig

@@ -24,6 +24,10 @@ import torch.nn as nn
 DIAGNOSTICS_DIR = Path(__file__).resolve().parents[1] / "results" / "diagnostics"
 
 
+#: AlexNet's ReLU modules and the layers whose outputs they rectify.
+ALEXNET_RELUS = {f"act{i}": f"conv{i}" for i in range(1, 6)} | {"act6": "fc6", "act7": "fc7"}
+
+
 def diagnostics_path(profile: str, experiment: str, results_dir: Path | None = None) -> Path:
     """Where the early-steps measurement of ``experiment`` under ``profile`` is kept (outside the
     per-profile run records, which hold one training run per file)."""
@@ -103,7 +107,7 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
                           f"val top-1 {first['val_top1']:.1f}%  dead fc7 {dead.get('act7', math.nan):.0%}",
                           flush=True)
     dev = resolve_device(device)
-    return dict(experiment=experiment, profile=prof.name, steps=steps, seeds=list(seeds),
+    return dict(experiment=experiment, profile=prof.name, model=specs[0].config.model, steps=steps, seeds=list(seeds),
                 batch_size=specs[0].config.batch_size, chance_loss=round(math.log(len(data[0].classes)), 4),
                 rows=rows, provenance=provenance(dev, resolve_precision(specs[0].config.precision, dev),
                                                  time.time() - started, code))
@@ -115,3 +119,41 @@ def load_early_steps(profile: str, experiment: str, results_dir: Path | None = N
 
     path = diagnostics_path(profile, experiment, results_dir)
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def summary_rows(result: dict) -> list[dict]:
+    """One row per variant and learning rate, means over seeds: the largest single-step loss,
+    the mean loss of the last five steps, the share of fc6/fc7 (or last two) ReLU units dead
+    and the validation top-1 error after the steps."""
+    from statistics import mean
+
+    groups: dict[tuple[str, float], list[dict]] = {}
+    for row in result["rows"]:
+        groups.setdefault((row["variant"], row["lr"]), []).append(row)
+    out = []
+    for (variant, lr), rows in groups.items():
+        layers = list(rows[0]["dead_units"])[-2:]  # the last two ReLU layers: AlexNet's fc6 and fc7
+        names = ALEXNET_RELUS if result.get("model") == "alexnet" else {}
+        out.append({"variant": variant, "lr": lr, "seeds": len(rows),
+                    "peak step loss": round(mean(max(r["step_losses"]) for r in rows), 2),
+                    "loss, last 5 steps": round(mean(mean(r["step_losses"][-5:]) for r in rows), 2),
+                    **{f"dead {names.get(name, name)} units (%)": round(100 * mean(r["dead_units"][name] for r in rows), 1)
+                       for name in layers},
+                    "val top-1 after (%)": round(mean(r["val_top1"] for r in rows), 1)})
+    return out
+
+
+def describe(result: dict) -> str:
+    """The measurement in words, computed from it (the chapter glues this in)."""
+    rows = summary_rows(result)
+    chance = result["chance_loss"]
+    parts = []
+    for lr in sorted({r["lr"] for r in rows}, reverse=True):
+        at_lr = [r for r in rows if r["lr"] == lr]
+        dead_key = [k for k in at_lr[0] if k.startswith("dead ")][-1]
+        layer = dead_key.split(" ")[1]
+        each = "; ".join(f"{r['variant']}: peak {r['peak step loss']:.2f}, last steps {r['loss, last 5 steps']:.2f}, "
+                         f"{r[dead_key]:.0f}% of {layer}'s units dead" for r in at_lr)
+        parts.append(f"at lr {lr:g} ({each})")
+    return (f"Over the first {result['steps']} steps (means over {len(result['seeds'])} seeds; chance is a loss of "
+            f"{chance:.2f}): " + "; and ".join(parts) + ".")
