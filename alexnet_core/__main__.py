@@ -18,13 +18,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\nRun '{self.prog} --help' for every flag.\n")
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends each flag's default unless its help already says it or there is none (None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default is None:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m alexnet_core",
                      description="AlexNet (Krizhevsky, Sutskever & Hinton 2012), replicated.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train one model (section 5's learning rule)",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_DefaultsHelp)
     train.add_argument("--out", required=True, help="folder for checkpoint.pt, history.jsonl and result.json")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     add_config_arguments(train)

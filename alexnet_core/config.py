@@ -109,7 +109,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             continue
         kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), str)
         parser.add_argument(flag, dest=f.name, type=kind, default=f.default, choices=choices,
-                            help=f"{help_text} (default: {f.default})")
+                            help=help_text)  # the parser's formatter appends the default
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
