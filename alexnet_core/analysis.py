@@ -114,6 +114,32 @@ def did_not_learn(record: dict, margin: float = 3.0) -> bool:
     return classes is not None and val is not None and val >= 100.0 * (1 - 1 / classes) - margin
 
 
+def epochs_near_chance(record: dict, margin: float = 3.0) -> int | None:
+    """Leading epochs whose validation error stayed within ``margin`` points of chance: how
+    late a run started to learn. Two runs that differ mostly in this compare start times,
+    not designs (at lr 0.003 AlexNet's loss spikes in its first steps; see the dropout chapter)."""
+    classes = CLASSES.get(record.get("config", {}).get("dataset"))
+    if classes is None:
+        return None
+    chance = 100.0 * (1 - 1 / classes)
+    count = 0
+    for h in record.get("history", []):
+        if h["val_top1"] < chance - margin:
+            break
+        count += 1
+    return count
+
+
+#: The column that shows :func:`late_start` in effect tables and the scorecard.
+LATE_START = "epochs at chance (with / without)"
+
+
+def late_start(effect, groups: dict[str, list[dict]]) -> str:
+    """'a / b': mean leading epochs at chance of the reference runs and the ablated runs."""
+    sides = [[epochs_near_chance(run) for run in groups.get(side, [])] for side in (effect.reference, effect.ablated)]
+    return " / ".join("-" if not v or None in v else f"{mean(v):g}" for v in sides)
+
+
 def failed_runs_note(groups: dict[str, list[dict]]) -> str:
     """A sentence naming every run that ended near chance (empty when all learned)."""
     notes = []
@@ -205,7 +231,8 @@ def effect_table(experiment, records: list[dict], smoke: bool = False):
         r = effect_row(eff, groups, smoke, experiment.paper.get("target_train_error", 25.0))
         rows.append({"claim": r["claim"], "paper": "qualitative" if r["paper"] is None else f"{r['paper']:+.1f}",
                      "ours": format_ours(r),
-                     "runs per side": r["runs"], "verdict": r["verdict"]})
+                     "runs per side": r["runs"], LATE_START: late_start(eff, groups),
+                     "verdict": r["verdict"]})
     return pd.DataFrame(rows)
 
 

@@ -161,6 +161,20 @@ def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
     assert not A.did_not_learn(dict(config=dict(dataset="synthetic"), metrics=dict(val_top1=99.0)))
 
 
+def test_epochs_at_chance_count_a_late_start_on_each_side():
+    from alexnet_core import analysis as A
+
+    def run(curve):
+        return dict(config=dict(dataset="imagenette"), history=[dict(val_top1=v) for v in curve])
+    assert A.epochs_near_chance(run([90.5, 88.0, 80.0, 89.0])) == 2  # 87% and above is chance; later ones ignored
+    assert A.epochs_near_chance(run([86.9, 90.0])) == 0
+    assert A.epochs_near_chance(dict(config=dict(dataset="synthetic"), history=[])) is None
+    eff = X.get_experiment("overlap_pool").effects[0]
+    groups = {eff.reference: [run([86.0, 70.0])], eff.ablated: [run([90.0, 90.0, 80.0]), run([90.0, 70.0])]}
+    assert A.late_start(eff, groups) == "0 / 1.5"
+    assert A.late_start(eff, {eff.reference: [run([86.0])]}) == "0 / -"
+
+
 def test_local_file_finds_a_recorded_image_under_this_machines_data_root(tmp_path):
     from alexnet_core.artifacts import local_file
     from alexnet_core.data import DataError
