@@ -76,6 +76,8 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
     specs = [s for s in exp.runs(prof) if s.seed == min(prof.seeds)]
     if steps < 1 or not seeds:
         raise ValueError("early-steps needs at least one step and one seed")
+    dev = resolve_device(device)
+    precision = resolve_precision(specs[0].config.precision, dev)
     rows, data = [], None
     for spec in specs:
         for lr in lrs or (spec.config.lr,):
@@ -88,8 +90,6 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
                 if data is None:  # every variant reads the same subsets
                     data = load_data(cfg)
                 outcome = train(cfg, data=data)
-                dev = resolve_device(cfg.device)
-                precision = resolve_precision(cfg.precision, dev)
                 augmenter = Augmenter(augment_config(cfg), data[2])
                 images = augmenter.centre(data[1].images[:val_images].to(dev))
                 if cfg.channels_last:
@@ -106,11 +106,9 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
                           f"max {max(first['step_losses']):.3f} last5 {sum(tail) / len(tail):.3f}  "
                           f"val top-1 {first['val_top1']:.1f}%  dead fc7 {dead.get('act7', math.nan):.0%}",
                           flush=True)
-    dev = resolve_device(device)
     return dict(experiment=experiment, profile=prof.name, model=specs[0].config.model, steps=steps, seeds=list(seeds),
                 batch_size=specs[0].config.batch_size, chance_loss=round(math.log(len(data[0].classes)), 4),
-                rows=rows, provenance=provenance(dev, resolve_precision(specs[0].config.precision, dev),
-                                                 time.time() - started, code))
+                rows=rows, provenance=provenance(dev, precision, time.time() - started, code))
 
 
 def load_early_steps(profile: str, experiment: str, results_dir: Path | None = None) -> dict | None:
