@@ -151,7 +151,8 @@ def describe(result: dict) -> str:
         dead_key = [k for k in at_lr[0] if k.startswith("dead ")][-1]
         layer = dead_key.split(" ")[1]
         each = "; ".join(f"{r['variant']}: peak {r['peak step loss']:.2f}, last steps {r['loss, last 5 steps']:.2f}, "
-                         f"{r[dead_key]:.0f}% of {layer}'s units dead" for r in at_lr)
+                         f"{r[dead_key]:.0f}% of {layer}'s units dead, validation error {r['val top-1 after (%)']:.0f}%"
+                         for r in at_lr)
         parts.append(f"at lr {lr:g} ({each})")
     return (f"Over the first {result['steps']} steps (means over {len(result['seeds'])} seeds; chance is a loss of "
             f"{chance:.2f}): " + "; and ".join(parts) + ".")
