@@ -30,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import data as D
+from .allocator import keep_freed_memory
 from .augment import AugmentConfig, Augmenter, ColourStats
 from .config import TrainConfig
 from .evaluate import evaluate
@@ -198,6 +199,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     precision = resolve_precision(cfg.precision, device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    # reuse freed CPU memory instead of page-faulting fresh memory for every tensor (allocator.py)
+    allocator = "keep-freed" if device.type == "cpu" and keep_freed_memory() else "default"
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     rank = init_distributed(device)
@@ -351,7 +354,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     extra = dict(resumed_after_epoch=start_epoch - 1) if start_epoch > 1 else {}
     outcome = RunOutcome(cfg.to_dict(), history, metrics,
                          provenance(device, precision, time.time() - started + earlier, code) | dict(world_size=rank.world)
-                         | extra, model)
+                         | (dict(cpu_allocator=allocator) if device.type == "cpu" else {}) | extra, model)
     if out_dir is not None and rank.main:
         atomic_write_json(out_dir / RESULT, outcome.record())
     return outcome

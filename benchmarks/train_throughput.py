@@ -24,6 +24,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alexnet_core import AlexNet, CifarNet, multiply_adds  # noqa: E402
+from alexnet_core.allocator import keep_freed_memory  # noqa: E402
 from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats  # noqa: E402
 from alexnet_core.data import synthetic_image_set  # noqa: E402
 from alexnet_core.hardware import autocast, cpu_has_fast_bf16  # noqa: E402
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> dict:
                         "(e.g. default,max-autotune,reduce-overhead; reduce-overhead = CUDA graphs)")
     p.add_argument("--no-lrn", action="store_true",
                    help="also measure AlexNet bf16 + channels_last without LRN (the share of a step LRN costs)")
+    p.add_argument("--no-allocator-rows", action="store_true",
+                   help="on a CPU, skip re-measuring the eager rows with freed memory kept for reuse")
     p.add_argument("--sweep-batches", default="",
                    help="extra batch sizes for AlexNet bf16 + channels_last (eager, and compiled with --compile)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
@@ -155,8 +158,15 @@ def main(argv: list[str] | None = None) -> dict:
             jobs += [(*best, c, args.batch, False, "default") for c in compiles]
         for extra in (int(b) for b in args.sweep_batches.split(",") if b):
             jobs += [(*best, c, extra, True, "default") for c in compiles]
+    allocators = [(job, "default") for job in jobs]
+    if device.type == "cpu" and not args.no_allocator_rows:
+        # then the eager rows again as the trainer runs them on a CPU, with freed memory kept for
+        # reuse (alexnet_core.allocator); this cannot be undone in-process, so it comes last
+        allocators += [(job, "keep-freed") for job in jobs if not job[3]]
     rows = []
-    for model_name, precision, cl, compile_, batch, lrn, mode in jobs:
+    for (model_name, precision, cl, compile_, batch, lrn, mode), allocator in allocators:
+        if allocator == "keep-freed" and not keep_freed_memory():
+            break  # not glibc, or ALEXNET_MALLOC=default
         model_steps = steps * (10 if model_name == "cifarnet" else 1)
         try:
             row = measure(model_name, device, precision, cl, compile_, batch, model_steps, warmup,
@@ -165,12 +175,13 @@ def main(argv: list[str] | None = None) -> dict:
             row = dict(model=model_name, precision=precision, channels_last=cl, compile=compile_,
                        compile_mode=mode if compile_ else None, lrn=lrn, batch=batch,
                        error=f"{type(err).__name__}: {err}"[:300])
+        row["allocator"] = allocator
         rows.append(row)
         print(json.dumps(row), flush=True)
     for model_name in args.models.split(","):
         base = next((r for r in rows if r["model"] == model_name and r.get("precision") == "fp32"
                      and not r["channels_last"] and not r["compile"] and r["lrn"] and r["batch"] == args.batch
-                     and "images_per_s" in r), None)
+                     and r["allocator"] == "default" and "images_per_s" in r), None)
         for r in rows:
             if r["model"] == model_name and base and "images_per_s" in r:
                 r["ratio_to_fp32_eager"] = round(r["images_per_s"] / base["images_per_s"], 2)
@@ -185,13 +196,14 @@ def main(argv: list[str] | None = None) -> dict:
     result = dict(rows=rows, matmul_ceiling_tflops=round(ceiling / 1e12, 2), datasheet_bf16_peak_tflops=peak,
                   pipeline_images_per_s=round(pipeline_only(device, args.batch, 20), 1),
                   cpu_fast_bf16=cpu_has_fast_bf16(), provenance=provenance(device, "mixed"))
-    print("\n{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:>10} {:>7} {:>9}".format(
-        "model", "LRN", "prec", "CL", "compile", "batch", "img/s", "ratio", "ceiling%"))
+    print("\n{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:<10} {:>10} {:>7} {:>9}".format(
+        "model", "LRN", "prec", "CL", "compile", "batch", "allocator", "img/s", "ratio", "ceiling%"))
     for r in rows:
         if "images_per_s" in r:
-            print("{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:>10.1f} {:>7.2f} {:>9.1f}".format(
+            print("{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:<10} {:>10.1f} {:>7.2f} {:>9.1f}".format(
                 r["model"], "yes" if r["lrn"] else "no", r["precision"], "yes" if r["channels_last"] else "no",
-                r["compile_mode"] or "eager", r["batch"], r["images_per_s"], r.get("ratio_to_fp32_eager", float("nan")),
+                r["compile_mode"] or "eager", r["batch"], r["allocator"], r["images_per_s"],
+                r.get("ratio_to_fp32_eager", float("nan")),
                 100 * r.get("fraction_of_matmul_ceiling", float("nan"))))
         else:
             print(f"{r['model']:<9} {r['precision']:<5} failed: {r['error']}")

@@ -301,3 +301,18 @@ def test_streamed_imagefolder_trains_like_imagenet(image_root, tmp_path):
     assert outcome.history[0]["images_per_s"] > 0 and outcome.metrics["val_images"] == 6
     resumed = train(TrainConfig(**(cfg.to_dict() | dict(epochs=3))), tmp_path, resume=True)
     assert len(resumed.history) == 3
+
+
+def test_cpu_runs_keep_freed_memory_and_say_so(tmp_path, monkeypatch):
+    import platform
+
+    from alexnet_core.allocator import keep_freed_memory
+
+    monkeypatch.setenv("ALEXNET_MALLOC", "default")
+    assert keep_freed_memory() is False  # the user's opt-out is honoured
+    assert train(tiny(epochs=1), tmp_path / "a").provenance["cpu_allocator"] == "default"
+    monkeypatch.delenv("ALEXNET_MALLOC")
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    outcome = train(tiny(epochs=1), tmp_path / "b")
+    assert outcome.provenance["cpu_allocator"] == ("keep-freed" if glibc else "default")
+    assert torch.isfinite(torch.tensor(outcome.history[0]["train_loss"]))
