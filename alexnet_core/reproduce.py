@@ -148,7 +148,9 @@ def run_time_table(results_dir: Path = RESULTS_DIR) -> str:
     import json
 
     rows: dict[tuple[str, str], dict] = {}
-    for path in sorted(Path(results_dir).glob("*/*/*.json")):
+    from .results import run_record_paths
+
+    for path in run_record_paths(results_dir):
         profile, experiment = path.parts[-3], path.parts[-2]
         if profile == "smoke":
             continue

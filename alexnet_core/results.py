@@ -153,11 +153,20 @@ def load_record(path: Path) -> dict:
     return record
 
 
+#: The folder under results/ that holds diagnostics (alexnet_core.stability), not run records.
+DIAGNOSTICS = "diagnostics"
+
+
+def run_record_paths(results_dir: Path, profile: str = "*") -> list[Path]:
+    """Every run record, ``results/<profile>/<experiment>/<run>.json``; not the diagnostics."""
+    return sorted(p for p in Path(results_dir).glob(f"{profile}/*/*.json") if p.parts[-3] != DIAGNOSTICS)
+
+
 def recorded_index(results_dir: Path, profile: str) -> dict[str, list[Path]]:
     """Config hash -> every record of this profile with that config (experiments share runs).
     Reads each record once; callers that look up many runs build it once and reuse it."""
     index: dict[str, list[Path]] = {}
-    for path in sorted((Path(results_dir) / profile).glob("*/*.json")):
+    for path in run_record_paths(results_dir, profile):
         try:
             digest = recorded_hash(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):

@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-DIAGNOSTICS_DIR = Path(__file__).resolve().parents[1] / "results" / "diagnostics"
+from .results import DIAGNOSTICS
+
+DIAGNOSTICS_DIR = Path(__file__).resolve().parents[1] / "results" / DIAGNOSTICS
 
 
 #: AlexNet's ReLU modules and the layers whose outputs they rectify.

@@ -39,3 +39,13 @@ def test_early_steps_command_records_per_step_losses_for_each_variant_and_seed(t
     assert result["provenance"]["commit"] and result["steps"] == 2
     assert main(["early-steps", "lrn_cifar", "--profile", "smoke", "--seeds", "zero"]) == 2
     assert "--seeds takes integers" in capsys.readouterr().err
+
+
+def test_diagnostics_are_not_taken_for_run_records(tmp_path):
+    from alexnet_core.results import run_record_paths
+
+    for rel in ("cpu/lrn_alexnet/lrn-s0.json", "diagnostics/cpu/early-steps-dropout.json"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}")
+    assert [p.relative_to(tmp_path).as_posix() for p in run_record_paths(tmp_path)] == ["cpu/lrn_alexnet/lrn-s0.json"]
+    assert run_record_paths(tmp_path, "cpu") == [tmp_path / "cpu/lrn_alexnet/lrn-s0.json"]
