@@ -106,22 +106,27 @@ def speedups(reference: list[dict], ablated: list[dict], threshold: float,
 CLASSES = {"cifar10": 10, "imagenette": 10, "imagenet": 1000}
 
 
+def chance_error(record: dict) -> float | None:
+    """Top-1 error (%) of guessing on the run's dataset (90 on ten classes); None if unknown."""
+    classes = CLASSES.get(record.get("config", {}).get("dataset"))
+    return None if classes is None else 100.0 * (1 - 1 / classes)
+
+
 def did_not_learn(record: dict, margin: float = 3.0) -> bool:
     """True when a run ended with validation error within ``margin`` points of chance
     (90% on ten classes): its ablation measures a failed optimisation, not the design."""
-    classes = CLASSES.get(record.get("config", {}).get("dataset"))
+    chance = chance_error(record)
     val = record.get("metrics", {}).get("val_top1")
-    return classes is not None and val is not None and val >= 100.0 * (1 - 1 / classes) - margin
+    return chance is not None and val is not None and val >= chance - margin
 
 
 def epochs_near_chance(record: dict, margin: float = 3.0) -> int | None:
     """Leading epochs whose validation error stayed within ``margin`` points of chance: how
     late a run started to learn. Two runs that differ mostly in this compare start times,
     not designs (at lr 0.003 AlexNet's loss spikes in its first steps; see the dropout chapter)."""
-    classes = CLASSES.get(record.get("config", {}).get("dataset"))
-    if classes is None:
+    chance = chance_error(record)
+    if chance is None:
         return None
-    chance = 100.0 * (1 - 1 / classes)
     count = 0
     for h in record.get("history", []):
         if h["val_top1"] < chance - margin:
