@@ -6,6 +6,12 @@ synthetic data, and the script prints images/s and the ratio to the fp32 eager b
 measured in the same run, plus achieved FLOP/s against a large bf16 matmul measured by the
 same process (the practical ceiling) and, on a known GPU, its datasheet peak.
 
+On a CPU every configuration, and each matmul ceiling, runs in a fresh Python process
+(``--in-process`` turns this off): the heap a run leaves behind (several GB after the AlexNet
+rows) and the allocator setting (which cannot be undone in-process) would otherwise carry
+into the next row. The fp32 matmul ceiling is measured too, because the bf16 one divided by
+fp32 eager's achieved FLOP/s bounds how much faster than fp32 eager any bf16 step can train.
+
     python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out benchmarks/results/cpu/train-throughput.json
     python benchmarks/train_throughput.py --device cuda --compile --no-lrn --sweep-batches 256,512 \
         --compile-modes default,reduce-overhead --out benchmarks/results/gpu/gpu-throughput.json
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,10 +47,10 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_ceiling(device: torch.device, n: int, seconds: float = 2.0) -> float:
-    """FLOP/s of a large bf16 matmul on this device: what the hardware can practically do."""
-    a = torch.randn(n, n, device=device, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=device, dtype=torch.bfloat16)
+def matmul_ceiling(device: torch.device, n: int, seconds: float = 2.0, dtype: torch.dtype = torch.bfloat16) -> float:
+    """FLOP/s of a large ``dtype`` matmul on this device: what the hardware can practically do."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     sync(device)
     reps, start = 0, time.perf_counter()
@@ -121,7 +128,64 @@ def pipeline_only(device: torch.device, batch: int, steps: int) -> float:
     return batch * steps / (time.perf_counter() - t0)
 
 
+def run_isolated(args: list[str]) -> dict:
+    """Run this script with ``args`` in a fresh Python process; its last stdout line is JSON."""
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"isolated run {args} failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
+    return json.loads(lines[-1])
+
+
+def measure_row(job: tuple, allocator: str, device: torch.device, steps: int, warmup: int, isolate: bool) -> dict:
+    """One configuration, in a fresh process when ``isolate``; a failure becomes an ``error`` row."""
+    model_name, precision, cl, compile_, batch, lrn, mode = job
+    try:
+        if isolate:
+            return run_isolated(["--one-row", json.dumps([list(job), allocator, str(device), steps, warmup])])
+        row = measure(model_name, device, precision, cl, compile_, batch, steps, warmup, lrn=lrn, compile_mode=mode)
+    except Exception as err:  # a variant failing must not hide the others
+        row = dict(model=model_name, precision=precision, channels_last=cl, compile=compile_,
+                   compile_mode=mode if compile_ else None, lrn=lrn, batch=batch,
+                   error=f"{type(err).__name__}: {err}"[:300])
+    row["allocator"] = allocator
+    return row
+
+
+def child(argv: list[str]) -> bool:
+    """The entry points an isolated run uses: one row (``--one-row``) or one ceiling (``--one-ceiling``)."""
+    if argv[:1] == ["--one-row"]:
+        job, allocator, device, steps, warmup = json.loads(argv[1])
+        if allocator == "keep-freed" and not keep_freed_memory():
+            raise SystemExit("freed memory cannot be kept here (not glibc, or ALEXNET_MALLOC=default)")
+        print(json.dumps(measure_row(tuple(job), allocator, torch.device(device), steps, warmup, False)))
+        return True
+    if argv[:1] == ["--one-ceiling"]:
+        device, n, dtype = json.loads(argv[1])
+        print(json.dumps(matmul_ceiling(torch.device(device), n, dtype=getattr(torch, dtype))))
+        return True
+    return False
+
+
+def ceiling(device: torch.device, dtype: str, isolate: bool) -> float:
+    """The larger of two matmul sizes' FLOP/s (one size can fall on a slow blocking)."""
+    sizes = (8192,) if device.type == "cuda" else (2048, 4096)
+    if isolate:
+        return max(run_isolated(["--one-ceiling", json.dumps([str(device), n, dtype])]) for n in sizes)
+    return max(matmul_ceiling(device, n, dtype=getattr(torch, dtype)) for n in sizes)
+
+
+def fp32_eager_baseline(rows: list[dict], model_name: str, batch: int) -> dict | None:
+    """The row every ratio divides by: fp32, contiguous, eager, with LRN, glibc's default allocator."""
+    return next((r for r in rows if r["model"] == model_name and r.get("precision") == "fp32"
+                 and not r["channels_last"] and not r["compile"] and r["lrn"] and r["batch"] == batch
+                 and r["allocator"] == "default" and "images_per_s" in r), None)
+
+
 def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    if child(argv):
+        return {}
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--models", default="alexnet,cifarnet")
@@ -137,6 +201,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help="on a CPU, skip re-measuring the eager rows with freed memory kept for reuse")
     p.add_argument("--sweep-batches", default="",
                    help="extra batch sizes for AlexNet bf16 + channels_last (eager, and compiled with --compile)")
+    p.add_argument("--in-process", action="store_true",
+                   help="measure every row in this process (the default on GPUs; on a CPU each row gets a fresh one)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -158,42 +224,41 @@ def main(argv: list[str] | None = None) -> dict:
             jobs += [(*best, c, args.batch, False, "default") for c in compiles]
         for extra in (int(b) for b in args.sweep_batches.split(",") if b):
             jobs += [(*best, c, extra, True, "default") for c in compiles]
+    isolate = device.type == "cpu" and not args.in_process
     allocators = [(job, "default") for job in jobs]
     if device.type == "cpu" and not args.no_allocator_rows:
-        # then the eager rows again as the trainer runs them on a CPU, with freed memory kept for
-        # reuse (alexnet_core.allocator); this cannot be undone in-process, so it comes last
+        # the eager rows again as the trainer runs them on a CPU, with freed memory kept for reuse
+        # (alexnet_core.allocator); in-process this cannot be undone, so there it comes last
         allocators += [(job, "keep-freed") for job in jobs if not job[3]]
+    ceilings = {dtype: ceiling(device, dtype, isolate) for dtype in ("bfloat16", "float32")}
     rows = []
-    for (model_name, precision, cl, compile_, batch, lrn, mode), allocator in allocators:
-        if allocator == "keep-freed" and not keep_freed_memory():
+    for job, allocator in allocators:
+        if allocator == "keep-freed" and not isolate and not keep_freed_memory():
             break  # not glibc, or ALEXNET_MALLOC=default
-        model_steps = steps * (10 if model_name == "cifarnet" else 1)
-        try:
-            row = measure(model_name, device, precision, cl, compile_, batch, model_steps, warmup,
-                          lrn=lrn, compile_mode=mode)
-        except Exception as err:  # a variant failing must not hide the others
-            row = dict(model=model_name, precision=precision, channels_last=cl, compile=compile_,
-                       compile_mode=mode if compile_ else None, lrn=lrn, batch=batch,
-                       error=f"{type(err).__name__}: {err}"[:300])
-        row["allocator"] = allocator
+        model_steps = steps * (10 if job[0] == "cifarnet" else 1)
+        row = measure_row(job, allocator, device, model_steps, warmup, isolate)
+        row["isolated"] = isolate
         rows.append(row)
         print(json.dumps(row), flush=True)
     for model_name in args.models.split(","):
-        base = next((r for r in rows if r["model"] == model_name and r.get("precision") == "fp32"
-                     and not r["channels_last"] and not r["compile"] and r["lrn"] and r["batch"] == args.batch
-                     and r["allocator"] == "default" and "images_per_s" in r), None)
+        base = fp32_eager_baseline(rows, model_name, args.batch)
         for r in rows:
             if r["model"] == model_name and base and "images_per_s" in r:
                 r["ratio_to_fp32_eager"] = round(r["images_per_s"] / base["images_per_s"], 2)
-    ceiling = matmul_ceiling(device, 8192 if device.type == "cuda" else 2048)
+    bf16_ceiling = ceilings["bfloat16"]
     peak = next((v for k, v in GPU_BF16_PEAK_TFLOPS.items()
                  if device.type == "cuda" and k in torch.cuda.get_device_name(device)), None)
     for r in rows:
         if "achieved_tflops" in r:
-            r["fraction_of_matmul_ceiling"] = round(r["achieved_tflops"] * 1e12 / ceiling, 4)
+            r["fraction_of_matmul_ceiling"] = round(r["achieved_tflops"] * 1e12 / bf16_ceiling, 4)
             if peak:
                 r["fraction_of_datasheet_peak"] = round(r["achieved_tflops"] / peak, 4)
-    result = dict(rows=rows, matmul_ceiling_tflops=round(ceiling / 1e12, 2), datasheet_bf16_peak_tflops=peak,
+    base = fp32_eager_baseline(rows, "alexnet", args.batch)
+    result = dict(rows=rows, matmul_ceiling_tflops=round(bf16_ceiling / 1e12, 3),
+                  fp32_matmul_ceiling_tflops=round(ceilings["float32"] / 1e12, 3),
+                  # no bf16 step can beat fp32 eager by more than the bf16 ceiling over what fp32 eager achieves
+                  alexnet_bf16_bound_over_fp32_eager=round(bf16_ceiling / (base["achieved_tflops"] * 1e12), 2) if base else None,
+                  isolated_rows=isolate, datasheet_bf16_peak_tflops=peak,
                   pipeline_images_per_s=round(pipeline_only(device, args.batch, 20), 1),
                   cpu_fast_bf16=cpu_has_fast_bf16(), provenance=provenance(device, "mixed"))
     print("\n{:<9} {:<4} {:<5} {:<3} {:<15} {:>5} {:<10} {:>10} {:>7} {:>9}".format(
@@ -207,7 +272,8 @@ def main(argv: list[str] | None = None) -> dict:
                 100 * r.get("fraction_of_matmul_ceiling", float("nan"))))
         else:
             print(f"{r['model']:<9} {r['precision']:<5} failed: {r['error']}")
-    print(f"bf16 matmul ceiling {result['matmul_ceiling_tflops']} TFLOP/s; data pipeline alone "
+    print(f"matmul ceiling bf16 {result['matmul_ceiling_tflops']}, fp32 {result['fp32_matmul_ceiling_tflops']} TFLOP/s; "
+          f"bound on AlexNet bf16 over fp32 eager {result['alexnet_bf16_bound_over_fp32_eager'] or '-'}x; data pipeline alone "
           f"{result['pipeline_images_per_s']} img/s")
     if args.out:
         atomic_write_json(args.out, result)
