@@ -36,6 +36,13 @@ def test_profiles_seed_counts_and_unknown_names():
         X.get_experiment("batchnorm")
 
 
+def test_an_experiment_can_take_more_seeds_than_its_profile():
+    names = [r.name for r in X.get_experiment("lrn_alexnet").runs("cpu")]
+    assert names == ["lrn-s0", "lrn-s1", "no-lrn-s0", "no-lrn-s1"]
+    assert [r.name for r in X.get_experiment("lrn_alexnet").runs("gpu")] == ["lrn-s0", "no-lrn-s0"]
+    assert [r.seed for r in X.get_experiment("overlap_pool").runs("cpu")] == list(X.PROFILES["cpu"].seeds) * 2
+
+
 def test_reference_alexnet_runs_are_shared_across_experiments():
     digests = {R.config_hash(X.get_experiment(name).runs("cpu")[0].config.to_dict())
                for name in ("lrn_alexnet", "overlap_pool", "two_columns", "dropout", "final_model")}
