@@ -67,6 +67,35 @@ def by_variant(records: Iterable[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
+    """Records grouped by their config less its seed, one record per seed: the same network
+    recorded under several experiments' names (a shared reference run) counts once."""
+    import json
+
+    groups: dict[str, dict[int, dict]] = {}
+    for r in records:
+        config = {k: v for k, v in r.get("config", {}).items() if k != "seed"}
+        seed = r["provenance"].get("seed", r.get("config", {}).get("seed"))
+        groups.setdefault(json.dumps(config, sort_keys=True), {}).setdefault(seed, r)
+    return {key: list(by_seed.values()) for key, by_seed in groups.items()}
+
+
+def seed_spread(groups: dict[str, list[dict]], metric: str = "val_top1") -> tuple[float, int]:
+    """Pooled standard deviation of ``metric`` between seeds of one variant, over every variant
+    with two or more runs, and its degrees of freedom (nan, 0 where no variant has two).
+
+    This is how far one run moves by chance, the noise a single run's binomial error leaves out.
+    """
+    squares, dof = 0.0, 0
+    for runs in groups.values():
+        vals = [v for v in (value(r, metric) for r in runs) if v is not None]
+        if len(vals) >= 2:
+            centre = mean(vals)
+            squares += sum((v - centre) ** 2 for v in vals)
+            dof += len(vals) - 1
+    return (math.sqrt(squares / dof) if dof else float("nan")), dof
+
+
 # --------------------------------------------------------------------------- effects and tables
 
 def value(record: dict, metric: str) -> float | None:

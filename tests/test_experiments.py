@@ -40,7 +40,7 @@ def test_an_experiment_can_take_more_seeds_than_its_profile():
     names = [r.name for r in X.get_experiment("lrn_alexnet").runs("cpu")]
     assert names == ["lrn-s0", "lrn-s1", "no-lrn-s0", "no-lrn-s1"]
     assert [r.name for r in X.get_experiment("lrn_alexnet").runs("gpu")] == ["lrn-s0", "no-lrn-s0"]
-    assert [r.seed for r in X.get_experiment("overlap_pool").runs("cpu")] == list(X.PROFILES["cpu"].seeds) * 2
+    assert [r.seed for r in X.get_experiment("augmentation").runs("cpu")] == list(X.PROFILES["cpu"].seeds) * 3
 
 
 def test_reference_alexnet_runs_are_shared_across_experiments():
@@ -166,6 +166,26 @@ def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
     stuck = A.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 90.9, 89.5)]})
     assert stuck["verdict"] == "inconclusive (a run did not learn)"
     assert not A.did_not_learn(dict(config=dict(dataset="synthetic"), metrics=dict(val_top1=99.0)))
+
+
+def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
+    from alexnet_core import analysis as A
+
+    def run(val):
+        return dict(metrics=dict(val_top1=val), history=[])
+    sd, dof = A.seed_spread({"a": [run(50.0), run(52.0)], "b": [run(40.0), run(44.0)], "c": [run(70.0)]})
+    assert dof == 2 and sd == pytest.approx(((2 + 8) / 2) ** 0.5)  # squares 1+1 and 4+4 over 2 dof
+    sd, dof = A.seed_spread({"c": [run(70.0)]})
+    assert dof == 0 and sd != sd  # nan: nothing to pool
+
+
+def test_records_of_one_network_group_by_config_once_per_seed():
+    from alexnet_core import analysis as A
+
+    def run(seed, lrn, variant):
+        return dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant))
+    groups = A.by_config([run(0, True, "lrn"), run(1, True, "lrn"), run(0, True, "overlap"), run(0, False, "no-lrn")])
+    assert sorted(len(g) for g in groups.values()) == [1, 2]  # the shared reference's seed 0 counts once
 
 
 def test_epochs_at_chance_count_a_late_start_on_each_side():
