@@ -69,14 +69,15 @@ def by_variant(records: Iterable[dict]) -> dict[str, list[dict]]:
 
 def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
     """Records grouped by their config less its seed, one record per seed: the same network
-    recorded under several experiments' names (a shared reference run) counts once."""
-    import json
+    recorded under several experiments' names (a shared reference run) counts once. Configs
+    compare as the result cache compares them (:func:`results.recorded_hash`)."""
+    from .results import recorded_hash
 
     groups: dict[str, dict[int, dict]] = {}
     for r in records:
-        config = {k: v for k, v in r.get("config", {}).items() if k != "seed"}
-        seed = r["provenance"].get("seed", r.get("config", {}).get("seed"))
-        groups.setdefault(json.dumps(config, sort_keys=True), {}).setdefault(seed, r)
+        config = r.get("config", {})
+        seed = r["provenance"].get("seed", config.get("seed"))
+        groups.setdefault(recorded_hash({"config": config | {"seed": 0}}), {}).setdefault(seed, r)
     return {key: list(by_seed.values()) for key, by_seed in groups.items()}
 
 
