@@ -38,9 +38,15 @@ browser-check: $(STAMP)
 gpu-check:
 	PYTHON=$(if $(wildcard $(BIN)/python),$(BIN)/python,python3) bash benchmarks/gpu_check.sh
 
-## make bench-cpu: training throughput on this CPU for each precision and memory format
+## make bench-cpu: training throughput per precision and memory format, the data pipeline against a
+## naive loop, and epoch cost against images and batch size, on this CPU (about an hour on 2 cores);
+## results go to benchmarks/results/cpu-<instruction set>/, one folder per class of CPU measured
 bench-cpu: $(STAMP)
-	$(BIN)/python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out benchmarks/results/cpu/train-throughput.json
+	@isa=$$($(BIN)/python -c "from alexnet_core.hardware import cpu_isa; print(cpu_isa().lower())") && \
+	dir=benchmarks/results/cpu-$$isa && mkdir -p $$dir && echo "== writing to $$dir" && \
+	$(BIN)/python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out $$dir/train-throughput.json && \
+	$(BIN)/python benchmarks/data_pipeline.py --out $$dir/data-pipeline.json && \
+	$(BIN)/python benchmarks/scaling.py --device cpu --out $$dir/scaling.json
 
 clean-book:
 	rm -rf _build

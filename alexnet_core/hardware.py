@@ -34,6 +34,19 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+#: The vector/matrix extensions that decide how fast a CPU trains, best first, as named in
+#: provenance: the first one /proc/cpuinfo lists is the CPU's class.
+CPU_ISA_LEVELS = (("amx_bf16", "AMX-BF16"), ("avx512_bf16", "AVX512-BF16"), ("avx512f", "AVX512"),
+                  ("avx2", "AVX2"))
+
+
+def cpu_isa() -> str:
+    """The best of :data:`CPU_ISA_LEVELS` this CPU has (``"unknown"`` where flags are unreadable),
+    so that a recorded speed names the instructions it ran on, not only the CPU's brand."""
+    flags = cpu_flags()
+    return next((name for flag, name in CPU_ISA_LEVELS if flag in flags), "older" if flags else "unknown")
+
+
 def cpu_has_fast_bf16() -> bool:
     """True when this CPU has native bf16 matrix instructions (AMX-BF16 or AVX512-BF16)."""
     return any(flag in cpu_flags() for flag in FAST_BF16_CPU_FLAGS)

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .hardware import device_name
+from .hardware import cpu_isa, device_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,6 +82,8 @@ def provenance(device: torch.device, precision: str, wall_seconds: float | None 
                   date=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     if device.type == "cuda":
         record["cuda"] = torch.version.cuda
+    else:
+        record["cpu_isa"] = cpu_isa()
     if wall_seconds is not None:
         record["wall_seconds"] = round(wall_seconds, 2)
     record["peak_rss_mb"] = peak_rss_mb()

@@ -4,7 +4,7 @@ One epoch of the project's trainer (bf16 + channels_last where fast) on syntheti
 each point, the CIFAR-10 net and AlexNet-224, on the current device; also the peak resident
 memory of the process and the size of the decode-once caches found on disk.
 
-    python benchmarks/scaling.py --out benchmarks/results/cpu/scaling.json
+    python benchmarks/scaling.py --out benchmarks/results/cpu-avx2/scaling.json
 """
 from __future__ import annotations
 

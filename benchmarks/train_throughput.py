@@ -12,7 +12,13 @@ rows) and the allocator setting (which cannot be undone in-process) would otherw
 into the next row. The fp32 matmul ceiling is measured too, because the bf16 one divided by
 fp32 eager's achieved FLOP/s bounds how much faster than fp32 eager any bf16 step can train.
 
-    python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out benchmarks/results/cpu/train-throughput.json
+On a CPU without native bf16 instructions (no AVX512-BF16 or AMX-BF16; the trainer then picks
+fp32) bf16 is emulated and runs an order of magnitude slower, so there the bf16 rows are
+measured eager only, with a fifth of the steps, to show the cost the fallback avoids; the
+rows that ask what the trainer can do (without LRN, other batch sizes) use fp32, and every
+fraction divides by the faster of the two matmul ceilings.
+
+    python benchmarks/train_throughput.py --device cpu --compile --no-lrn --out benchmarks/results/cpu-avx2/train-throughput.json
     python benchmarks/train_throughput.py --device cuda --compile --no-lrn --sweep-batches 256,512 \
         --compile-modes default,reduce-overhead --out benchmarks/results/gpu/gpu-throughput.json
 """
@@ -168,8 +174,11 @@ def child(argv: list[str]) -> bool:
 
 
 def ceiling(device: torch.device, dtype: str, isolate: bool) -> float:
-    """The larger of two matmul sizes' FLOP/s (one size can fall on a slow blocking)."""
+    """The larger of two matmul sizes' FLOP/s (one size can fall on a slow blocking). Emulated bf16
+    on a CPU manages well under 1 GFLOP/s, so there one small size is enough to show it."""
     sizes = (8192,) if device.type == "cuda" else (2048, 4096)
+    if device.type == "cpu" and dtype == "bfloat16" and not cpu_has_fast_bf16():
+        sizes = (512,)
     if isolate:
         return max(run_isolated(["--one-ceiling", json.dumps([str(device), n, dtype])]) for n in sizes)
     return max(matmul_ceiling(device, n, dtype=getattr(torch, dtype)) for n in sizes)
@@ -210,14 +219,16 @@ def main(argv: list[str] | None = None) -> dict:
         torch.backends.cudnn.benchmark = True
     steps = args.steps or (50 if device.type == "cuda" else 5)
     warmup = 10 if device.type == "cuda" else 2
+    native_bf16 = device.type == "cuda" or cpu_has_fast_bf16()
     variants = [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
     compiles = [False, True] if args.compile else [False]
     jobs = []  # (model, precision, channels_last, compile, batch, lrn, compile mode)
     for model_name in args.models.split(","):
         for compile_ in compiles:
-            jobs += [(model_name, precision, cl, compile_, args.batch, True, "default") for precision, cl in variants]
+            jobs += [(model_name, precision, cl, compile_, args.batch, True, "default") for precision, cl in variants
+                     if native_bf16 or precision == "fp32" or not compile_]
     if "alexnet" in args.models.split(","):
-        best = ("alexnet", "bf16", True)
+        best = ("alexnet", "bf16" if native_bf16 else "fp32", True)  # what the trainer runs here
         if args.compile:
             jobs += [(*best, True, args.batch, True, mode) for mode in args.compile_modes.split(",") if mode != "default"]
         if args.no_lrn:
@@ -229,14 +240,17 @@ def main(argv: list[str] | None = None) -> dict:
     if device.type == "cpu" and not args.no_allocator_rows:
         # the eager rows again as the trainer runs them on a CPU, with freed memory kept for reuse
         # (alexnet_core.allocator); in-process this cannot be undone, so there it comes last
-        allocators += [(job, "keep-freed") for job in jobs if not job[3]]
+        allocators += [(job, "keep-freed") for job in jobs if not job[3] and (native_bf16 or job[1] == "fp32")]
     ceilings = {dtype: ceiling(device, dtype, isolate) for dtype in ("bfloat16", "float32")}
     rows = []
     for job, allocator in allocators:
         if allocator == "keep-freed" and not isolate and not keep_freed_memory():
             break  # not glibc, or ALEXNET_MALLOC=default
         model_steps = steps * (10 if job[0] == "cifarnet" else 1)
-        row = measure_row(job, allocator, device, model_steps, warmup, isolate)
+        emulated = job[1] == "bf16" and not native_bf16
+        row = measure_row(job, allocator, device, max(1, model_steps // 5) if emulated else model_steps,
+                          1 if emulated else warmup, isolate)
+        row["native_bf16"] = native_bf16 if job[1] == "bf16" else None
         row["isolated"] = isolate
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -246,16 +260,19 @@ def main(argv: list[str] | None = None) -> dict:
             if r["model"] == model_name and base and "images_per_s" in r:
                 r["ratio_to_fp32_eager"] = round(r["images_per_s"] / base["images_per_s"], 2)
     bf16_ceiling = ceilings["bfloat16"]
+    practical_dtype = max(ceilings, key=ceilings.get)  # bf16 where native, fp32 where bf16 is emulated
+    practical = ceilings[practical_dtype]
     peak = next((v for k, v in GPU_BF16_PEAK_TFLOPS.items()
                  if device.type == "cuda" and k in torch.cuda.get_device_name(device)), None)
     for r in rows:
         if "achieved_tflops" in r:
-            r["fraction_of_matmul_ceiling"] = round(r["achieved_tflops"] * 1e12 / bf16_ceiling, 4)
+            r["fraction_of_matmul_ceiling"] = round(r["achieved_tflops"] * 1e12 / practical, 4)
             if peak:
                 r["fraction_of_datasheet_peak"] = round(r["achieved_tflops"] / peak, 4)
     base = fp32_eager_baseline(rows, "alexnet", args.batch)
-    result = dict(rows=rows, matmul_ceiling_tflops=round(bf16_ceiling / 1e12, 3),
+    result = dict(rows=rows, matmul_ceiling_tflops=round(bf16_ceiling / 1e12, 6),
                   fp32_matmul_ceiling_tflops=round(ceilings["float32"] / 1e12, 3),
+                  practical_ceiling_dtype=practical_dtype, practical_ceiling_tflops=round(practical / 1e12, 3),
                   # no bf16 step can beat fp32 eager by more than the bf16 ceiling over what fp32 eager achieves
                   alexnet_bf16_bound_over_fp32_eager=round(bf16_ceiling / (base["achieved_tflops"] * 1e12), 2) if base else None,
                   isolated_rows=isolate, datasheet_bf16_peak_tflops=peak,
@@ -272,7 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
                 100 * r.get("fraction_of_matmul_ceiling", float("nan"))))
         else:
             print(f"{r['model']:<9} {r['precision']:<5} failed: {r['error']}")
-    print(f"matmul ceiling bf16 {result['matmul_ceiling_tflops']}, fp32 {result['fp32_matmul_ceiling_tflops']} TFLOP/s; "
+    print(f"matmul ceiling (fractions divide by {practical_dtype}) bf16 {result['matmul_ceiling_tflops']}, fp32 {result['fp32_matmul_ceiling_tflops']} TFLOP/s; "
           f"bound on AlexNet bf16 over fp32 eager {result['alexnet_bf16_bound_over_fp32_eager'] or '-'}x; data pipeline alone "
           f"{result['pipeline_images_per_s']} img/s")
     if args.out:
