@@ -18,6 +18,7 @@ import torch  # noqa: E402
 
 from alexnet_core.config import TrainConfig  # noqa: E402
 from alexnet_core.data import default_cache_dir  # noqa: E402
+from alexnet_core.hardware import resolve_precision  # noqa: E402
 from alexnet_core.results import atomic_write_json, peak_rss_mb, provenance  # noqa: E402
 from alexnet_core.train import train  # noqa: E402
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(rows[-1], flush=True)
     caches = {f.name: round(f.stat().st_size / 2 ** 20, 1) for f in default_cache_dir().glob("*.images.npy")}
     result = dict(rows=rows, peak_rss_mb=peak_rss_mb(), decode_cache_mb=caches,
-                  provenance=provenance(torch.device(args.device), "auto"))
+                  provenance=provenance(torch.device(args.device), resolve_precision("auto", torch.device(args.device))))
     if args.out:
         atomic_write_json(args.out, result)
     return result
