@@ -39,7 +39,7 @@ gpu-check:
 	PYTHON=$(if $(wildcard $(BIN)/python),$(BIN)/python,python3) bash benchmarks/gpu_check.sh
 
 ## make bench-cpu: training throughput per precision and memory format, the data pipeline against a
-## naive loop, and epoch cost against images and batch size, on this CPU (about an hour on 2 cores);
+## naive loop, and epoch cost against images and batch size, on this CPU (35 minutes on the 2-core AVX2 CPU);
 ## results go to benchmarks/results/cpu-<instruction set>/, one folder per class of CPU measured
 bench-cpu: $(STAMP)
 	@isa=$$($(BIN)/python -c "from alexnet_core.hardware import cpu_isa; print(cpu_isa().lower())") && \
