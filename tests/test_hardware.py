@@ -1,4 +1,6 @@
 """Device and precision detection: bf16 only where the CPU runs it natively, fp32 elsewhere."""
+import warnings
+
 import pytest
 import torch
 
@@ -20,7 +22,10 @@ def test_cpu_isa_and_auto_precision_follow_the_flags(monkeypatch, flags, isa, fa
     assert hardware.cpu_has_fast_bf16() is fast
     cpu = torch.device("cpu")
     assert hardware.resolve_precision("auto", cpu) == ("bf16" if fast else "fp32")
-    assert hardware.resolve_precision("bf16", cpu) == "bf16"  # asked for explicitly, it is honoured
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert hardware.resolve_precision("bf16", cpu) == "bf16"  # asked for explicitly, it is honoured
+    assert [("emulated" in str(w.message)) for w in caught] == ([] if fast else [True])
     assert hardware.resolve_precision("fp32", cpu) == "fp32"
 
 
