@@ -71,7 +71,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         raise ValueError(f"unknown precision {precision!r}: choose auto, fp32 or bf16")
     if precision == "bf16" and device.type == "cpu" and not cpu_has_fast_bf16():
         warnings.warn(f"bf16 was asked for, but this CPU ({cpu_isa()}) has no AVX512-BF16 or AMX-BF16, so bf16 "
-                      "is emulated and trains about 13x slower than fp32 (benchmarks/results/cpu-avx2/); "
+                      "is emulated and trains an order of magnitude slower than fp32 (benchmarks/results/cpu-avx2/); "
                       "use --precision auto or fp32", stacklevel=2)
     if precision != "auto":
         return precision
