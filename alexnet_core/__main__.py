@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError as err:
         from .reproduce import ReproduceError
-        from .train import ResumeError, TrainingDiverged
+        from .train import CheckpointWriteError, ResumeError, TrainingDiverged
 
-        if isinstance(err, (TrainingDiverged, ResumeError, ReproduceError)):
+        if isinstance(err, (TrainingDiverged, ResumeError, ReproduceError, CheckpointWriteError)):
             print(f"error: {err}", file=sys.stderr)
             return 3
         raise

@@ -30,6 +30,9 @@ class Profile:
     cifar_seeds: tuple[int, ...]
     families: tuple[str, ...] = ("cifar", "alexnet")  # which experiments this profile runs itself
     fallback: str | None = None  # the profile whose records stand in for the other families
+    # Whether a recorded run keeps its last checkpoint (model and momentum, ~450 MB for AlexNet)
+    # under runs/: worth its disk for runs that took an hour, not for smoke runs of seconds.
+    keep_checkpoints: bool = True
 
     def base(self, family: str) -> dict:
         return dict(self.cifar if family == "cifar" else self.alexnet)
@@ -52,7 +55,7 @@ PROFILES: dict[str, Profile] = {
         "under a minute per notebook on 2 CPU cores",
         cifar=_CIFAR | dict(limit_train=512, limit_val=256, epochs=2, batch_size=128, decode_subset=True),
         alexnet=_ALEXNET | dict(limit_train=64, limit_val=32, epochs=1, batch_size=32, decode_subset=True),
-        seeds=(0,), cifar_seeds=(0,)),
+        seeds=(0,), cifar_seeds=(0,), keep_checkpoints=False),
     "cpu": Profile(
         "cpu", "the recorded results for a 2-core CPU machine; each run under about 50 minutes",
         "about 9 hours in all on 2 CPU cores (AlexNet runs 35-50 minutes each)",
@@ -272,7 +275,8 @@ def get_experiment(name: str) -> Experiment:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO_ROOT / "results"
-RUNS_DIR = REPO_ROOT / "runs"
+#: Where runs train and keep their checkpoints; ALEXNET_RUNS moves them to another disk.
+RUNS_DIR = Path(os.environ["ALEXNET_RUNS"]).expanduser() if os.environ.get("ALEXNET_RUNS") else REPO_ROOT / "runs"
 
 
 def data_available(data_root: str | None) -> bool:
@@ -300,7 +304,8 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
         if prof.name == "smoke" and not data_available(data_root):
             cfg.dataset = "synthetic"
         records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
-                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or RUNS_DIR))
+                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or RUNS_DIR,
+                                     keep_checkpoint=prof.keep_checkpoints))
     return records
 
 

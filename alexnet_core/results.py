@@ -189,9 +189,12 @@ def find_recorded(results_dir: Path, profile: str, digest: str) -> Path | None:
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
-                  artifacts: bool = False) -> dict:
+                  artifacts: bool = False, keep_checkpoint: bool = True) -> dict:
     """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
-    else trained (resuming a crashed attempt from its checkpoint) and recorded atomically."""
+    else trained (resuming a crashed attempt from its checkpoint) and recorded atomically.
+
+    Without ``keep_checkpoint`` the run's checkpoint is deleted once its record is written
+    (its history and result stay beside it)."""
     from .train import CHECKPOINT, ResumeError, train
 
     config = spec.config.to_dict()
@@ -236,6 +239,8 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     if artifacts:
         write_artifacts(spec, outcome.model, record, results_dir, profile)
     atomic_write_json(path, record)
+    if not keep_checkpoint:
+        (work / CHECKPOINT).unlink(missing_ok=True)
     return record
 
 

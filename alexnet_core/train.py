@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ class TrainingDiverged(RuntimeError):
 
 class ResumeError(RuntimeError):
     """A checkpoint cannot be resumed with the given settings."""
+
+
+class CheckpointWriteError(RuntimeError):
+    """A checkpoint could not be written (usually a full disk); the previous one is intact."""
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -153,11 +158,51 @@ def init_distributed(device: torch.device) -> DistInfo:
 
 # --------------------------------------------------------------------------- checkpoints
 
+#: Room left on the disk beyond a checkpoint's own bytes (its pickled structure, the history).
+DISK_MARGIN = 64 * 2**20
+
+
+def tensor_bytes(state) -> int:
+    """The bytes of every tensor in a (nested) checkpoint state: about its size on disk."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(tensor_bytes(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(tensor_bytes(v) for v in state)
+    return 0
+
+
 def save_checkpoint(path: Path, **state) -> None:
-    """``torch.save`` to a temporary file, then an atomic rename."""
+    """``torch.save`` to a temporary file, then an atomic rename.
+
+    A disk without room for it is a :class:`CheckpointWriteError` that names the sizes and the
+    fix, checked before writing; a write that fails anyway removes its partial file. Either way
+    the previous checkpoint stays as it was.
+    """
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
+    needed = tensor_bytes(state)
+    free = shutil.disk_usage(path.parent).free
+    if free < needed + DISK_MARGIN:
+        raise CheckpointWriteError(_disk_full_message(path, state.get("epoch"), needed, free))
+    try:
+        torch.save(state, tmp)
+    except (OSError, RuntimeError) as error:  # torch reports a short write as a RuntimeError
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        raise CheckpointWriteError(f"writing the checkpoint failed ({error}). "
+                                   + _disk_full_message(path, state.get("epoch"), needed, free)) from error
     os.replace(tmp, path)
+
+
+def _disk_full_message(path: Path, epoch: int | None, needed: int, free: int) -> str:
+    mib = 2**20
+    kept = "the previous epoch's checkpoint is kept as it was" if path.exists() else "no earlier checkpoint exists"
+    return (f"not enough disk space for the checkpoint{f' of epoch {epoch}' if epoch else ''} at {path}: "
+            f"it needs about {needed / mib:.0f} MiB and {free / mib:.0f} MiB are free there; {kept}. "
+            "Free some space (finished runs' checkpoint.pt files under runs/ can go: their records are in "
+            "results/) or train onto a larger disk (--out for `train`, ALEXNET_RUNS for experiments), then "
+            "run again: experiments resume from the last checkpoint by themselves, `train` with --resume.")
 
 
 def write_history(out: Path, history: list[dict]) -> None:

@@ -1,4 +1,5 @@
 """The experiment registry, run records and their cache (the spine of the book)."""
+import dataclasses
 import json
 
 import pytest
@@ -114,7 +115,19 @@ def test_unreadable_record_is_a_clear_error(tmp_path):
         R.load_record(bad)
 
 
+def test_smoke_runs_drop_their_checkpoints_once_recorded_and_others_keep_them(dirs, monkeypatch):
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    work = dirs["runs_dir"] / "smoke" / "lrn_cifar" / "lrn-s0"
+    assert not (work / "checkpoint.pt").exists()  # CI's disk: ~450 MB per smoke AlexNet run otherwise
+    assert (work / "history.jsonl").exists() and (work / "result.json").exists()
+    monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(X.PROFILES["smoke"], keep_checkpoints=True))
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, **dirs)
+    assert (work / "checkpoint.pt").exists()
+    assert X.PROFILES["cpu"].keep_checkpoints and X.PROFILES["gpu"].keep_checkpoints
+
+
 def test_final_model_records_figure_arrays_from_the_shared_checkpoint(dirs, monkeypatch):
+    monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(X.PROFILES["smoke"], keep_checkpoints=True))
     X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
     import alexnet_core.train as T
     monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained instead of reusing the checkpoint"))

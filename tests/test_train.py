@@ -205,6 +205,44 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path, capsys):
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
 
 
+def test_a_full_disk_is_a_clear_error_that_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import shutil as sh
+
+    import alexnet_core.train as T
+    real = sh.disk_usage
+    full = {}
+
+    def disk_usage(path):
+        usage = real(path)
+        return usage._replace(free=1024) if full else usage
+
+    monkeypatch.setattr(T.shutil, "disk_usage", disk_usage)
+    with pytest.raises(T.CheckpointWriteError, match="not enough disk space for the checkpoint of epoch 2.*"
+                                                     "previous epoch's checkpoint is kept.*ALEXNET_RUNS"):
+        train(tiny(epochs=3), tmp_path, on_epoch_end=lambda record: full.setdefault("from", record["epoch"]))
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=False)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT, HISTORY]  # no partial file
+    full.clear()
+    resumed = train(tiny(epochs=3), tmp_path, resume=True)
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+
+
+def test_a_write_that_fails_midway_removes_its_partial_file(tmp_path, monkeypatch):
+    import alexnet_core.train as T
+    path = tmp_path / CHECKPOINT
+    T.save_checkpoint(path, epoch=1, model={"w": torch.ones(4)})
+
+    def short_write(state, file):
+        Path(file).write_bytes(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 112 vs 0")
+
+    monkeypatch.setattr(T.torch, "save", short_write)
+    with pytest.raises(T.CheckpointWriteError, match="writing the checkpoint failed.*unexpected pos.*MiB are free"):
+        T.save_checkpoint(path, epoch=2, model={"w": torch.zeros(4)})
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]
+    assert torch.load(path, weights_only=False)["epoch"] == 1
+
+
 def test_bf16_cpu_run_records_its_precision(tmp_path):
     outcome = train(tiny(epochs=1, precision="bf16"), tmp_path)
     assert outcome.provenance["precision"] == "bf16"
