@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=_DefaultsHelp)
     train.add_argument("--out", required=True, help="folder for checkpoint.pt, history.jsonl and result.json")
     train.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (without it such a folder is refused)")
     add_config_arguments(train)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint: centre crop and ten patches")
@@ -86,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             from .train import train
 
-            outcome = train(config_from_args(args), args.out, resume=args.resume)
+            if args.resume and args.overwrite:
+                raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+            outcome = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
             if outcome.metrics:
                 print(json.dumps(outcome.metrics, indent=2, sort_keys=True))
             return 0
@@ -151,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError as err:
         from .reproduce import ReproduceError
-        from .train import CheckpointWriteError, ResumeError, TrainingDiverged
+        from .train import CheckpointError, CheckpointWriteError, ResumeError, RunFolderError, TrainingDiverged
 
-        if isinstance(err, (TrainingDiverged, ResumeError, ReproduceError, CheckpointWriteError)):
+        if isinstance(err, (TrainingDiverged, ResumeError, ReproduceError, CheckpointWriteError, CheckpointError,
+                            RunFolderError)):
             print(f"error: {err}", file=sys.stderr)
             return 3
         raise

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,10 +88,69 @@ class TrainConfig:
             raise ValueError(f"unknown training setting(s) {unknown}; known settings: {sorted(known)}")
         return cls(**values)
 
+    def validate(self) -> None:
+        """Reject settings that cannot work, before any data is read: a :class:`ConfigError` that
+        names each wrong flag, the value given and what it takes."""
+        problems = [f"--{name.replace('_', '-')} {value!r}: {need}" for name, value, need in _problems(self)]
+        if problems:
+            raise ConfigError("invalid setting(s):\n  " + "\n  ".join(problems)
+                              + "\nFix the flag(s) above; 'python -m alexnet_core train --help' lists every flag.")
+
     def resolved_crop(self) -> int:
         if self.crop is not None:
             return self.crop
         return 224 if self.model == "alexnet" else 24
+
+
+class ConfigError(ValueError):
+    """A setting out of its range; the message names the flag."""
+
+
+def _number_problem(value: float | int | None, *, minimum: float, above: bool = False, maximum: float | None = None,
+                    below: bool = False, whole: bool = False, optional: bool = False) -> str | None:
+    """What is wrong with one number (None when nothing is): finite, in range, whole when it must be."""
+    if value is None:
+        return None if optional else "a number is required"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+        return f"takes {'a whole number' if whole else 'a number'}"
+    if not math.isfinite(value):
+        return "must be a finite number"
+    low = f"above {minimum:g}" if above else f"at least {minimum:g}"
+    high = "" if maximum is None else f" and {'below' if below else 'at most'} {maximum:g}"
+    if value < minimum or (above and value == minimum) or (maximum is not None and (value > maximum or (below and value == maximum))):
+        return f"must be {low}{high}"
+    return None
+
+
+#: (field, range) for every numeric setting: see :func:`_number_problem`.
+NUMBER_RANGES = dict(
+    limit_train=dict(minimum=1, whole=True, optional=True), limit_val=dict(minimum=1, whole=True, optional=True),
+    stats_sample=dict(minimum=1, whole=True), num_workers=dict(minimum=0, whole=True),
+    width=dict(minimum=0, above=True), dropout=dict(minimum=0, maximum=1, below=True),
+    pca_std=dict(minimum=0), epochs=dict(minimum=1, whole=True), batch_size=dict(minimum=1, whole=True),
+    lr=dict(minimum=0, above=True), momentum=dict(minimum=0, maximum=1, below=True), weight_decay=dict(minimum=0),
+    patience=dict(minimum=1, whole=True), max_drops=dict(minimum=0, whole=True), lr_factor=dict(minimum=1, above=True),
+    min_delta=dict(minimum=0), drop_by=dict(minimum=0, whole=True), seed=dict(minimum=0, whole=True),
+    threads=dict(minimum=1, whole=True, optional=True), crop=dict(minimum=1, whole=True, optional=True),
+)
+
+
+def _problems(cfg: TrainConfig) -> list[tuple[str, object, str]]:
+    found = []
+    for name, limits in NUMBER_RANGES.items():
+        value = getattr(cfg, name)
+        problem = _number_problem(value, **limits)
+        if problem:
+            found.append((name, value, problem))
+    if cfg.remove_conv not in (None, 3, 4):
+        found.append(("remove_conv", cfg.remove_conv, "takes 3 or 4 (section 7 removes conv3 or conv4)"))
+    for f in dataclasses.fields(TrainConfig):
+        choices = f.metadata.get("choices")
+        if choices and getattr(cfg, f.name) not in choices:
+            found.append((f.name, getattr(cfg, f.name), f"takes one of {', '.join(map(str, choices))}"))
+    if cfg.model == "alexnet" and cfg.crop is not None and cfg.crop not in (224, 227):
+        found.append(("crop", cfg.crop, "AlexNet takes 224 or 227 crops (section 3.5)"))
+    return found
 
 
 #: Settings that do not change what is computed, only how fast or how it is shown.

@@ -80,7 +80,7 @@ class ImageSet:
         g = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(self), generator=g)[:n].sort().values
         return ImageSet(self.images[idx], self.labels[idx], self.classes, f"{self.name}[:{n}]",
-                        [self.files[i] for i in idx.tolist()] if self.files else [])
+                        [self.files[i] for i in idx.tolist()] if self.files else [], self.skipped)
 
     def to(self, device: torch.device | str) -> "ImageSet":
         """A copy with images and labels on ``device`` (used to keep small sets on the GPU)."""
@@ -105,9 +105,76 @@ def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def load_streaming(dataset: str, split: str, root: str | os.PathLike | None = None, *,
-                   skip_corrupt: bool = False, limit: int | None = None) -> "StreamingImageFolder":
+                   skip_corrupt: bool = False, limit: int | None = None,
+                   size: int | None = -1) -> "StreamingImageFolder":
     """A split that decodes JPEGs on demand (ILSVRC-2012 does not fit a decode-once cache)."""
-    return StreamingImageFolder(find_split_folder(dataset, split, root), skip_corrupt=skip_corrupt, limit=limit)
+    side = IMAGENET_STORE_SIZE if size in (-1, None) else size
+    return StreamingImageFolder(find_split_folder(dataset, split, root), size=side, skip_corrupt=skip_corrupt,
+                                limit=limit)
+
+
+#: The side a model family's images are stored at when the dataset does not fix it: AlexNet's
+#: 256 (section 2), the CIFAR-10 nets' 32.
+MODEL_STORE_SIZE = {"alexnet": IMAGENET_STORE_SIZE, "cifarnet": 32}
+
+
+def store_size(dataset: str, model: str) -> int | None:
+    """The stored side for ``dataset`` under ``model``: a known dataset keeps its own (-1: the
+    dataset's default); a folder given by path is stored at the size the model family expects,
+    so a CIFAR-like folder is not upscaled to 256 for a CIFAR net."""
+    if dataset in KNOWN_DATASETS:
+        return -1
+    return MODEL_STORE_SIZE.get(model, IMAGENET_STORE_SIZE)
+
+
+def class_names(folder: Path) -> list[str]:
+    """The class folders of an ImageFolder split, sorted (their order gives the labels)."""
+    return sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def check_layout(dataset: str, root: str | os.PathLike | None = None, *, download: bool = False) -> None:
+    """Both splits present with the same class folders, checked before any image is decoded.
+
+    CIFAR-10's pickled batches and a dataset that ``download`` will fetch are left to the loader.
+    """
+    if dataset == "cifar10":
+        base = resolve_data_root(root)
+        if (base / KNOWN_DATASETS["cifar10"]["pickled"]).is_dir():
+            return
+    folders = {}
+    for split in ("train", "val"):
+        try:
+            folders[split] = find_split_folder(dataset, split, root)
+        except DataError:
+            if download and dataset in ("cifar10", "imagenette"):
+                return
+            raise
+    _compare_classes(class_names(folders["train"]), class_names(folders["val"]),
+                     str(folders["train"]), str(folders["val"]))
+
+
+def check_same_classes(train: "ImageSet | StreamingImageFolder", val: "ImageSet | StreamingImageFolder") -> None:
+    """Refuse splits whose classes differ: label k must be the same class in both."""
+    _compare_classes(list(train.classes), list(val.classes), train.name, val.name)
+
+
+def _compare_classes(train: list[str], val: list[str], train_name: str, val_name: str) -> None:
+    if train == val:
+        return
+    missing, extra = sorted(set(train) - set(val)), sorted(set(val) - set(train))
+    parts = ([f"missing from the validation split: {missing}"] if missing else []) + \
+        ([f"only in the validation split: {extra}"] if extra else [])
+    if not parts:
+        parts = [f"in another order: {train} against {val}"]
+    raise DataError(f"the training split ({train_name}) and the validation split ({val_name}) have different "
+                    f"classes ({'; '.join(parts)}). Labels are given by class name, so both splits need the same "
+                    "class folders: add the missing folders (with images) or remove the extra ones.")
+
+
+def skipped_images(*sets: "ImageSet | StreamingImageFolder") -> dict:
+    """Unreadable images left out of each split (``--skip-corrupt``), for the run's record:
+    ``{split name: {count, files}}``; empty when none was skipped."""
+    return {s.name: dict(count=len(s.skipped), files=list(s.skipped)) for s in sets if getattr(s, "skipped", None)}
 
 
 def find_split_folder(dataset: str, split: str, root: str | os.PathLike | None = None) -> Path:
@@ -136,7 +203,7 @@ def find_split_folder(dataset: str, split: str, root: str | os.PathLike | None =
 def list_image_folder(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
     """Classes and (file, label) pairs of an ImageFolder split, checking the layout."""
     folder = folder.resolve()
-    classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = class_names(folder)
     if not classes:
         stray = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS][:3]
         hint = f" (it holds images directly, e.g. {stray}: move them into one folder per class)" if stray else ""
@@ -258,6 +325,8 @@ def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None 
     images_path, meta_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.json"
     if use_cache and images_path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
+        if meta["skipped"]:
+            _announce_cached_skips(folder, meta["skipped"], skip_corrupt)
         images = torch.from_numpy(np.load(images_path, mmap_mode="c"))
         labels = torch.tensor(meta["labels"], dtype=torch.int64)
         return ImageSet(images, labels, meta["classes"], name or folder.name, meta["files"], meta["skipped"], key)
@@ -279,6 +348,18 @@ def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None 
         array = np.load(images_path, mmap_mode="c")
     return ImageSet(torch.from_numpy(array), torch.tensor(labels, dtype=torch.int64), classes,
                     name or folder.name, kept_files, skipped, key if use_cache else "")
+
+
+def _announce_cached_skips(folder: Path, skipped: list[str], skip_corrupt: bool) -> None:
+    """A cache made with ``--skip-corrupt`` lacks the images it skipped: say so every time it is
+    used, and refuse it without the flag (decoding afresh would stop on the same files)."""
+    listed = f"{skipped[:5]}{' and more' if len(skipped) > 5 else ''}"
+    if not skip_corrupt:
+        raise DataError(f"{len(skipped)} image(s) in {folder} cannot be read: {listed}. The decoded cache leaves "
+                        "them out because an earlier run passed --skip-corrupt. Replace or delete those files, "
+                        "or pass --skip-corrupt to train without them.")
+    warnings.warn(f"the decoded cache of {folder} leaves out {len(skipped)} unreadable image(s) (--skip-corrupt): "
+                  f"{listed}", stacklevel=3)
 
 
 # --------------------------------------------------------------------------- CIFAR-10 pickles
@@ -390,6 +471,7 @@ class StreamingImageFolder(torch.utils.data.Dataset):
         self.size, self.skip_corrupt = size, skip_corrupt
         self.labels = torch.tensor([label for _, label in self.samples], dtype=torch.int64)
         self.name = str(self.folder)
+        self.skipped: list[str] = []  # streamed images are skipped as they are met (label -1)
 
     def sample_images(self, n: int, seed: int = 0) -> torch.Tensor:
         """``n`` decoded images drawn at random: the sample the colour statistics come from."""

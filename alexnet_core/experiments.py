@@ -312,9 +312,7 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
 def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> list[dict]:
     """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
     experiment's name); never trains. For showing a second profile beside the book's."""
-    import json
-
-    from .results import config_hash, recorded_index
+    from .results import config_hash, load_record, recorded_index
 
     experiment = get_experiment(name)
     prof = get_profile(profile)
@@ -325,7 +323,7 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> l
     for spec in experiment.runs(prof):
         paths = index.get(config_hash(spec.config.to_dict()))
         if paths:
-            record = json.loads(paths[0].read_text())
+            record = load_record(paths[0])
             record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
             records.append(record)
     return records

@@ -53,16 +53,30 @@ def cpu_has_fast_bf16() -> bool:
     return any(flag in cpu_flags() for flag in FAST_BF16_CPU_FLAGS)
 
 
+class DeviceError(ValueError):
+    """The device asked for does not exist here; the message names the flag and the fix."""
+
+
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; ``cuda`` without a GPU is a clear error."""
+    """``auto`` picks CUDA when present, else CPU; a CUDA device that is not there (no GPU, or
+    an index beyond the GPUs present) is a :class:`DeviceError`."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA GPU is visible; "
-                           "use --device cpu or --device auto")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}: choose auto, cpu or cuda")
-    return torch.device(device)
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise DeviceError(f"unknown device --device {device!r}: choose auto, cpu, cuda or cuda:N")
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise DeviceError(f"--device {device} was asked for but no CUDA GPU is visible here; "
+                              "use --device cpu or --device auto")
+        if parsed.index is not None and parsed.index >= count:
+            raise DeviceError(f"--device {device}: this machine has {count} CUDA GPU(s), numbered 0 to {count - 1}; "
+                              "pick one of those or --device auto")
+    return parsed
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:

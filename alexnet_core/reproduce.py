@@ -145,16 +145,15 @@ def run_time_table(results_dir: Path = RESULTS_DIR) -> str:
     """A markdown table, from the records' provenance, of how long each recorded experiment's
     runs took and on what (smoke records, made afresh by every build, are left out). A run
     shared by several experiments is counted once, where it was trained."""
-    import json
 
     rows: dict[tuple[str, str], dict] = {}
-    from .results import run_record_paths
+    from .results import load_record, run_record_paths
 
     for path in run_record_paths(results_dir):
         profile, experiment = path.parts[-3], path.parts[-2]
         if profile == "smoke":
             continue
-        prov = json.loads(path.read_text()).get("provenance", {})
+        prov = load_record(path)["provenance"]
         row = rows.setdefault((profile, experiment), dict(runs=0, trained=0, seconds=0.0, device=set(), precision=set(),
                                                          dates=set()))
         row["runs"] += 1

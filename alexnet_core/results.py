@@ -143,15 +143,23 @@ def load_artifacts(results_dir: Path, profile: str, experiment: str, run: str) -
     return json.loads(path.read_text()) if path.exists() else None
 
 
+class RecordError(ValueError):
+    """A run record under results/ cannot be read; the message names the file and the fix."""
+
+
 def load_record(path: Path) -> dict:
-    """A recorded run, checked for its four keys."""
+    """A recorded run, checked for its four keys; a :class:`RecordError` naming the file if not."""
+    fix = (f"restore it from git (`git checkout -- {path}`) if it is committed, or delete it and the run is "
+           "trained again by the next `make reproduce`")
     try:
         record = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read run record {path}: {err}; delete it to retrain the run") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"the run record {path} is corrupt or unreadable ({err}); {fix}") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"the run record {path} holds a {type(record).__name__}, not a record; {fix}")
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
-        raise ValueError(f"run record {path} lacks {missing}; delete it to retrain the run")
+        raise RecordError(f"the run record {path} lacks {missing}; {fix}")
     return record
 
 
@@ -169,11 +177,7 @@ def recorded_index(results_dir: Path, profile: str) -> dict[str, list[Path]]:
     Reads each record once; callers that look up many runs build it once and reuse it."""
     index: dict[str, list[Path]] = {}
     for path in run_record_paths(results_dir, profile):
-        try:
-            digest = recorded_hash(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue
-        index.setdefault(digest, []).append(path)
+        index.setdefault(recorded_hash(load_record(path)), []).append(path)
     return index
 
 
@@ -195,6 +199,7 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
 
     Without ``keep_checkpoint`` the run's checkpoint is deleted once its record is written
     (its history and result stay beside it)."""
+    from .checkpoint import CheckpointError
     from .train import CHECKPOINT, ResumeError, train
 
     config = spec.config.to_dict()
@@ -226,13 +231,11 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     work = Path(runs_dir) / profile / spec.experiment / spec.name
     resume = (work / CHECKPOINT).exists() and not retrain
     print(f"[{profile}] {spec.experiment}/{spec.name}: {'resuming' if resume else 'training'}", flush=True)
-    try:
-        outcome = train(spec.config, work, resume=resume)
-    except ResumeError:
-        import shutil
-
-        shutil.rmtree(work, ignore_errors=True)
-        outcome = train(spec.config, work)
+    try:  # runs/ is the experiments' own working area: a fresh start replaces what an old attempt left
+        outcome = train(spec.config, work, resume=resume, overwrite=not resume)
+    except (ResumeError, CheckpointError) as err:
+        print(f"[{profile}] {spec.experiment}/{spec.name}: cannot resume ({err}); training afresh", flush=True)
+        outcome = train(spec.config, work, overwrite=True)
     record = outcome.record()
     record["provenance"] = record["provenance"] | dict(experiment=spec.experiment, run=spec.name, profile=profile,
                                                        variant=spec.variant, seed=spec.seed, config_hash=digest)
@@ -254,7 +257,9 @@ def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, res
     ckpt = Path(runs_dir) / profile / rel.parent / rel.stem / CHECKPOINT
     if not ckpt.exists():
         return None
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    from .checkpoint import load_checkpoint
+
+    state = load_checkpoint(ckpt, map_location="cpu")
     num_classes = state["model"]["fc8.weight"].shape[0] if "fc8.weight" in state["model"] else state["model"]["fc.weight"].shape[0]
     model = build_model(spec.config, num_classes)
     model.load_state_dict(state["model"])

@@ -14,10 +14,10 @@ Ctrl-C keeps the last checkpoint and says how to resume.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -33,14 +33,18 @@ from tqdm import tqdm
 from . import data as D
 from .allocator import keep_freed_memory
 from .augment import AugmentConfig, Augmenter, ColourStats
-from .config import TrainConfig
+from .checkpoint import CHECKPOINT, CheckpointError, CheckpointWriteError, load_checkpoint, save_checkpoint
+from .config import RUNTIME_ONLY, TrainConfig
 from .evaluate import evaluate
 from .hardware import autocast, resolve_device, resolve_precision
 from .model import AlexNet, CifarNet
 from .optim import PlateauSchedule, make_optimizer, set_lr
 from .results import atomic_write_json, atomic_write_text, git_state, provenance
+from .run_folder import RunFolderError, claim_run_folder
 
-CHECKPOINT = "checkpoint.pt"
+__all__ = ["CHECKPOINT", "HISTORY", "RESULT", "CheckpointError", "CheckpointWriteError", "ResumeError",
+           "RunFolderError", "RunOutcome", "TrainingDiverged", "evaluate_checkpoint", "load_data", "train"]
+
 HISTORY = "history.jsonl"
 RESULT = "result.json"
 
@@ -56,10 +60,6 @@ class TrainingDiverged(RuntimeError):
 
 class ResumeError(RuntimeError):
     """A checkpoint cannot be resumed with the given settings."""
-
-
-class CheckpointWriteError(RuntimeError):
-    """A checkpoint could not be written (usually a full disk); the previous one is intact."""
 
 
 # --------------------------------------------------------------------------- building blocks
@@ -84,23 +84,33 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
 
 
 def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
-    """Training and validation splits (decoded once) and the training set's colour statistics."""
+    """Training and validation splits (decoded once) and the training set's colour statistics.
+
+    The layout (both splits, the same classes) is checked before any image is decoded, and the
+    two splits are checked again after loading: a label means the same class in both."""
     if cfg.dataset == "synthetic":
         side = 32 if cfg.model == "cifarnet" else 256
         train = D.synthetic_image_set(n=cfg.limit_train or 256, num_classes=4, side=side, seed=1)
         val = D.synthetic_image_set(n=cfg.limit_val or 64, num_classes=4, side=side, seed=2)
         return train, val, ColourStats.from_images(train)
+    D.check_layout(cfg.dataset, cfg.data_root, download=cfg.download)
+    size = D.store_size(cfg.dataset, cfg.model)
     if cfg.stream or cfg.dataset == "imagenet":
-        train = D.load_streaming(cfg.dataset, "train", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_train)
-        val = D.load_streaming(cfg.dataset, "val", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_val)
+        train = D.load_streaming(cfg.dataset, "train", cfg.data_root, skip_corrupt=cfg.skip_corrupt,
+                                 limit=cfg.limit_train, size=size)
+        val = D.load_streaming(cfg.dataset, "val", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_val,
+                               size=size)
+        D.check_same_classes(train, val)
         return train, val, ColourStats.from_images(train.sample_images(min(cfg.stats_sample, len(train)), cfg.seed))
-    kwargs = dict(root=cfg.data_root, skip_corrupt=cfg.skip_corrupt, download=cfg.download)
+    kwargs = dict(root=cfg.data_root, skip_corrupt=cfg.skip_corrupt, download=cfg.download, size=size)
     if cfg.decode_subset:
         train = D.load(cfg.dataset, "train", limit=cfg.limit_train, decode_subset=True, **kwargs)
         val = D.load(cfg.dataset, "val", limit=cfg.limit_val, decode_subset=True, **kwargs)
+        D.check_same_classes(train, val)
         return train, val, cached_colour_stats(train)
     train = D.load(cfg.dataset, "train", **kwargs)
     val = D.load(cfg.dataset, "val", **kwargs)
+    D.check_same_classes(train, val)
     stats = cached_colour_stats(train)
     return train.subset(cfg.limit_train, seed=0), val.subset(cfg.limit_val, seed=0), stats
 
@@ -125,11 +135,8 @@ def augment_config(cfg: TrainConfig) -> AugmentConfig:
 
 
 def check_config(cfg: TrainConfig) -> None:
-    """Reject settings that cannot work before any data is touched."""
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.lr <= 0:
-        raise ValueError("epochs and batch size must be positive and the learning rate above 0")
-    if cfg.model == "alexnet" and cfg.resolved_crop() not in (224, 227):
-        raise ValueError(f"AlexNet takes 224 or 227 crops (section 3.5), not {cfg.resolved_crop()}")
+    """Reject settings that cannot work before any data is touched (each wrong flag named)."""
+    cfg.validate()
 
 
 # --------------------------------------------------------------------------- distributed
@@ -156,54 +163,7 @@ def init_distributed(device: torch.device) -> DistInfo:
     return info
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-#: Room left on the disk beyond a checkpoint's own bytes (its pickled structure, the history).
-DISK_MARGIN = 64 * 2**20
-
-
-def tensor_bytes(state) -> int:
-    """The bytes of every tensor in a (nested) checkpoint state: about its size on disk."""
-    if isinstance(state, torch.Tensor):
-        return state.numel() * state.element_size()
-    if isinstance(state, dict):
-        return sum(tensor_bytes(v) for v in state.values())
-    if isinstance(state, (list, tuple)):
-        return sum(tensor_bytes(v) for v in state)
-    return 0
-
-
-def save_checkpoint(path: Path, **state) -> None:
-    """``torch.save`` to a temporary file, then an atomic rename.
-
-    A disk without room for it is a :class:`CheckpointWriteError` that names the sizes and the
-    fix, checked before writing; a write that fails anyway removes its partial file. Either way
-    the previous checkpoint stays as it was.
-    """
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    needed = tensor_bytes(state)
-    free = shutil.disk_usage(path.parent).free
-    if free < needed + DISK_MARGIN:
-        raise CheckpointWriteError(_disk_full_message(path, state.get("epoch"), needed, free))
-    try:
-        torch.save(state, tmp)
-    except (OSError, RuntimeError) as error:  # torch reports a short write as a RuntimeError
-        tmp.unlink(missing_ok=True)
-        free = shutil.disk_usage(path.parent).free
-        raise CheckpointWriteError(f"writing the checkpoint failed ({error}). "
-                                   + _disk_full_message(path, state.get("epoch"), needed, free)) from error
-    os.replace(tmp, path)
-
-
-def _disk_full_message(path: Path, epoch: int | None, needed: int, free: int) -> str:
-    mib = 2**20
-    kept = "the previous epoch's checkpoint is kept as it was" if path.exists() else "no earlier checkpoint exists"
-    return (f"not enough disk space for the checkpoint{f' of epoch {epoch}' if epoch else ''} at {path}: "
-            f"it needs about {needed / mib:.0f} MiB and {free / mib:.0f} MiB are free there; {kept}. "
-            "Free some space (finished runs' checkpoint.pt files under runs/ can go: their records are in "
-            "results/) or train onto a larger disk (--out for `train`, ALEXNET_RUNS for experiments), then "
-            "run again: experiments resume from the last checkpoint by themselves, `train` with --resume.")
-
+# --------------------------------------------------------------------------- run files
 
 def write_history(out: Path, history: list[dict]) -> None:
     atomic_write_text(out / HISTORY, "".join(json.dumps(r, sort_keys=True) + "\n" for r in history))
@@ -211,7 +171,6 @@ def write_history(out: Path, history: list[dict]) -> None:
 
 def comparable(config: dict) -> dict:
     """The settings that must agree between a checkpoint and its resumption."""
-    from .config import RUNTIME_ONLY
     return {k: v for k, v in config.items() if k not in RUNTIME_ONLY and k not in ("epochs", "early_stop")}
 
 
@@ -231,11 +190,14 @@ class RunOutcome:
         return dict(config=self.config, history=self.history, metrics=self.metrics, provenance=self.provenance)
 
 
-def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: bool = False,
+def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: bool = False, overwrite: bool = False,
           on_epoch_end: Callable[[dict], None] | None = None, data: tuple | None = None) -> RunOutcome:
     """Train one model as ``cfg`` says; checkpoints and history go to ``out`` when given.
 
-    ``data`` may pass (train, val, stats) already loaded (experiments reuse them across runs).
+    ``out`` is claimed for this run first (:mod:`alexnet_core.run_folder`): writable, locked
+    while the run writes it, and holding no earlier run unless ``resume`` continues it or
+    ``overwrite`` replaces it. ``data`` may pass (train, val, stats) already loaded
+    (experiments reuse them across runs).
     """
     started = time.time()
     code = git_state()  # the code this run trains with, before the tree can change under it
@@ -255,9 +217,34 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     if cfg.batch_size % rank.world:
         raise ValueError(f"batch size {cfg.batch_size} does not split over {rank.world} processes")
     out_dir = Path(out) if out is not None else None
-    if out_dir is not None and rank.main:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if resume and out_dir is None:
+        raise ResumeError("resume needs the run folder (--out) whose checkpoint to continue")
+    claim = (claim_run_folder(out_dir, resume=resume, overwrite=overwrite) if out_dir is not None and rank.main
+             else contextlib.nullcontext())
+    with claim:
+        state = resume_state(out_dir / CHECKPOINT, cfg, device) if resume else None
+        return _train(cfg, out_dir, state, device=device, precision=precision, rank=rank, allocator=allocator,
+                      started=started, code=code, on_epoch_end=on_epoch_end, data=data)
 
+
+def resume_state(path: Path, cfg: TrainConfig, device: torch.device) -> dict:
+    """The checkpoint a resumed run continues from, read safely and checked against ``cfg``
+    before any data is decoded."""
+    if not path.exists():
+        raise ResumeError(f"--resume given but no checkpoint at {path}; start without --resume")
+    state = load_checkpoint(path, map_location=device)
+    if comparable(state["config"]) != comparable(cfg.to_dict()):
+        diff = {k: (state["config"].get(k), v) for k, v in comparable(cfg.to_dict()).items()
+                if state["config"].get(k) != v}
+        raise ResumeError(f"the checkpoint in {path.parent} was made with other settings {diff} "
+                          "(checkpoint, now); resume with the same settings or use a new --out")
+    return state
+
+
+def _train(cfg: TrainConfig, out_dir: Path | None, state: dict | None, *, device: torch.device, precision: str,
+           rank: DistInfo, allocator: str, started: float, code: dict, on_epoch_end: Callable[[dict], None] | None,
+           data: tuple | None) -> RunOutcome:
+    """The body of :func:`train`, once the run folder is claimed (``state``: a checkpoint to resume)."""
     train_set, val_set, stats = data if data is not None else load_data(cfg)
     num_classes = len(train_set.classes)
     model = build_model(cfg, num_classes).to(device)
@@ -274,15 +261,7 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     start_epoch = 1
 
     ckpt_path = out_dir / CHECKPOINT if out_dir is not None else None
-    if resume:
-        if ckpt_path is None or not ckpt_path.exists():
-            raise ResumeError(f"--resume given but no checkpoint at {ckpt_path}; start without --resume")
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if comparable(state["config"]) != comparable(cfg.to_dict()):
-            diff = {k: (state["config"].get(k), v) for k, v in comparable(cfg.to_dict()).items()
-                    if state["config"].get(k) != v}
-            raise ResumeError(f"the checkpoint in {out_dir} was made with other settings {diff} "
-                              "(checkpoint, now); resume with the same settings or use a new --out")
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -355,7 +334,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
                 if device.type == "cpu" or step % 50 == 49 or step == steps - 1:
                     running = loss_sum.item() / seen
                     if not math.isfinite(running):
-                        raise TrainingDiverged(_diverged_message(epoch, step, ckpt_path, cfg))
+                        raise TrainingDiverged(_diverged_message(epoch, step, ckpt_path, cfg, history, precision,
+                                                                num_classes))
                     if cfg.progress and rank.main:
                         bar.set_postfix(loss=f"{running:.3f}", img_s=f"{seen * rank.world / (time.time() - t0):.0f}")
             train_seconds = time.time() - t0
@@ -397,6 +377,9 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
     # a resumed run's wall time adds the epochs an earlier process trained (their set-up is not kept)
     earlier = sum(r["seconds"] for r in history[:start_epoch - 1])
     extra = dict(resumed_after_epoch=start_epoch - 1) if start_epoch > 1 else {}
+    skipped = D.skipped_images(train_set, val_set)
+    if skipped:
+        extra["skipped_images"] = skipped
     outcome = RunOutcome(cfg.to_dict(), history, metrics,
                          provenance(device, precision, time.time() - started + earlier, code) | dict(world_size=rank.world)
                          | (dict(cpu_allocator=allocator) if device.type == "cpu" else {}) | extra, model)
@@ -453,18 +436,31 @@ def _fits_on_gpu(train_set: D.ImageSet, val_set: D.ImageSet, device: torch.devic
     return need < 0.5 * free
 
 
-def _diverged_message(epoch: int, step: int, ckpt: Path | None, cfg: TrainConfig) -> str:
-    kept = f"the last good checkpoint is kept at {ckpt}" if ckpt is not None and ckpt.exists() else \
-        "no checkpoint was written yet"
+def _diverged_message(epoch: int, step: int, ckpt: Path | None, cfg: TrainConfig, history: list[dict],
+                      precision: str, num_classes: int) -> str:
+    """What happened, what the kept checkpoint is worth, and only the remedies not already in use."""
+    chance = math.log(max(num_classes, 2))  # the loss of a uniform guess
+    if ckpt is None or not ckpt.exists() or not history:
+        kept = "no checkpoint was written yet"
+    elif history[-1]["train_loss"] > chance + 1.0:
+        kept = (f"the checkpoint of epoch {history[-1]['epoch']} at {ckpt} is kept, but its training loss was "
+                f"already {history[-1]['train_loss']:.3g} (a uniform guess scores {chance:.2f}): it was diverging, "
+                "so resuming from it will not help; start afresh with --overwrite")
+    else:
+        kept = (f"the last good checkpoint (epoch {history[-1]['epoch']}, training loss "
+                f"{history[-1]['train_loss']:.3g}) is kept at {ckpt}")
+    remedies = [f"a lower --lr (now {cfg.lr:g}; the paper's is 0.01)"]
+    if precision != "fp32":
+        remedies.append("--precision fp32")
+    if cfg.init != "kaiming":
+        remedies.append("--init kaiming")
     return (f"the training loss became NaN or infinite at epoch {epoch}, step {step + 1}; {kept}. "
-            f"Try a lower --lr (now {cfg.lr}; the paper's is 0.01), --precision fp32, or --init kaiming.")
+            f"Try {', '.join(remedies[:-1]) + ' or ' + remedies[-1] if len(remedies) > 1 else remedies[0]}.")
 
 
 def evaluate_checkpoint(path: Path, data_root: str | None = None, device: str = "auto") -> dict:
     """Centre-crop and ten-patch validation error of a saved checkpoint."""
-    if not Path(path).exists():
-        raise ResumeError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_checkpoint(path, map_location="cpu")
     cfg = TrainConfig.from_dict(state["config"])
     if data_root is not None:
         cfg.data_root = data_root

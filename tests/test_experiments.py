@@ -111,7 +111,7 @@ def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, mo
 def test_unreadable_record_is_a_clear_error(tmp_path):
     bad = tmp_path / "r.json"
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match="delete it to retrain"):
+    with pytest.raises(ValueError, match="r.json is corrupt.*delete it and the run is trained again"):
         R.load_record(bad)
 
 

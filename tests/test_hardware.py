@@ -32,7 +32,7 @@ def test_cpu_isa_and_auto_precision_follow_the_flags(monkeypatch, flags, isa, fa
 def test_unknown_precision_and_device_name_the_choices():
     with pytest.raises(ValueError, match="choose auto, fp32 or bf16"):
         hardware.resolve_precision("fp16", torch.device("cpu"))
-    with pytest.raises(ValueError, match="choose auto, cpu or cuda"):
+    with pytest.raises(ValueError, match="choose auto, cpu, cuda or cuda:N"):
         hardware.resolve_device("tpu")
 
 

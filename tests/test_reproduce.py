@@ -53,7 +53,7 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     def record(profile, spec):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(config=spec.config.to_dict())))
+        path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics={}, provenance={})))
 
     assert P.best_recorded_profile(tmp_path) == "smoke"
     specs = {p: [s for e in EXPERIMENTS.values() for s in e.runs(p)] for p in ("cpu", "gpu")}
@@ -82,7 +82,8 @@ def test_run_time_table_counts_a_shared_run_once(tmp_path):
     def write(profile, experiment, run, **prov):
         path = tmp_path / profile / experiment / f"{run}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(provenance=dict(device="cpu X", precision="bf16", date="2026-11-27", **prov))))
+        path.write_text(json.dumps(dict(config={}, history=[], metrics={},
+                                        provenance=dict(device="cpu X", precision="bf16", date="2026-11-27", **prov))))
 
     write("cpu", "lrn_alexnet", "lrn-s0", wall_seconds=600)
     write("cpu", "overlap_pool", "overlap-s0", wall_seconds=600, copied_from="cpu/lrn_alexnet/lrn-s0.json")

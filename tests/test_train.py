@@ -154,8 +154,8 @@ def test_kill_after_epoch_one_and_resume_equals_uninterrupted(tmp_path):
     assert len((tmp_path / "killed" / HISTORY).read_text().splitlines()) == 1
     resumed = train(cfg, tmp_path / "killed", resume=True)
     assert without_timings(resumed.history) == without_timings(straight.history)
-    a = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=False)["model"]
-    b = torch.load(tmp_path / "killed" / CHECKPOINT, weights_only=False)["model"]
+    a = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=True)["model"]
+    b = torch.load(tmp_path / "killed" / CHECKPOINT, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -184,11 +184,11 @@ def test_nan_loss_stops_with_advice_and_keeps_last_good_checkpoint(tmp_path):
 
     T.build_model = spy
     try:
-        with pytest.raises(TrainingDiverged, match="NaN or infinite at epoch 2.*checkpoint is kept.*--lr"):
+        with pytest.raises(TrainingDiverged, match="NaN or infinite at epoch 2.*last good checkpoint \\(epoch 1, training loss .*\\) is kept.*--lr"):
             train(tiny(epochs=3), tmp_path, on_epoch_end=poison)
     finally:
         T.build_model = original
-    state = torch.load(tmp_path / CHECKPOINT, weights_only=False)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
     assert state["epoch"] == 1 and torch.isfinite(state["model"]["fc.weight"]).all()
 
 
@@ -200,7 +200,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
         train(tiny(epochs=3), tmp_path, on_epoch_end=interrupt)
     assert "--resume" in capsys.readouterr().err
-    assert torch.load(tmp_path / CHECKPOINT, weights_only=False)["epoch"] == 2
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["epoch"] == 2
     resumed = train(tiny(epochs=3), tmp_path, resume=True)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
 
@@ -208,7 +208,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_says_how_to_resume(tmp_path, capsys):
 def test_a_full_disk_is_a_clear_error_that_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     import shutil as sh
 
-    import alexnet_core.train as T
+    import alexnet_core.checkpoint as T
     real = sh.disk_usage
     full = {}
 
@@ -220,7 +220,7 @@ def test_a_full_disk_is_a_clear_error_that_keeps_the_previous_checkpoint(tmp_pat
     with pytest.raises(T.CheckpointWriteError, match="not enough disk space for the checkpoint of epoch 2.*"
                                                      "previous epoch's checkpoint is kept.*ALEXNET_RUNS"):
         train(tiny(epochs=3), tmp_path, on_epoch_end=lambda record: full.setdefault("from", record["epoch"]))
-    assert torch.load(tmp_path / CHECKPOINT, weights_only=False)["epoch"] == 1
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT, HISTORY]  # no partial file
     full.clear()
     resumed = train(tiny(epochs=3), tmp_path, resume=True)
@@ -228,7 +228,7 @@ def test_a_full_disk_is_a_clear_error_that_keeps_the_previous_checkpoint(tmp_pat
 
 
 def test_a_write_that_fails_midway_removes_its_partial_file(tmp_path, monkeypatch):
-    import alexnet_core.train as T
+    import alexnet_core.checkpoint as T
     path = tmp_path / CHECKPOINT
     T.save_checkpoint(path, epoch=1, model={"w": torch.ones(4)})
 
@@ -240,7 +240,7 @@ def test_a_write_that_fails_midway_removes_its_partial_file(tmp_path, monkeypatc
     with pytest.raises(T.CheckpointWriteError, match="writing the checkpoint failed.*unexpected pos.*MiB are free"):
         T.save_checkpoint(path, epoch=2, model={"w": torch.zeros(4)})
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]
-    assert torch.load(path, weights_only=False)["epoch"] == 1
+    assert torch.load(path, weights_only=True)["epoch"] == 1
 
 
 def test_bf16_cpu_run_records_its_precision(tmp_path):
@@ -281,7 +281,7 @@ def test_two_process_gloo_ddp_matches_one_process_on_the_same_global_batch(tmp_p
     for p in procs:
         p.join(timeout=180)
         assert p.exitcode == 0
-    result = torch.load(tmp_path / "ddp" / CHECKPOINT, weights_only=False)
+    result = torch.load(tmp_path / "ddp" / CHECKPOINT, weights_only=True)
     assert len(result["history"]) == len(single.history) == 2
     assert json.loads((tmp_path / "ddp" / RESULT).read_text())["provenance"]["world_size"] == 2
     for ours, ref in zip(result["history"], single.history):
