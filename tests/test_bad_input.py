@@ -198,6 +198,20 @@ def _truncated(tmp: Path, trained: Path) -> list[str]:
     return ["train", *TINY, "--out", str(out), "--resume"]
 
 
+def _bad_resume(content: bytes) -> Callable[[Path, Path], list[str]]:
+    def setup(tmp: Path, trained: Path) -> list[str]:
+        out = copy_run(trained, tmp)
+        (out / CHECKPOINT).write_bytes(content)
+        return ["train", *TINY, "--out", str(out), "--resume"]
+    return setup
+
+
+def _truncated_evaluate(tmp: Path, trained: Path) -> list[str]:
+    data = (trained / CHECKPOINT).read_bytes()
+    (tmp / "cut.pt").write_bytes(data[: len(data) // 3])
+    return ["evaluate", str(tmp / "cut.pt")]
+
+
 def _bad_file(content: bytes) -> Callable[[Path, Path], list[str]]:
     def setup(tmp: Path, trained: Path) -> list[str]:
         (tmp / "bad.pt").write_bytes(content)
@@ -307,6 +321,13 @@ CASES = {
     "--limit-val 0": Case(_argv(*TINY, "--limit-val", "0"), 2, ("--limit-val 0: must be at least 1",)),
     "truncated checkpoint, --resume": Case(_truncated, 3, ("cannot read the checkpoint", "truncated", "train again"),
                                            watch="run", after=_no_epoch_trained),
+    "empty checkpoint, --resume": Case(_bad_resume(b""), 3, ("the file is empty", "train again"), watch="run",
+                                       after=_no_epoch_trained),
+    "garbage checkpoint, --resume": Case(_bad_resume(b"PK\x03\x04 not really a zip" * 9), 3,
+                                         ("cannot read the checkpoint", "checkpoint.pt"), watch="run",
+                                         after=_no_epoch_trained),
+    "truncated checkpoint, evaluate": Case(_truncated_evaluate, 3, ("cannot read the checkpoint", "cut.pt",
+                                                                    "truncated")),
     "empty checkpoint, evaluate": Case(_bad_file(b""), 3, ("bad.pt", "the file is empty", "train again")),
     "garbage checkpoint, evaluate": Case(_bad_file(b"12345 garbage \x00\x01" * 20), 3,
                                          ("cannot read the checkpoint", "bad.pt", "not a checkpoint")),
