@@ -78,6 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
     early.add_argument("--data-root", default=None)
     early.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
+    study = commands.add_parser("recipe-start", help="the first steps of AlexNet's variants under each recipe "
+                                "(printed, coded), lr and seed: where the loss leaves chance, dead units "
+                                "(results/diagnostics/<profile>/recipe-start.json; resumes)")
+    study.add_argument("--profile", required=True)
+    study.add_argument("--recipes", default="printed,coded", help="comma-separated recipe presets")
+    study.add_argument("--variants", default="reference,no-dropout", help="comma-separated AlexNet variants")
+    study.add_argument("--lrs", default="0.01,0.003", help="comma-separated learning rates")
+    study.add_argument("--seeds", default="0,1", help="comma-separated seeds")
+    study.add_argument("--steps", type=int, default=146, help="training steps per run (146: two Imagenette epochs)")
+    study.add_argument("--data-root", default=None)
+    study.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+
     commands.add_parser("list", help="list the experiments and the runs each needs per profile")
     return parser
 
@@ -136,6 +148,19 @@ def main(argv: list[str] | None = None) -> int:
             path = diagnostics_path(result["profile"], args.name)
             atomic_write_json(path, result)
             print(f"written {path}")
+            return 0
+        if args.command == "recipe-start":
+            from .recipe_study import recipe_start, study_path
+
+            try:
+                seeds = tuple(int(v) for v in args.seeds.split(","))
+                lrs = tuple(float(v) for v in args.lrs.split(","))
+            except ValueError as err:
+                raise ValueError(f"--seeds takes integers and --lrs numbers, comma-separated ({err})") from err
+            recipe_start(args.profile, recipes=tuple(args.recipes.split(",")), lrs=lrs,
+                         variants=tuple(args.variants.split(",")), seeds=seeds, steps=args.steps,
+                         data_root=args.data_root, device=args.device)
+            print(f"written {study_path(args.profile)}")
             return 0
         if args.command == "list":
             from .experiments import EXPERIMENTS, PROFILES

@@ -34,8 +34,10 @@ class AugmentConfig:
     ``crop`` is the network's input side (224 or 227 from 256; 24 from CIFAR's 32).
     ``random_crop=False`` trains on centre crops; ``flip`` adds horizontal reflections with
     probability 0.5; ``pca_colour`` adds the colour shift with ``pca_std`` (0.1 in the paper);
-    ``subtract_mean`` removes the per-pixel mean image; ``input_scale`` multiplies the result
-    (1.0 keeps the paper's raw pixel units).
+    ``subtract_mean`` removes the per-pixel mean image; ``colour_rescale`` divides each training
+    crop by ``1 + pca_std`` after the colour noise, as the authors' 2012 code did "so that the
+    overall scale of the training data doesn't become too different from the test data"
+    (``convdata.py``); test views are never scaled.
     """
 
     crop: int = 224
@@ -44,7 +46,12 @@ class AugmentConfig:
     pca_colour: bool = True
     pca_std: float = 0.1
     subtract_mean: bool = True
-    input_scale: float = 1.0
+    colour_rescale: bool = False
+
+    @property
+    def train_scale(self) -> float:
+        """The factor training crops are multiplied by (1, or 1 / (1 + pca_std) as coded)."""
+        return 1.0 / (1.0 + self.pca_std) if self.colour_rescale and self.pca_colour else 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -137,7 +144,8 @@ class Augmenter:
         return self._stats_on[device]
 
     def _views(self, images: torch.Tensor, top: torch.Tensor, left: torch.Tensor,
-               mirror: torch.Tensor | None = None, shift: torch.Tensor | None = None) -> torch.Tensor:
+               mirror: torch.Tensor | None = None, shift: torch.Tensor | None = None,
+               scale: float = 1.0) -> torch.Tensor:
         """Crop each image at (top, left), subtract the mean image cropped at the same place,
         reflect where ``mirror``, add the per-image colour ``shift`` (N x 3), scale.
 
@@ -154,8 +162,8 @@ class Augmenter:
                 x = torch.where(mirror[:, None, None, None], x.flip(3), x)
             if shift is not None:
                 x = x + shift[:, :, None, None]
-            if cfg.input_scale != 1.0:
-                x = x * cfg.input_scale
+            if scale != 1.0:
+                x = x * scale
             return x.contiguous(memory_format=torch.channels_last)
         out = torch.empty(n, 3, size, size, dtype=torch.float32).contiguous(memory_format=torch.channels_last)
         tops, lefts = top.tolist(), left.tolist()
@@ -167,8 +175,8 @@ class Augmenter:
                 x = x.sub_(mean[:, t:t + size, l:l + size])
             if shift is not None:
                 x = x.add_(shift[i][:, None, None])
-            if cfg.input_scale != 1.0:
-                x = x.mul_(cfg.input_scale)
+            if scale != 1.0:
+                x = x.mul_(scale)
             out[i] = x.flip(2) if mirrors[i] else x
         return out
 
@@ -192,7 +200,7 @@ class Augmenter:
         mirror = torch.rand(n, generator=generator, device=device) < 0.5 if cfg.flip else None
         shift = (pca_colour_shift(n, self._stats(device), cfg.pca_std, generator, device)
                  if cfg.pca_colour else None)
-        return self._views(images, top, left, mirror, shift)
+        return self._views(images, top, left, mirror, shift, cfg.train_scale)
 
     def centre(self, images: torch.Tensor) -> torch.Tensor:
         """The centre crop, the single view used for validation during training."""

@@ -13,6 +13,18 @@ def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
     return field(default=default, metadata=dict(help=help, choices=choices))
 
 
+#: The two presets of AlexNet's recipe (``--recipe``). ``printed``: what the paper says (sections
+#: 3.3, 4.1, 5). ``coded``: what the 2012 code behind the paper's numbers did
+#: (computerhistory/AlexNet-Source-Code, layers/layers-145.cfg and layer-params-145.cfg, layer.py,
+#: convdata.py; book chapter "The paper and its code").
+RECIPES: dict[str, dict] = {
+    "printed": dict(lrn_alpha="printed", lrn1_before_relu=False, norm2_within_map=False, conv345_std=0.01,
+                    bias_lr_mult=1.0, colour_rescale=False),
+    "coded": dict(lrn_alpha="per-window", lrn1_before_relu=True, norm2_within_map=True, conv345_std=0.03,
+                  bias_lr_mult=2.0, colour_rescale=True),
+}
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a run. Defaults are the paper's settings where it states them."""
@@ -43,6 +55,19 @@ class TrainConfig:
                     ("paper", "kaiming"))
     remove_conv: int | None = opt(None, "section 7's depth ablation: remove conv3 or conv4 (3 or 4)")
     bias_one: bool = opt(True, "paper init: biases 1 in conv2, conv4, conv5, fc6, fc7 (off: all 0)")
+    # --- the recipe: the paper as printed, or as its authors' 2012 code ran it (ORIGINAL_CODE.md)
+    recipe: str = opt("printed", "AlexNet recipe preset: printed (the paper's text) or coded (the authors' 2012 "
+                                 "code, layers-145); each switch below left unset follows it", tuple(RECIPES))
+    lrn_alpha: str | None = opt(None, "LRN alpha: printed (section 3.3's formula) or per-window (alpha/n: the 2012 "
+                                      "code, PyTorch, Caffe)", ("printed", "per-window"))
+    lrn1_before_relu: bool | None = opt(None, "layer 1 as coded: conv1 -> LRN -> pool -> ReLU (the paper: the LRN "
+                                              "follows the ReLU)")
+    norm2_within_map: bool | None = opt(None, "the 2012 code's extra within-map normalisation after conv2's LRN "
+                                              "(cnorm2; the paper does not mention it)")
+    conv345_std: float | None = opt(None, "initial weight std of conv3-conv5 (the paper: 0.01; the 2012 code: 0.03)")
+    bias_lr_mult: float | None = opt(None, "biases' learning rate over the weights' (the paper: 1; the 2012 code: 2)")
+    colour_rescale: bool | None = opt(None, "divide each training crop by 1 + pca_std after the colour noise, as the "
+                                            "2012 code does (the paper does not)")
     # --- augmentation (section 4.1)
     crop: int | None = opt(None, "input side: 224 or 227 for AlexNet (default 224), 24 or 32 for cifarnet (default 24)")
     random_crop: bool = opt(True, "random crops in training (off: centre crop)")
@@ -76,6 +101,7 @@ class TrainConfig:
                               ("auto", "yes", "no"))
     threads: int | None = opt(None, "torch CPU threads (default: torch's choice)")
     progress: bool = opt(True, "tqdm progress bars")
+    record_steps: int = opt(100, "keep the loss of each of the run's first this many steps in the history")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -87,6 +113,11 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training setting(s) {unknown}; known settings: {sorted(known)}")
         return cls(**values)
+
+    def recipe_settings(self) -> dict:
+        """The recipe's switches as this run uses them: each set explicitly, else the preset's."""
+        preset = RECIPES[self.recipe] if self.recipe in RECIPES else RECIPES["printed"]
+        return {name: preset[name] if getattr(self, name) is None else getattr(self, name) for name in preset}
 
     def validate(self) -> None:
         """Reject settings that cannot work, before any data is read: a :class:`ConfigError` that
@@ -131,7 +162,8 @@ NUMBER_RANGES = dict(
     lr=dict(minimum=0, above=True), momentum=dict(minimum=0, maximum=1, below=True), weight_decay=dict(minimum=0),
     patience=dict(minimum=1, whole=True), max_drops=dict(minimum=0, whole=True), lr_factor=dict(minimum=1, above=True),
     min_delta=dict(minimum=0), drop_by=dict(minimum=0, whole=True), seed=dict(minimum=0, whole=True),
-    threads=dict(minimum=1, whole=True, optional=True), crop=dict(minimum=1, whole=True, optional=True),
+    threads=dict(minimum=1, whole=True, optional=True), record_steps=dict(minimum=0, whole=True), crop=dict(minimum=1, whole=True, optional=True),
+    conv345_std=dict(minimum=0, above=True, optional=True), bias_lr_mult=dict(minimum=0, optional=True),
 )
 
 
@@ -146,15 +178,19 @@ def _problems(cfg: TrainConfig) -> list[tuple[str, object, str]]:
         found.append(("remove_conv", cfg.remove_conv, "takes 3 or 4 (section 7 removes conv3 or conv4)"))
     for f in dataclasses.fields(TrainConfig):
         choices = f.metadata.get("choices")
-        if choices and getattr(cfg, f.name) not in choices:
+        if choices and getattr(cfg, f.name) is not None and getattr(cfg, f.name) not in choices:
             found.append((f.name, getattr(cfg, f.name), f"takes one of {', '.join(map(str, choices))}"))
     if cfg.model == "alexnet" and cfg.crop is not None and cfg.crop not in (224, 227):
         found.append(("crop", cfg.crop, "AlexNet takes 224 or 227 crops (section 3.5)"))
     return found
 
 
+#: The switch fields of :data:`RECIPES`, in the order the book's table lists them.
+RECIPE_SWITCHES = ("lrn_alpha", "lrn1_before_relu", "norm2_within_map", "conv345_std", "bias_lr_mult",
+                   "colour_rescale")
+
 #: Settings that do not change what is computed, only how fast or how it is shown.
-RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device")
+RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device", "record_steps")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -163,11 +199,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
         choices = f.metadata.get("choices")
-        if f.type in ("bool", bool):
+        if f.type in ("bool", bool, "bool | None"):
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
                                 help=help_text)
             continue
-        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), str)
+        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str,
+                "float | None": float}.get(str(f.type), str)
         parser.add_argument(flag, dest=f.name, type=kind, default=f.default, choices=choices,
                             help=help_text)  # the parser's formatter appends the default
 

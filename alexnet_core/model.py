@@ -98,6 +98,51 @@ class LocalResponseNorm(nn.Module):
         return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper form)"
 
 
+#: Section 3.3's constants: ``k, n, alpha, beta`` (the paper prints alpha for a sum that is not
+#: divided by n; the 2012 code divides it, ``per-window``).
+LRN_K, LRN_SIZE, LRN_ALPHA, LRN_BETA = 2.0, 5, 1e-4, 0.75
+
+
+def paper_lrn(convention: str = "printed") -> "LocalResponseNorm":
+    """Section 3.3's normalisation under one of the two conventions for alpha.
+
+    ``printed``: alpha = 1e-4 multiplies the plain sum over n = 5 channels, as the formula is
+    printed. ``per-window``: alpha / n multiplies it, as the authors' 2012 code computed
+    (``layer.py``, ``CrossMapNormLayerParser``: ``scale /= size``) and as PyTorch's
+    ``nn.LocalResponseNorm(5, 1e-4, 0.75, 2)`` does: five times weaker.
+    """
+    if convention not in ("printed", "per-window"):
+        raise ValueError(f"unknown LRN alpha convention {convention!r}: choose printed or per-window")
+    alpha = LRN_ALPHA if convention == "printed" else LRN_ALPHA / LRN_SIZE
+    return LocalResponseNorm(LRN_SIZE, alpha, LRN_BETA, LRN_K)
+
+
+class WithinMapNorm(nn.Module):
+    """The 2012 code's within-map response normalisation (cuda-convnet's ``rnorm``; ``cnorm2``
+    of layers-145.cfg): each unit divided by ``(k + alpha/size^2 * sum a^2)^beta``, the sum over
+    the ``size x size`` neighbourhood in its own map (truncated at the borders).
+
+    The paper does not mention this layer; ``norm2_within_map`` switches it on after conv2's
+    cross-map LRN, where the code has it. Computed in float32 like :class:`LocalResponseNorm`.
+    """
+
+    def __init__(self, size: int = 5, alpha: float = 1e-3, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        if size < 1 or size % 2 == 0:
+            raise ValueError(f"within-map normalisation size must be odd, got {size}")
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        # the mean over the window with zero padding, times size^2: the sum over the valid part
+        window_mean = F.avg_pool2d(xf.square(), self.size, stride=1, padding=self.size // 2, count_include_pad=True)
+        scale = window_mean.mul_(self.alpha).add_(self.k).pow_(-self.beta)  # alpha/size^2 * sum = alpha * mean
+        return (xf * scale).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, alpha={self.alpha} (divided by size^2), beta={self.beta}, k={self.k}"
+
+
 def make_activation(name: str) -> nn.Module:
     """The non-linearity of section 3.1: ``relu`` (the paper's) or ``tanh`` (its baseline)."""
     if name == "relu":
@@ -134,12 +179,17 @@ class AlexNet(nn.Module):
         input_size: 224 (conv1 padded by 2) or 227 (no padding); see the module docstring.
         remove_conv: section 7's depth ablation: 3 or 4 removes that middle convolutional
             layer (the next layer then takes the previous one's output); None keeps all five.
+        lrn_alpha: ``printed`` or ``per-window`` (:func:`paper_lrn`).
+        lrn1_before_relu: layer 1 as the 2012 code has it, conv1 -> LRN -> pool -> ReLU.
+        norm2_within_map: the code's extra :class:`WithinMapNorm` after conv2's LRN.
+        conv345_std: initial weight std of conv3-conv5 (the paper 0.01, the code 0.03).
     """
 
     def __init__(self, num_classes: int = 1000, *, groups: int = 2, lrn: bool = True,
                  overlap_pool: bool = True, activation: Activation = "relu", dropout: float = 0.5,
                  init: Init = "paper", width: float = 1.0, input_size: int = 224,
-                 remove_conv: int | None = None):
+                 remove_conv: int | None = None, lrn_alpha: str = "printed", lrn1_before_relu: bool = False,
+                 norm2_within_map: bool = False, conv345_std: float = 0.01):
         super().__init__()
         if input_size not in CONV1_PADDING:
             raise ValueError(f"input_size must be 224 or 227, got {input_size}")
@@ -151,16 +201,20 @@ class AlexNet(nn.Module):
         c5 = 256
         self.config = dict(num_classes=num_classes, groups=groups, lrn=lrn,
                            overlap_pool=overlap_pool, activation=activation, dropout=dropout,
-                           init=init, width=width, input_size=input_size, remove_conv=remove_conv)
+                           init=init, width=width, input_size=input_size, remove_conv=remove_conv,
+                           lrn_alpha=lrn_alpha, lrn1_before_relu=lrn1_before_relu,
+                           norm2_within_map=norm2_within_map, conv345_std=conv345_std)
         self.input_size = input_size
+        self.lrn1_before_relu = lrn1_before_relu
 
         self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=CONV1_PADDING[input_size])
         self.act1 = make_activation(activation)
-        self.norm1 = LocalResponseNorm() if lrn else nn.Identity()
+        self.norm1 = paper_lrn(lrn_alpha) if lrn else nn.Identity()
         self.pool1 = make_pool(overlap_pool)
         self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=groups)
         self.act2 = make_activation(activation)
-        self.norm2 = LocalResponseNorm() if lrn else nn.Identity()
+        self.norm2 = paper_lrn(lrn_alpha) if lrn else nn.Identity()
+        self.norm2b = WithinMapNorm() if lrn and norm2_within_map else nn.Identity()
         self.pool2 = make_pool(overlap_pool)
         if remove_conv == 3:
             c3 = c2
@@ -180,12 +234,15 @@ class AlexNet(nn.Module):
         self.act7 = make_activation(activation)
         self.drop7 = nn.Dropout(dropout)
         self.fc8 = nn.Linear(4096, num_classes)
-        initialise(self, init)
+        initialise(self, init, layer_std=dict.fromkeys(("conv3", "conv4", "conv5"), conv345_std))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """conv1-conv5 with their non-linearities, normalisation and pooling: N x 256 x 6 x 6."""
-        x = self.pool1(self.norm1(self.act1(self.conv1(x))))
-        x = self.pool2(self.norm2(self.act2(self.conv2(x))))
+        if self.lrn1_before_relu:  # the 2012 code: rnorm1 takes conv1, pool1 applies the ReLU
+            x = self.act1(self.pool1(self.norm1(self.conv1(x))))
+        else:
+            x = self.pool1(self.norm1(self.act1(self.conv1(x))))
+        x = self.pool2(self.norm2b(self.norm2(self.act2(self.conv2(x)))))
         x = self.act3(self.conv3(x))
         x = self.act4(self.conv4(x))
         return self.pool5(self.act5(self.conv5(x)))
@@ -216,10 +273,11 @@ def _scaled(channels: int, width: float, groups: int) -> int:
 
 
 def initialise(model: nn.Module, scheme: str, bias_one: tuple[str, ...] = PAPER_BIAS_ONE,
-               std: float = 0.01) -> None:
+               std: float = 0.01, layer_std: dict[str, float] | None = None) -> None:
     """Initialise every conv and linear layer of ``model`` (section 5).
 
-    ``paper``: weights from N(0, std) with std 0.01, biases 1 in the layers named by
+    ``paper``: weights from N(0, std) with std 0.01 (``layer_std`` overrides it per layer name:
+    the 2012 code drew conv3-conv5 from N(0, 0.03)), biases 1 in the layers named by
     ``bias_one`` and 0 elsewhere. ``kaiming``: He-normal weights (fan-in, ReLU gain) and
     zero biases, the modern default kept for comparisons.
     """
@@ -229,7 +287,7 @@ def initialise(model: nn.Module, scheme: str, bias_one: tuple[str, ...] = PAPER_
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
             continue
         if scheme == "paper":
-            nn.init.normal_(module.weight, mean=0.0, std=std)
+            nn.init.normal_(module.weight, mean=0.0, std=(layer_std or {}).get(name, std))
             nn.init.constant_(module.bias, 1.0 if name in bias_one else 0.0)
         else:
             nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")

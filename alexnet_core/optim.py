@@ -60,22 +60,27 @@ class PaperSGD(torch.optim.Optimizer):
         return loss
 
 
-def parameter_groups(model: nn.Module, weight_decay: float, decay_biases: bool) -> list[dict]:
+def parameter_groups(model: nn.Module, weight_decay: float, decay_biases: bool,
+                     bias_lr_mult: float = 1.0) -> list[dict]:
     """Weights get weight decay; biases too only when ``decay_biases``.
 
     The paper's rule is written for "weight w"; cuda-convnet, which the paper used, applied
     weight decay to weights only. ``decay_biases=True`` gives torch's usual all-parameter decay.
+    Each group carries ``lr_mult``, its learning rate over the weights': the 2012 code gave
+    biases twice the weights' rate (``epsB=0.02`` against ``epsW=0.01``), ``bias_lr_mult=2``.
     """
     weights = [p for n, p in model.named_parameters() if not n.endswith("bias")]
     biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    return [dict(params=weights, weight_decay=weight_decay),
-            dict(params=biases, weight_decay=weight_decay if decay_biases else 0.0)]
+    return [dict(params=weights, weight_decay=weight_decay, lr_mult=1.0),
+            dict(params=biases, weight_decay=weight_decay if decay_biases else 0.0, lr_mult=bias_lr_mult)]
 
 
 def make_optimizer(model: nn.Module, rule: str, lr: float, momentum: float, weight_decay: float,
-                   decay_biases: bool = False) -> torch.optim.Optimizer:
+                   decay_biases: bool = False, bias_lr_mult: float = 1.0) -> torch.optim.Optimizer:
     """``paper``: :class:`PaperSGD`; ``torch``: ``torch.optim.SGD`` with the same settings."""
-    groups = parameter_groups(model, weight_decay, decay_biases)
+    groups = parameter_groups(model, weight_decay, decay_biases, bias_lr_mult)
+    for group in groups:
+        group["lr"] = lr * group["lr_mult"]
     if rule == "paper":
         return PaperSGD(groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if rule == "torch":
@@ -84,8 +89,12 @@ def make_optimizer(model: nn.Module, rule: str, lr: float, momentum: float, weig
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set the weights' learning rate; every group follows at its ``lr_mult`` (1 when absent).
+
+    The 2012 code's notes lower only ``epsW`` at each step, so its biases kept 0.02 to the
+    end; here they keep their ratio to the weights' rate (the book's table says so)."""
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_mult", 1.0)
 
 
 @dataclass

@@ -49,9 +49,9 @@ HISTORY = "history.jsonl"
 RESULT = "result.json"
 
 
-#: Epoch 1 keeps the loss of each of its first steps in the history (``step_losses``): how a
-#: run starts out (a spike, a collapse to chance) is invisible in epoch means.
-FIRST_STEPS_RECORDED = 100
+# A run keeps the loss of each of its first ``record_steps`` steps (100 by default) in the history,
+# as ``step_losses`` of the epochs they fall in: how a run starts out (a spike, a collapse to
+# chance) is invisible in epoch means.
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,10 +68,13 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     """The network a config names, initialised under the config's seed."""
     torch.manual_seed(cfg.seed)
     crop = cfg.resolved_crop()
+    recipe = cfg.recipe_settings()
     if cfg.model == "alexnet":
         model: nn.Module = AlexNet(num_classes, groups=cfg.groups, lrn=cfg.lrn, overlap_pool=cfg.overlap_pool,
                                    activation=cfg.activation, dropout=cfg.dropout, init=cfg.init,
-                                   width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv)
+                                   width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv,
+                                   lrn_alpha=recipe["lrn_alpha"], lrn1_before_relu=recipe["lrn1_before_relu"],
+                                   norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"])
     elif cfg.model == "cifarnet":
         model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
     else:
@@ -131,7 +134,8 @@ def cached_colour_stats(train: D.ImageSet) -> ColourStats:
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
     return AugmentConfig(crop=cfg.resolved_crop(), random_crop=cfg.random_crop, flip=cfg.flip,
-                         pca_colour=cfg.pca_colour, pca_std=cfg.pca_std, subtract_mean=cfg.subtract_mean)
+                         pca_colour=cfg.pca_colour, pca_std=cfg.pca_std, subtract_mean=cfg.subtract_mean,
+                         colour_rescale=cfg.recipe_settings()["colour_rescale"])
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -250,7 +254,8 @@ def _train(cfg: TrainConfig, out_dir: Path | None, state: dict | None, *, device
     model = build_model(cfg, num_classes).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.decay_biases)
+    optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.decay_biases,
+                               cfg.recipe_settings()["bias_lr_mult"])
     schedule = PlateauSchedule(lr=cfg.lr, patience=cfg.patience, max_drops=cfg.max_drops, factor=cfg.lr_factor,
                                min_delta=cfg.min_delta, drop_by=cfg.drop_by)
     augmenter = Augmenter(augment_config(cfg), stats)
@@ -327,7 +332,7 @@ def _train(cfg: TrainConfig, out_dir: Path | None, state: dict | None, *, device
                 loss.backward()
                 optimizer.step()
                 loss_sum += loss.detach() * len(labels)
-                if epoch == 1 and step < FIRST_STEPS_RECORDED:
+                if (epoch - 1) * steps + step < cfg.record_steps:
                     first_losses.append(loss.detach())
                 errors += (logits.detach().argmax(1) != labels).sum()
                 seen += len(labels)

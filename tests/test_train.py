@@ -106,7 +106,7 @@ def test_budget_drop_divides_once_when_no_plateau_came():
 
 def test_tiny_net_overfits_a_tiny_set(tmp_path):
     cfg = tiny(limit_train=64, batch_size=16, epochs=25, random_crop=False, flip=False, pca_colour=False,
-               patience=100, lr=0.004)
+               patience=100, lr=0.004, record_steps=6)
     outcome = train(cfg, tmp_path)
     first, last = outcome.history[0], outcome.history[-1]
     assert last["train_loss"] < 0.5 * first["train_loss"]
@@ -117,9 +117,10 @@ def test_tiny_net_overfits_a_tiny_set(tmp_path):
     lines = (tmp_path / HISTORY).read_text().splitlines()
     assert len(lines) == 25 and {"train_loss", "train_top1", "val_top1", "val_top5", "lr", "seconds",
                                  "images_per_s"} <= set(json.loads(lines[0]))
-    # epoch 1 keeps each step's loss (how the run started); their mean is the epoch's loss
+    # the first record_steps steps keep their losses (how the run started); their mean is the epoch's loss
     steps = first["step_losses"]
-    assert len(steps) == 64 // 16 and "step_losses" not in outcome.history[1]
+    assert len(steps) == 64 // 16 and len(outcome.history[1]["step_losses"]) == 6 - 64 // 16
+    assert "step_losses" not in outcome.history[2]
     assert sum(steps) / len(steps) == pytest.approx(first["train_loss"], abs=1e-3)
 
 

@@ -1,0 +1,135 @@
+"""Which recipe lets every AlexNet variant start to learn: the first steps under each candidate.
+
+Issue: under the paper's printed recipe (section 5's init, lr 0.01) AlexNet sat at chance on
+Imagenette, and at the book's lr 0.003 it spiked and stalled while most of fc7's units died;
+variants that happened to start sooner then won their comparisons. This module trains each
+AlexNet variant the book ablates for its first ``steps`` steps under each candidate recipe
+(:data:`alexnet_core.config.RECIPES`), learning rate and seed, and records per-step losses, the
+step at which the loss left chance for good, and the share of dead ReLU units. Every finished
+run is written at once, so a killed study resumes where it stopped.
+
+    python -m alexnet_core recipe-start --profile cpu --recipes printed,coded --lrs 0.01,0.003 \\
+        --variants reference,no-dropout --seeds 0,1 --steps 146
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from statistics import mean
+
+import torch
+
+from .augment import Augmenter
+from .config import RECIPES, TrainConfig
+from .experiments import data_available, get_profile
+from .hardware import autocast, resolve_device, resolve_precision
+from .results import atomic_write_json, git_state, provenance
+from .stability import ALEXNET_RELUS, DIAGNOSTICS_DIR, dead_units
+from .train import augment_config, load_data, train
+
+#: The AlexNet variants the book ablates, as settings over the reference (see experiments.py).
+ABLATIONS: dict[str, dict] = {
+    "reference": {},
+    "no-lrn": dict(lrn=False),
+    "no-dropout": dict(dropout=0.0),
+    "no-overlap": dict(overlap_pool=False),
+    "one-column-half": dict(groups=1, width=0.5),
+    "no-conv3": dict(remove_conv=3),
+    "no-conv4": dict(remove_conv=4),
+    "bias-zero": dict(bias_one=False),
+}
+
+#: The loss must stay this far below chance (ln of the class count) to have left it.
+CHANCE_MARGIN = 0.1
+#: ... in every running mean over this many steps from then on.
+CHANCE_WINDOW = 10
+
+
+def study_path(profile: str, results_dir: Path | None = None) -> Path:
+    return Path(results_dir or DIAGNOSTICS_DIR) / profile / "recipe-start.json"
+
+
+def left_chance_step(losses: list[float], chance: float, margin: float = CHANCE_MARGIN,
+                     window: int = CHANCE_WINDOW) -> int | None:
+    """The first step (1-based, the end of a window) from which every ``window``-step running
+    mean of the loss stays below ``chance - margin``; None if the record ends before that."""
+    if len(losses) < window:
+        return None
+    running = [mean(losses[i - window + 1:i + 1]) for i in range(window - 1, len(losses))]
+    below = [r < chance - margin for r in running]
+    if not below[-1]:
+        return None
+    first = len(below)
+    while first > 0 and below[first - 1]:
+        first -= 1
+    return first + window  # running[j] ends at step j + window (1-based)
+
+
+def _config(profile: str, recipe: str, variant: str, lr: float, seed: int, steps: int,
+            data_root: str | None, device: str, val_images: int) -> TrainConfig:
+    prof = get_profile(profile)
+    settings = prof.base("alexnet") | ABLATIONS[variant] | dict(
+        recipe=recipe, lr=lr, seed=seed, early_stop=False, max_drops=0, drop_by=0, ten_crop=False,
+        limit_val=val_images, record_steps=steps, data_root=data_root, device=device, progress=False)
+    if prof.name == "smoke" and not data_available(data_root):
+        settings["dataset"] = "synthetic"
+    return TrainConfig(**settings)
+
+
+def recipe_start(profile: str, *, recipes: tuple[str, ...], lrs: tuple[float, ...], variants: tuple[str, ...],
+                 seeds: tuple[int, ...], steps: int, data_root: str | None = None, device: str = "auto",
+                 val_images: int = 256, path: Path | None = None, progress: bool = True) -> dict:
+    """Train every (recipe, variant, lr, seed) for ``steps`` steps, skipping those ``path``
+    already holds; the study is rewritten after each run. Returns the whole study."""
+    unknown = [r for r in recipes if r not in RECIPES] + [v for v in variants if v not in ABLATIONS]
+    if unknown or steps < CHANCE_WINDOW or not seeds or not lrs:
+        raise ValueError(f"recipe-start needs known recipes ({', '.join(RECIPES)}) and variants "
+                         f"({', '.join(ABLATIONS)}), at least {CHANCE_WINDOW} steps, one seed and one lr"
+                         + (f"; unknown: {unknown}" if unknown else ""))
+    path = path or study_path(get_profile(profile).name)
+    study = json.loads(path.read_text()) if path.exists() else dict(profile=profile, rows=[])
+    done = {(r["recipe"], r["variant"], r["lr"], r["seed"], r["steps"]) for r in study["rows"]}
+    dev = resolve_device(device)
+    data = None
+    for seed in seeds:  # a whole first seed before the second: the cheapest complete picture first
+        for recipe in recipes:
+            for lr in lrs:
+                for variant in variants:
+                    if (recipe, variant, lr, seed, steps) in done:
+                        continue
+                    cfg = _config(profile, recipe, variant, lr, seed, steps, data_root, device, val_images)
+                    if data is None:
+                        data = load_data(cfg)
+                    cfg.epochs = max(1, math.ceil(steps / max(1, len(data[0]) // cfg.batch_size)))
+                    row = _one_run(cfg, data, dev, val_images, steps)
+                    row |= dict(recipe=recipe, variant=variant, lr=lr, seed=seed)
+                    study["rows"].append(row)
+                    study |= dict(chance_loss=row["chance_loss"], batch_size=cfg.batch_size,
+                                  provenance=provenance(dev, row["precision"], None, git_state()))
+                    atomic_write_json(path, study)
+                    if progress:
+                        print(f"{recipe:<8} {variant:<16} lr {lr:<6g} seed {seed}: left chance at step "
+                              f"{row['left_chance_step']}, last-10 loss {mean(row['step_losses'][-10:]):.3f}, "
+                              f"dead fc7 {row['dead_units'].get('fc7', math.nan):.0%} ({row['seconds']:.0f} s)",
+                              flush=True)
+    return study
+
+
+def _one_run(cfg: TrainConfig, data: tuple, dev: torch.device, val_images: int, steps: int) -> dict:
+    started = time.time()
+    outcome = train(cfg, data=data)
+    losses = [v for h in outcome.history for v in h.get("step_losses", [])][:steps]
+    chance = math.log(len(data[0].classes))
+    images = Augmenter(augment_config(cfg), data[2]).centre(data[1].images[:val_images].to(dev))
+    if cfg.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    precision = resolve_precision(cfg.precision, dev)
+    with autocast(dev, precision):
+        dead = dead_units(outcome.model, images)
+    return dict(steps=steps, step_losses=losses, chance_loss=round(chance, 4),
+                left_chance_step=left_chance_step(losses, chance), val_top1=round(outcome.history[-1]["val_top1"], 2),
+                dead_units={ALEXNET_RELUS.get(k, k): v for k, v in dead.items()}, precision=precision,
+                seconds=round(time.time() - started, 1), recipe_settings=cfg.recipe_settings())
