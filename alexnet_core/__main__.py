@@ -6,8 +6,17 @@ import json
 import sys
 from pathlib import Path
 
+from .book.early_steps import diagnostics_path, early_steps
+from .book.experiments import EXPERIMENTS, PROFILES, run_experiment
+from .book.recipe_study import recipe_start, study_path
+from .book.record_all import record_profile
+from .book.reproduce import ReproduceError, best_recorded_profile, reproduce
+from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import add_config_arguments, config_from_args
 from .data import DataError
+from .files import atomic_write_json
+from .run_folder import RunFolderError
+from .train import ResumeError, TrainingDiverged, evaluate_checkpoint, train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m alexnet_core",
                      description="AlexNet (Krizhevsky, Sutskever & Hinton 2012), replicated.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_run_commands(commands)
+    _add_book_commands(commands)
+    _add_diagnostic_commands(commands)
+    commands.add_parser("list", help="list the experiments and the runs each needs per profile")
+    return parser
 
+
+def _data_and_device(parser: argparse.ArgumentParser, devices: tuple | None = ("auto", "cpu", "cuda")) -> None:
+    parser.add_argument("--data-root", default=None, help="folder holding the datasets (default: $ALEXNET_DATA)")
+    parser.add_argument("--device", default="auto", choices=devices)
+
+
+def _add_run_commands(commands) -> None:
     train = commands.add_parser("train", help="train one model (section 5's learning rule)",
                                 formatter_class=_DefaultsHelp)
     train.add_argument("--out", required=True, help="folder for checkpoint.pt, history.jsonl and result.json")
@@ -40,44 +61,40 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (without it such a folder is refused)")
     add_config_arguments(train)
-
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint: centre crop and ten patches")
     evaluate.add_argument("checkpoint", help="a checkpoint.pt written by train")
-    evaluate.add_argument("--data-root", default=None, help="folder holding the datasets (default: $ALEXNET_DATA)")
-    evaluate.add_argument("--device", default="auto")
+    _data_and_device(evaluate, devices=None)
+
+
+def _add_book_commands(commands) -> None:
     rep = commands.add_parser("reproduce", help="execute the book's notebooks under a profile, then build the book")
     rep.add_argument("--profile", default="best", help="smoke, cpu, gpu, imagenet, or best (the best recorded)")
     rep.add_argument("--retrain", action="store_true", help="retrain runs even when they are recorded")
     rep.add_argument("--only", nargs="+", default=None, help="execute only these notebooks (names without .md)")
-    rep.add_argument("--data-root", default=None, help="folder holding the datasets (default: $ALEXNET_DATA)")
-    rep.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    _data_and_device(rep)
     rep.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the book")
-
     exp = commands.add_parser("experiment", help="train (or load) the runs of one experiment under a profile")
-    exp.add_argument("name", help="an experiment of alexnet_core.experiments (see 'list')")
+    exp.add_argument("name", help="an experiment of alexnet_core.book.experiments (see 'list')")
     exp.add_argument("--profile", required=True)
     exp.add_argument("--retrain", action="store_true")
     exp.add_argument("--only", nargs="+", default=None, help="only these runs or variants")
-    exp.add_argument("--data-root", default=None)
-    exp.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
+    _data_and_device(exp)
     rec = commands.add_parser("record", help="train every unrecorded run of a profile, several at a time")
     rec.add_argument("--profile", required=True)
     rec.add_argument("--parallel", type=int, default=1, help="runs trained side by side (processes)")
     rec.add_argument("--threads-per-run", type=int, default=None, help="OMP_NUM_THREADS for each run")
-    rec.add_argument("--data-root", default=None)
-    rec.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    _data_and_device(rec)
 
+
+def _add_diagnostic_commands(commands) -> None:
     early = commands.add_parser("early-steps", help="the first steps of each variant of an experiment: per-step "
                                 "loss and dead ReLU units, over seeds and learning rates (results/diagnostics/)")
-    early.add_argument("name", help="an experiment of alexnet_core.experiments (see 'list')")
+    early.add_argument("name", help="an experiment of alexnet_core.book.experiments (see 'list')")
     early.add_argument("--profile", required=True)
     early.add_argument("--steps", type=int, default=30, help="training steps per run")
     early.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     early.add_argument("--lrs", default=None, help="comma-separated learning rates (default: the profile's)")
-    early.add_argument("--data-root", default=None)
-    early.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-
+    _data_and_device(early)
     study = commands.add_parser("recipe-start", help="the first steps of AlexNet's variants under each recipe "
                                 "(printed, coded), lr and seed: where the loss leaves chance, dead units "
                                 "(results/diagnostics/<profile>/recipe-start.json; resumes)")
@@ -87,88 +104,91 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--lrs", default="0.01,0.003", help="comma-separated learning rates")
     study.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     study.add_argument("--steps", type=int, default=146, help="training steps per run (146: two Imagenette epochs)")
-    study.add_argument("--data-root", default=None)
-    study.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    _data_and_device(study)
 
-    commands.add_parser("list", help="list the experiments and the runs each needs per profile")
-    return parser
+
+def _seeds_and_lrs(args: argparse.Namespace) -> tuple[tuple[int, ...], tuple[float, ...] | None]:
+    try:
+        return (tuple(int(v) for v in args.seeds.split(",")),
+                tuple(float(v) for v in args.lrs.split(",")) if args.lrs else None)
+    except ValueError as err:
+        raise ValueError(f"--seeds takes integers and --lrs numbers, comma-separated ({err})") from err
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.resume and args.overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    outcome = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
+    if outcome.metrics:
+        print(json.dumps(outcome.metrics, indent=2, sort_keys=True))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    print(json.dumps(evaluate_checkpoint(Path(args.checkpoint), args.data_root, args.device), indent=2))
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    profile = best_recorded_profile() if args.profile == "best" else args.profile
+    reproduce(profile, retrain=args.retrain, only=args.only, data_root=args.data_root, device=args.device,
+              build=not args.no_build)
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    for record in run_experiment(args.name, args.profile, data_root=args.data_root, device=args.device,
+                                 retrain=args.retrain, only=args.only):
+        m = record["metrics"]
+        print(f"{record['provenance']['run']:<28} val top-1 {m['val_top1']:6.2f}%  top-5 {m['val_top5']:6.2f}%")
+    return 0
+
+
+def _record(args: argparse.Namespace) -> int:
+    failed = record_profile(args.profile, parallel=args.parallel, device=args.device, data_root=args.data_root,
+                            threads_per_run=args.threads_per_run)
+    for name in failed:
+        print(f"failed: {name}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _early_steps(args: argparse.Namespace) -> int:
+    seeds, lrs = _seeds_and_lrs(args)
+    result = early_steps(args.name, args.profile, steps=args.steps, seeds=seeds, lrs=lrs,
+                         data_root=args.data_root, device=args.device)
+    path = diagnostics_path(result["profile"], args.name)
+    atomic_write_json(path, result)
+    print(f"written {path}")
+    return 0
+
+
+def _recipe_start(args: argparse.Namespace) -> int:
+    seeds, lrs = _seeds_and_lrs(args)
+    recipe_start(args.profile, recipes=tuple(args.recipes.split(",")), lrs=lrs,
+                 variants=tuple(args.variants.split(",")), seeds=seeds, steps=args.steps,
+                 data_root=args.data_root, device=args.device)
+    print(f"written {study_path(args.profile)}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    for exp in EXPERIMENTS.values():
+        counts = ", ".join(f"{p}: {len(exp.runs(p))}" for p in PROFILES)
+        print(f"{exp.name:<18} section {exp.section:<4} runs per profile ({counts})  {exp.title}")
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "reproduce": _reproduce, "experiment": _experiment,
+            "record": _record, "early-steps": _early_steps, "recipe-start": _recipe_start, "list": _list}
+
+#: Errors about the state on disk (exit 3); input and setting errors exit 2.
+STATE_ERRORS = (TrainingDiverged, ResumeError, ReproduceError, CheckpointWriteError, CheckpointError, RunFolderError)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            from .train import train
-
-            if args.resume and args.overwrite:
-                raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
-            outcome = train(config_from_args(args), args.out, resume=args.resume, overwrite=args.overwrite)
-            if outcome.metrics:
-                print(json.dumps(outcome.metrics, indent=2, sort_keys=True))
-            return 0
-        if args.command == "evaluate":
-            from .train import evaluate_checkpoint
-
-            print(json.dumps(evaluate_checkpoint(Path(args.checkpoint), args.data_root, args.device), indent=2))
-            return 0
-        if args.command == "reproduce":
-            from .reproduce import best_recorded_profile, reproduce
-
-            profile = best_recorded_profile() if args.profile == "best" else args.profile
-            reproduce(profile, retrain=args.retrain, only=args.only, data_root=args.data_root, device=args.device,
-                      build=not args.no_build)
-            return 0
-        if args.command == "experiment":
-            from .experiments import run_experiment
-
-            for record in run_experiment(args.name, args.profile, data_root=args.data_root, device=args.device,
-                                         retrain=args.retrain, only=args.only):
-                m = record["metrics"]
-                print(f"{record['provenance']['run']:<28} val top-1 {m['val_top1']:6.2f}%  top-5 {m['val_top5']:6.2f}%")
-            return 0
-        if args.command == "record":
-            from .record import record_profile
-
-            failed = record_profile(args.profile, parallel=args.parallel, device=args.device,
-                                    data_root=args.data_root, threads_per_run=args.threads_per_run)
-            for name in failed:
-                print(f"failed: {name}", file=sys.stderr)
-            return 1 if failed else 0
-        if args.command == "early-steps":
-            from .results import atomic_write_json
-            from .stability import diagnostics_path, early_steps
-
-            try:
-                seeds = tuple(int(v) for v in args.seeds.split(","))
-                lrs = tuple(float(v) for v in args.lrs.split(",")) if args.lrs else None
-            except ValueError as err:
-                raise ValueError(f"--seeds takes integers and --lrs numbers, comma-separated ({err})") from err
-            result = early_steps(args.name, args.profile, steps=args.steps, seeds=seeds, lrs=lrs,
-                                 data_root=args.data_root, device=args.device)
-            path = diagnostics_path(result["profile"], args.name)
-            atomic_write_json(path, result)
-            print(f"written {path}")
-            return 0
-        if args.command == "recipe-start":
-            from .recipe_study import recipe_start, study_path
-
-            try:
-                seeds = tuple(int(v) for v in args.seeds.split(","))
-                lrs = tuple(float(v) for v in args.lrs.split(","))
-            except ValueError as err:
-                raise ValueError(f"--seeds takes integers and --lrs numbers, comma-separated ({err})") from err
-            recipe_start(args.profile, recipes=tuple(args.recipes.split(",")), lrs=lrs,
-                         variants=tuple(args.variants.split(",")), seeds=seeds, steps=args.steps,
-                         data_root=args.data_root, device=args.device)
-            print(f"written {study_path(args.profile)}")
-            return 0
-        if args.command == "list":
-            from .experiments import EXPERIMENTS, PROFILES
-
-            for exp in EXPERIMENTS.values():
-                counts = ", ".join(f"{p}: {len(exp.runs(p))}" for p in PROFILES)
-                print(f"{exp.name:<18} section {exp.section:<4} runs per profile ({counts})  {exp.title}")
-            return 0
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
         return 130
     except (DataError, ValueError) as err:
@@ -178,16 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}; the book's packages install with `make install` "
               "(pip install -e '.[book,test]')", file=sys.stderr)
         return 2
-    except RuntimeError as err:
-        from .reproduce import ReproduceError
-        from .train import CheckpointError, CheckpointWriteError, ResumeError, RunFolderError, TrainingDiverged
-
-        if isinstance(err, (TrainingDiverged, ResumeError, ReproduceError, CheckpointWriteError, CheckpointError,
-                            RunFolderError)):
-            print(f"error: {err}", file=sys.stderr)
-            return 3
-        raise
-    return 1
+    except STATE_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

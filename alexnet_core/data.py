@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torchvision
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
+
+from . import paths
 
 #: File endings that count as images in an ImageFolder.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -69,10 +72,6 @@ class ImageSet:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    @property
-    def side(self) -> int:
-        return int(self.images.shape[-1])
-
     def subset(self, n: int | None, seed: int = 0) -> "ImageSet":
         """The first ``n`` images of a fixed random permutation (all classes represented)."""
         if n is None or n >= len(self):
@@ -92,8 +91,7 @@ class ImageSet:
 
 def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
     """The data root: the ``root`` argument (a ``--data-root`` flag), else ``ALEXNET_DATA``."""
-    if root is None:
-        root = os.environ.get("ALEXNET_DATA")
+    root = paths.data_root_setting(root)
     if not root:
         raise DataError("no data root given: pass --data-root DIR or set ALEXNET_DATA=DIR, where DIR "
                         "holds cifar10-jpeg/, imagenette-224/ or your ImageNet folder")
@@ -288,11 +286,6 @@ def decode_files(files: list[str], size: int | None, *, skip_corrupt: bool = Fal
 
 # --------------------------------------------------------------------------- cache
 
-def default_cache_dir() -> Path:
-    """``ALEXNET_CACHE`` if set, else ``~/.cache/alexnet_core``."""
-    return Path(os.environ.get("ALEXNET_CACHE", Path.home() / ".cache" / "alexnet_core"))
-
-
 def cache_key(folder: Path, size: int | None, samples: list[tuple[str, int]]) -> str:
     """Key of a decoded split: its source folder, store size and file list (names, sizes, times)."""
     h = hashlib.sha256(f"v1|{folder.resolve()}|{size}".encode())
@@ -320,7 +313,7 @@ def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None 
     if limit is not None and limit < len(samples):
         keep = torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))[:limit].sort().values
         samples = [samples[i] for i in keep.tolist()]
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     key = cache_key(folder, size, samples)
     images_path, meta_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.json"
     if use_cache and images_path.exists() and meta_path.exists():
@@ -392,8 +385,6 @@ def load_cifar_pickles(folder: Path, split: str) -> ImageSet:
 
 def _download(dataset: str, root: Path) -> None:
     """Fetch the canonical dataset through torchvision (needs internet)."""
-    import torchvision
-
     try:
         if dataset == "cifar10":
             torchvision.datasets.CIFAR10(str(root), train=True, download=True)
@@ -491,6 +482,17 @@ class StreamingImageFolder(torch.utils.data.Dataset):
                 raise
             warnings.warn(f"skipping unreadable image {path}", stacklevel=2)
             return torch.zeros(3, self.size, self.size, dtype=torch.uint8), -1  # label -1: ignored
+
+
+#: Readable names of ImageNet synsets where torchvision knows them (its Imagenette table); a
+#: folder name that is not a known synset is its own display name.
+_SYNSET_NAMES = {wnid: names[0] for wnid, names in
+                 getattr(torchvision.datasets.Imagenette, "_WNID_TO_CLASS", {}).items()}
+
+
+def class_display_name(folder_name: str) -> str:
+    """``n01440764`` -> ``tench``: the common name of an ImageNet synset folder, else the name itself."""
+    return _SYNSET_NAMES.get(folder_name, folder_name)
 
 
 def synthetic_image_set(n: int = 64, num_classes: int = 4, side: int = 32, seed: int = 0) -> ImageSet:

@@ -30,8 +30,10 @@ from alexnet_core import AlexNet  # noqa: E402
 from alexnet_core import data as D  # noqa: E402
 from alexnet_core.augment import AugmentConfig, Augmenter  # noqa: E402
 from alexnet_core.config import TrainConfig  # noqa: E402
-from alexnet_core.results import atomic_write_json, provenance  # noqa: E402
-from alexnet_core.train import cached_colour_stats, train  # noqa: E402
+from alexnet_core.files import atomic_write_json  # noqa: E402
+from alexnet_core.provenance import provenance  # noqa: E402
+from alexnet_core.inputs import cached_colour_stats  # noqa: E402
+from alexnet_core.train import train  # noqa: E402
 
 
 def pipeline_alone(train_set: D.ImageSet, augmenter: Augmenter, batch: int, epochs: int = 2) -> float:

@@ -17,9 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from alexnet_core.config import TrainConfig  # noqa: E402
-from alexnet_core.data import default_cache_dir  # noqa: E402
+from alexnet_core.paths import cache_dir  # noqa: E402
 from alexnet_core.hardware import resolve_precision  # noqa: E402
-from alexnet_core.results import atomic_write_json, peak_rss_mb, provenance  # noqa: E402
+from alexnet_core.files import atomic_write_json  # noqa: E402
+from alexnet_core.provenance import peak_rss_mb, provenance  # noqa: E402
 from alexnet_core.train import train  # noqa: E402
 
 POINTS = {  # model: (images at batch 128, batch sizes at a fixed number of images)
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
         for b in batches:
             rows.append(epoch_seconds(model, fixed, b, args.device) | dict(sweep="batch"))
             print(rows[-1], flush=True)
-    caches = {f.name: round(f.stat().st_size / 2 ** 20, 1) for f in default_cache_dir().glob("*.images.npy")}
+    caches = {f.name: round(f.stat().st_size / 2 ** 20, 1) for f in cache_dir().glob("*.images.npy")}
     result = dict(rows=rows, peak_rss_mb=peak_rss_mb(), decode_cache_mb=caches,
                   provenance=provenance(torch.device(args.device), resolve_precision("auto", torch.device(args.device))))
     if args.out:

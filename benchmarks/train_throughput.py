@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,9 +39,11 @@ from alexnet_core import AlexNet, CifarNet, multiply_adds  # noqa: E402
 from alexnet_core.allocator import keep_freed_memory  # noqa: E402
 from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats  # noqa: E402
 from alexnet_core.data import synthetic_image_set  # noqa: E402
-from alexnet_core.hardware import autocast, cpu_has_fast_bf16  # noqa: E402
+from alexnet_core.hardware import cpu_has_fast_bf16  # noqa: E402
 from alexnet_core.optim import make_optimizer  # noqa: E402
-from alexnet_core.results import atomic_write_json, provenance  # noqa: E402
+from alexnet_core.step import train_step  # noqa: E402
+from alexnet_core.files import atomic_write_json  # noqa: E402
+from alexnet_core.provenance import provenance  # noqa: E402
 
 #: Dense bf16 tensor-core peaks from NVIDIA's datasheets (TFLOP/s, without sparsity).
 GPU_BF16_PEAK_TFLOPS = {"H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "H200": 989.0, "A100": 312.0}
@@ -88,17 +89,10 @@ def measure(model_name: str, device: torch.device, precision: str, channels_last
     images, labels = data.images.to(device), data.labels.to(device)
     gen = torch.Generator(device=device).manual_seed(0)
 
-    def step(i: int) -> None:
+    def step(i: int) -> None:  # the trainer's own step (alexnet_core.step), on two alternating batches
         sl = slice((i % 2) * batch, (i % 2 + 1) * batch)
-        x = aug.train(images[sl], gen)
-        if not channels_last:
-            x = x.contiguous()
-        with autocast(device, precision):
-            out = step_model(x)
-        loss = F.cross_entropy(out.float(), labels[sl])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        train_step(step_model, opt, aug, images[sl], labels[sl], gen, device, precision,
+                   channels_last_input=channels_last)
 
     t0 = time.perf_counter()
     for i in range(warmup):

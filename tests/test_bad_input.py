@@ -27,7 +27,7 @@ from PIL import Image
 from alexnet_core.__main__ import main
 from alexnet_core.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
 from alexnet_core.config import TrainConfig
-from alexnet_core.results import RecordError, recorded_index
+from alexnet_core.book.records import RecordError, recorded_index
 from alexnet_core.run_folder import claim_run_folder
 
 from conftest import write_image_folder
@@ -261,7 +261,7 @@ def _corrupt_record(listing: str) -> Callable[[Path, Path], Callable[[], object]
         (good / "b.json").write_text('{"config": {"dataset": "imagen')  # cut short by a crash or a bad merge
         if listing == "index":
             return lambda: recorded_index(tmp / "results", "cpu")
-        from alexnet_core.reproduce import run_time_table
+        from alexnet_core.book.run_times import run_time_table
         return lambda: run_time_table(tmp / "results")
     return setup
 
@@ -394,10 +394,10 @@ def test_overwrite_replaces_an_earlier_run(trained_run, tmp_path):
 
 
 def test_the_lock_is_released_when_a_run_ends(tmp_path):
-    with claim_run_folder(tmp_path / "run"):
-        pass
-    with claim_run_folder(tmp_path / "run"):  # a second claim after the first ended is fine
-        pass
+    with claim_run_folder(tmp_path / "run") as folder:
+        assert folder.is_dir()
+    with claim_run_folder(tmp_path / "run") as again:  # a second claim after the first ended is fine
+        assert again == folder and list(folder.iterdir()) == []  # no lock file or probe left behind
 
 
 def test_a_crafted_checkpoint_is_refused_by_the_loader_itself(tmp_path):
@@ -408,7 +408,7 @@ def test_a_crafted_checkpoint_is_refused_by_the_loader_itself(tmp_path):
 
 
 def test_a_cifar_net_on_a_32_pixel_folder_is_cached_at_32(tmp_path):
-    from alexnet_core.train import load_data
+    from alexnet_core.inputs import load_data
     root = cifar_like_folder(tmp_path / "small")
     train_set, val_set, _ = load_data(TrainConfig(dataset=str(root), model="cifarnet"))
     assert train_set.images.shape[-2:] == (32, 32) and val_set.images.shape[-2:] == (32, 32)

@@ -1,7 +1,7 @@
 """Reading benchmarks/results/ for the Performance page: per-CPU folders, row picking, summaries."""
 import json
 
-from alexnet_core.benchmark_results import cpu_summary, describe, load_cpu_benchmarks, pick
+from alexnet_core.book.benchmarks import cpu_summary, describe, load_cpu_benchmarks, pick
 
 
 def row(precision, cl, ips, *, compile_=False, lrn=True, allocator="default", batch=128, fraction=0.5):

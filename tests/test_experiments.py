@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from alexnet_core import experiments as X
-from alexnet_core import results as R
-from alexnet_core.train import check_config
+from alexnet_core.book import experiments as X
+from alexnet_core.book import records as R
+from alexnet_core.provenance import git_state
+from alexnet_core.train import check_config, train
 
 
 def test_every_experiment_has_runs_in_every_profile():
@@ -66,25 +67,22 @@ def test_record_round_trip_and_cache_hit(dirs, monkeypatch):
     assert prov["config_hash"] == R.config_hash(on_disk["config"]) and prov["precision"] in ("bf16", "fp32")
     assert prov["commit"] and "wall_seconds" in prov and prov["device"]
 
-    import alexnet_core.train as T
-    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("a recorded run was retrained"))
-    again = X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs)
+    again = X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs,
+                             trainer=lambda *a, **k: pytest.fail("a recorded run was retrained"))
     assert again == records
 
 
 def test_changed_config_or_retrain_trains_again(dirs, monkeypatch):
     X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
     calls = []
-    import alexnet_core.train as T
-    real = T.train
-    monkeypatch.setattr(T, "train", lambda *a, **k: calls.append(1) or real(*a, **k))
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, **dirs)
+    counting = lambda *a, **k: calls.append(1) or train(*a, **k)  # noqa: E731
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, trainer=counting, **dirs)
     assert calls == [1]
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     record = json.loads(path.read_text())
     record["config"]["lr"] = 0.5  # recorded with other settings
     path.write_text(json.dumps(record))
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], trainer=counting, **dirs)
     assert calls == [1, 1]
 
 
@@ -94,16 +92,15 @@ def test_a_setting_added_later_does_not_invalidate_records(dirs, monkeypatch):
     record = json.loads(path.read_text())
     del record["config"]["stats_sample"]  # as if recorded before the setting existed
     path.write_text(json.dumps(record))
-    import alexnet_core.train as T
-    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained a run recorded before a new setting"))
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    (again,) = X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs,
+                                trainer=lambda *a, **k: pytest.fail("retrained a run recorded before a new setting"))
+    assert again["config"] == record["config"] and "stats_sample" not in again["config"]  # the old record, as it was
 
 
 def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, monkeypatch):
     X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
-    import alexnet_core.train as T
-    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained a run recorded elsewhere"))
-    (record,) = X.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs)
+    (record,) = X.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs,
+                                 trainer=lambda *a, **k: pytest.fail("retrained a run recorded elsewhere"))
     assert record["provenance"]["copied_from"] == "smoke/lrn_alexnet/lrn-s0.json"
     assert record["provenance"]["variant"] == "overlap" and record["provenance"]["run"] == "overlap-s0"
 
@@ -129,9 +126,8 @@ def test_smoke_runs_drop_their_checkpoints_once_recorded_and_others_keep_them(di
 def test_final_model_records_figure_arrays_from_the_shared_checkpoint(dirs, monkeypatch):
     monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(X.PROFILES["smoke"], keep_checkpoints=True))
     X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
-    import alexnet_core.train as T
-    monkeypatch.setattr(T, "train", lambda *a, **k: pytest.fail("retrained instead of reusing the checkpoint"))
-    (record,) = X.run_experiment("final_model", "smoke", progress=False, **dirs)
+    (record,) = X.run_experiment("final_model", "smoke", progress=False, **dirs,
+                                 trainer=lambda *a, **k: pytest.fail("retrained instead of reusing the checkpoint"))
     arrays = R.load_artifacts(dirs["results_dir"], "smoke", "final_model", "paper-s0")
     assert arrays["conv1_shape"] == [96, 3, 11, 11] and len(arrays["colour_specificity"]) == 96
     q = arrays["queries"]
@@ -141,7 +137,7 @@ def test_final_model_records_figure_arrays_from_the_shared_checkpoint(dirs, monk
 
 def test_colour_specificity():
     import torch
-    from alexnet_core.artifacts import colour_specificity
+    from alexnet_core.book.artifacts import colour_specificity
     grey = torch.ones(1, 3, 2, 2)
     red = torch.zeros(1, 3, 2, 2)
     red[:, 0] = 1
@@ -150,7 +146,7 @@ def test_colour_specificity():
 
 
 def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
-    from alexnet_core import analysis as A
+    from alexnet_core.book import analysis as A
 
     def run(seed, errors):
         return dict(provenance=dict(seed=seed, variant="x"), metrics={},
@@ -168,7 +164,7 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
 
 
 def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
-    from alexnet_core import analysis as A
+    from alexnet_core.book import analysis as A
 
     def run(variant, val, train):
         return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
@@ -182,7 +178,7 @@ def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
 
 
 def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
-    from alexnet_core import analysis as A
+    from alexnet_core.book import analysis as A
 
     def run(val):
         return dict(metrics=dict(val_top1=val), history=[])
@@ -193,7 +189,7 @@ def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
 
 
 def test_records_of_one_network_group_by_config_once_per_seed():
-    from alexnet_core import analysis as A
+    from alexnet_core.book import analysis as A
 
     def run(seed, lrn, variant):
         return dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant))
@@ -202,7 +198,7 @@ def test_records_of_one_network_group_by_config_once_per_seed():
 
 
 def test_epochs_at_chance_count_a_late_start_on_each_side():
-    from alexnet_core import analysis as A
+    from alexnet_core.book import analysis as A
 
     def run(curve):
         return dict(config=dict(dataset="imagenette"), history=[dict(val_top1=v) for v in curve])
@@ -216,7 +212,7 @@ def test_epochs_at_chance_count_a_late_start_on_each_side():
 
 
 def test_local_file_finds_a_recorded_image_under_this_machines_data_root(tmp_path):
-    from alexnet_core.artifacts import local_file
+    from alexnet_core.book.artifacts import local_file
     from alexnet_core.data import DataError
 
     image = tmp_path / "imagenette-224" / "val" / "n01" / "a.JPEG"
@@ -243,13 +239,13 @@ def test_recorded_runs_reads_what_is_there_and_never_trains(tmp_path):
 def test_git_state_prefers_the_commit_the_copier_names(monkeypatch):
     monkeypatch.setenv("ALEXNET_COMMIT", "a" * 40)
     monkeypatch.setenv("ALEXNET_DIRTY", "0")
-    assert R.git_state() == dict(commit="a" * 40, dirty=False)
+    assert git_state() == dict(commit="a" * 40, dirty=False)
     monkeypatch.delenv("ALEXNET_COMMIT")
-    assert R.git_state()["commit"] != "a" * 40
+    assert git_state()["commit"] != "a" * 40
 
 
 def test_a_single_runs_overfitting_gap_carries_its_validation_errors_sampling_error():
-    from alexnet_core import analysis as A
+    from alexnet_core.book import analysis as A
 
     def run(variant, val, train):
         return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),

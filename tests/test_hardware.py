@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from alexnet_core import hardware
-from alexnet_core.results import provenance
+from alexnet_core.provenance import provenance
 
 
 @pytest.mark.parametrize("flags, isa, fast", [

@@ -12,9 +12,9 @@ from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats
 from alexnet_core.config import RECIPE_SWITCHES, RECIPES, TrainConfig
 from alexnet_core.model import AlexNet, WithinMapNorm, paper_lrn
 from alexnet_core.optim import PaperSGD, make_optimizer, set_lr
-from alexnet_core.recipe_study import left_chance_step, recipe_start
-from alexnet_core.results import config_hash, recorded_hash
-from alexnet_core.train import build_model
+from alexnet_core.book.recipe_study import left_chance_step, recipe_start
+from alexnet_core.book.records import config_hash, recorded_hash
+from alexnet_core.inputs import build_model
 
 
 def small_alexnet(**kw) -> AlexNet:

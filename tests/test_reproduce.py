@@ -2,7 +2,8 @@
 import jupytext
 import pytest
 
-from alexnet_core import reproduce as P
+from alexnet_core.book import reproduce as P
+from alexnet_core.book.run_times import run_time_table
 
 NOTEBOOKS = sorted((P.REPO_ROOT / "notebooks").glob("*.md"))
 
@@ -47,8 +48,8 @@ def test_executed_notebook_hides_its_parameter_cells(tmp_path):
 def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     import json
 
-    from alexnet_core.experiments import EXPERIMENTS
-    from alexnet_core.results import record_path
+    from alexnet_core.book.experiments import EXPERIMENTS
+    from alexnet_core.book.records import record_path
 
     def record(profile, spec):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)
@@ -88,8 +89,8 @@ def test_run_time_table_counts_a_shared_run_once(tmp_path):
     write("cpu", "lrn_alexnet", "lrn-s0", wall_seconds=600)
     write("cpu", "overlap_pool", "overlap-s0", wall_seconds=600, copied_from="cpu/lrn_alexnet/lrn-s0.json")
     write("smoke", "lrn_alexnet", "lrn-s0", wall_seconds=5)
-    table = P.run_time_table(tmp_path)
+    table = run_time_table(tmp_path)
     assert "| cpu | lrn_alexnet | 1 | 1 | 10.0 | cpu X | bf16 | 2026-11-27 |" in table
     assert "| cpu | overlap_pool | 1 | 0 | 0.0 |" in table and "smoke" not in table
     assert "`cpu`: 10 minutes" in table
-    assert "No run is recorded" in P.run_time_table(tmp_path / "empty")
+    assert "No run is recorded" in run_time_table(tmp_path / "empty")

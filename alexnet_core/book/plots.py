@@ -1,6 +1,7 @@
 """One plot style for every chapter: colour-blind-safe colours, the paper's numbers hollow/dashed."""
 from __future__ import annotations
 
+import numpy as np
 
 #: Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -21,7 +22,6 @@ def use_style() -> None:
 
 def curves(ax, groups: dict[str, list[dict]], key: str, label_suffix: str = "") -> None:
     """Per-epoch ``key`` of every run faintly, the mean over seeds boldly, one colour per variant."""
-    import numpy as np
 
     for colour, (variant, runs) in zip(PALETTE, groups.items()):
         for run in runs:
@@ -43,7 +43,6 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title
     """Left: validation top-1 per epoch (every run faint, mean bold). Right: final training and
     validation top-1 per variant, the gap between them being the overfitting."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw=dict(width_ratios=[1.4, 1]))
     curves(left, groups, "val_top1", label_suffix)
@@ -69,7 +68,6 @@ def early_steps_figure(result: dict):
     """Per-step training loss of each variant's first steps, one panel per learning rate: every
     seed faint, the mean bold, chance (ln of the number of classes) dashed."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     lrs = sorted({r["lr"] for r in result["rows"]}, reverse=True)
     fig, axes = plt.subplots(1, len(lrs), figsize=(5 * len(lrs), 3.4), squeeze=False, sharey=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .augment import Augmenter
-from .data import DataError, ImageSet, resolve_data_root
-from .evaluate import embeddings, nearest_neighbours, predict
+from ..augment import Augmenter
+from ..data import DataError, ImageSet, resolve_data_root
+from ..evaluate import embeddings, nearest_neighbours, predict
 
 QUERY_IMAGES = 8
 NEIGHBOURS = 6

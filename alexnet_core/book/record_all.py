@@ -15,14 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from .experiments import (EXPERIMENTS, REPO_ROOT, RESULTS_DIR, RunSpec, data_available, get_profile, profile_for,
+from ..inputs import load_data
+from ..paths import RESULTS_DIR, runs_dir
+from .records import config_hash, recorded_index
+from .experiments import (EXPERIMENTS, RunSpec, data_available, get_profile, profile_for,
                           run_experiment)
 
 
 def distinct_runs(profile: str, results_dir: Path = RESULTS_DIR) -> list[RunSpec]:
     """The runs ``profile`` trains itself, one per configuration, not yet recorded."""
-    from .results import config_hash, recorded_index
-
     prof = get_profile(profile)
     recorded = recorded_index(results_dir, prof.name)
     seen: set[str] = set()
@@ -45,12 +46,10 @@ def record_profile(profile: str, *, parallel: int = 1, device: str = "auto", dat
     """Train every unrecorded run of ``profile`` (``parallel`` processes at a time), then load
     every experiment once. Returns the names of runs that failed (their logs say why)."""
     todo = distinct_runs(profile)
-    logs = Path(logs or REPO_ROOT / "runs" / profile / "logs")
+    logs = Path(logs or runs_dir() / profile / "logs")
     logs.mkdir(parents=True, exist_ok=True)
     if todo and not (profile == "smoke" and not data_available(data_root)):
         # decode the datasets once here, so the processes below do not race to build the cache
-        from .train import load_data
-
         for family_first in {spec.config.dataset: spec for spec in todo}.values():
             cfg = family_first.config
             cfg.data_root = data_root

@@ -18,9 +18,13 @@ from pathlib import Path
 
 import yaml
 
-from .experiments import PROFILES, REPO_ROOT, RESULTS_DIR, get_profile
+from ..paths import GENERATED as GENERATED_PATH
+from ..paths import REPO_ROOT, RESULTS_DIR, data_root_setting
+from .experiments import EXPERIMENTS, PROFILES, get_profile, profile_for
+from .records import config_hash, recorded_index
+from .run_times import write_run_times
 
-GENERATED = "book/generated"
+GENERATED = GENERATED_PATH.as_posix()
 NOTEBOOKS = "notebooks"
 PARAMETER_NAMES = ("profile", "data_root", "device", "retrain")
 
@@ -65,9 +69,6 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
 def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
     runs from) that have a record, under their own name or shared with another experiment."""
-    from .experiments import EXPERIMENTS, profile_for
-    from .results import config_hash, recorded_index
-
     indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
     hashes = {}  # (profile, config hash) -> recorded?
     for e in EXPERIMENTS.values():
@@ -141,51 +142,6 @@ def _copy_atomically(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def run_time_table(results_dir: Path = RESULTS_DIR) -> str:
-    """A markdown table, from the records' provenance, of how long each recorded experiment's
-    runs took and on what (smoke records, made afresh by every build, are left out). A run
-    shared by several experiments is counted once, where it was trained."""
-
-    rows: dict[tuple[str, str], dict] = {}
-    from .results import load_record, run_record_paths
-
-    for path in run_record_paths(results_dir):
-        profile, experiment = path.parts[-3], path.parts[-2]
-        if profile == "smoke":
-            continue
-        prov = load_record(path)["provenance"]
-        row = rows.setdefault((profile, experiment), dict(runs=0, trained=0, seconds=0.0, device=set(), precision=set(),
-                                                         dates=set()))
-        row["runs"] += 1
-        row["device"].add(prov.get("device", "?"))
-        row["precision"].add(prov.get("precision", "?"))
-        row["dates"].add(prov.get("date", "?")[:10])
-        if not prov.get("copied_from"):
-            row["trained"] += 1
-            row["seconds"] += float(prov.get("wall_seconds") or 0.0)
-    if not rows:
-        return "No run is recorded under `results/` yet.\n"
-    lines = ["| profile | experiment | runs shown | trained for it | minutes | hardware | precision | date |",
-             "|---|---|---|---|---|---|---|---|"]
-    totals: dict[str, float] = {}
-    for (profile, experiment), r in rows.items():
-        totals[profile] = totals.get(profile, 0.0) + r["seconds"]
-        lines.append(f"| {profile} | {experiment} | {r['runs']} | {r['trained']} | {r['seconds'] / 60:.1f} | "
-                     f"{', '.join(sorted(r['device']))} | {', '.join(sorted(r['precision']))} | "
-                     f"{', '.join(sorted(r['dates']))} |")
-    summary = "; ".join(f"`{p}`: {t / 60:.0f} minutes of training" for p, t in totals.items())
-    return "\n".join(lines) + f"\n\nIn all: {summary}.\n"
-
-
-def write_run_times(root: Path = REPO_ROOT) -> Path:
-    """Write :func:`run_time_table` where ``book/reproduce.md`` includes it."""
-    from .results import atomic_write_text
-
-    path = root / GENERATED / "run_times.md"
-    atomic_write_text(path, run_time_table(root / "results"))
-    return path
-
-
 def build_book(root: Path = REPO_ROOT) -> None:
     """``jupyter-book build`` with warnings as errors (and broken references) into ``_build/html``."""
     write_run_times(root)
@@ -209,7 +165,7 @@ def reproduce(profile: str, *, retrain: bool = False, only: list[str] | None = N
             raise ReproduceError(f"--only names no notebook in _toc.yml: {sorted(unknown)}; "
                                  f"choose from {[p.stem for p in notebooks]}")
         notebooks = [p for p in notebooks if p.stem in names]
-    data_root = data_root or os.environ.get("ALEXNET_DATA")
+    data_root = data_root_setting(data_root)
     params = dict(profile=profile, data_root=data_root, device=device, retrain=retrain)
     timings = {}
     for i, source in enumerate(notebooks, 1):

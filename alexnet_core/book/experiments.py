@@ -8,11 +8,15 @@ not yet recorded and returns every run's record; nothing here loops over epochs.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from .config import TrainConfig
+from ..config import TrainConfig
+from ..paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
+from ..train import RunOutcome, train
+from .records import config_hash, load_record, recorded_index
+from .runner import load_or_train
 
 # --------------------------------------------------------------------------- profiles
 
@@ -273,26 +277,21 @@ def get_experiment(name: str) -> Experiment:
 
 # --------------------------------------------------------------------------- running
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "results"
-#: Where runs train and keep their checkpoints; ALEXNET_RUNS moves them to another disk.
-RUNS_DIR = Path(os.environ["ALEXNET_RUNS"]).expanduser() if os.environ.get("ALEXNET_RUNS") else REPO_ROOT / "runs"
-
-
 def data_available(data_root: str | None) -> bool:
-    return bool(data_root or os.environ.get("ALEXNET_DATA"))
+    """Whether a data root is given or set (``ALEXNET_DATA``); smoke runs fall back to synthetic data."""
+    return data_root_setting(data_root) is not None
 
 
 def run_experiment(name: str, profile: str, *, data_root: str | None = None, device: str = "auto",
                    retrain: bool = False, progress: bool = True, results_dir: Path | None = None,
-                   runs_dir: Path | None = None, only: list[str] | None = None) -> list[dict]:
-    """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained when not.
+                   runs_dir: Path | None = None, only: list[str] | None = None,
+                   trainer: Callable[..., RunOutcome] = train) -> list[dict]:
+    """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained (by
+    ``trainer``) when not; runs train under ``runs_dir`` (default ``ALEXNET_RUNS`` or ``runs/``).
 
     Under ``smoke`` without a data root the runs use the synthetic set, so the notebooks
     still execute on any machine.
     """
-    from .results import load_or_train
-
     experiment = get_experiment(name)
     prof = profile_for(experiment, profile)
     records = []
@@ -304,16 +303,14 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
         if prof.name == "smoke" and not data_available(data_root):
             cfg.dataset = "synthetic"
         records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
-                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or RUNS_DIR,
-                                     keep_checkpoint=prof.keep_checkpoints))
+                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or default_runs_dir(),
+                                     keep_checkpoint=prof.keep_checkpoints, trainer=trainer))
     return records
 
 
 def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> list[dict]:
     """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
     experiment's name); never trains. For showing a second profile beside the book's."""
-    from .results import config_hash, load_record, recorded_index
-
     experiment = get_experiment(name)
     prof = get_profile(profile)
     if experiment.family not in prof.families:

@@ -1,9 +1,13 @@
 """What every chapter notebook does first: check its parameters, set the style, say the profile."""
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 
-from .experiments import PROFILES, profile_for, run_experiment
+from . import analysis as A
+from .experiments import PROFILES, Experiment, get_experiment, profile_for, run_experiment
+from .plots import ablation_figure, use_style
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -21,10 +25,6 @@ class Chapter:
     def smoke(self) -> bool:
         return self.profile == "smoke"
 
-    @property
-    def label(self) -> str:
-        return f", {self.profile}"
-
     def source(self, experiment: str) -> str:
         """The profile whose records an experiment shows (the gpu profile takes CIFAR-10 from cpu)."""
         return profile_for(experiment, self.profile).name
@@ -36,9 +36,6 @@ class Chapter:
     def runs(self, experiment: str) -> list[dict]:
         """The experiment's run records, training what is missing; the training log is kept out
         of the page (it is in each run's history) and shown only if training fails."""
-        import contextlib
-        import io
-
         source = self.source(experiment)
         if source != self.profile:
             prof = PROFILES[source]
@@ -52,6 +49,24 @@ class Chapter:
         except BaseException:
             print(log.getvalue()[-5000:])
             raise
+
+    def ablation(self, name: str, figure: bool = True) -> Ablation:
+        """An experiment's runs (trained when missing), its figure glued as ``fig_<name>``, and
+        each effect's size and verdict glued as ``<name>_effect_<i>`` and ``<name>_verdict_<i>``."""
+        import matplotlib.pyplot as plt
+
+        experiment = get_experiment(name)
+        records = self.runs(name)
+        groups = A.by_variant(records)
+        if figure:
+            fig = ablation_figure(groups, self.label_for(name), experiment.title)
+            _glue(f"fig_{name}", fig)
+            plt.close(fig)
+        effects = A.effect_table(experiment, records, self.smoke)
+        for i, row in effects.iterrows():
+            _glue(f"{name}_effect_{i}", row["ours"])
+            _glue(f"{name}_verdict_{i}", row["verdict"])
+        return Ablation(experiment, records, groups, effects)
 
     def banner(self):
         """A warning box on smoke-profile pages; an empty note otherwise."""
@@ -67,6 +82,32 @@ class Chapter:
                     "<p>Smoke test: these numbers only show that the code runs.</p></div>")
 
 
+@dataclass
+class Ablation:
+    """One experiment's measurement as a chapter shows it: the runs, grouped by variant, and
+    the effects with their verdicts (see :meth:`Chapter.ablation`)."""
+
+    experiment: Experiment
+    records: list[dict]
+    groups: dict[str, list[dict]]
+    effects: "object"  # a pandas DataFrame: pandas is a book dependency, imported where used
+
+    def variant_table(self):
+        """Per variant: final and best errors, over seeds (a styled table for the page)."""
+        return A.variant_table(self.groups).style.hide(axis="index")
+
+    def effect_table(self):
+        """Per effect: ours against the paper's, and the verdict (a styled table for the page)."""
+        return self.effects.style.hide(axis="index")
+
+
+def _glue(name: str, value) -> None:
+    """Store ``value`` for the page's ``{glue}`` roles and figures (myst-nb, a book dependency)."""
+    from myst_nb import glue
+
+    glue(name, value, display=False)
+
+
 def setup(profile: str, data_root: str | None = None, device: str = "auto", retrain: bool = False) -> Chapter:
     """Check the papermill parameters and apply the plot style; a bad value is a clear error."""
     if profile not in PROFILES:
@@ -77,7 +118,5 @@ def setup(profile: str, data_root: str | None = None, device: str = "auto", retr
         raise ValueError(f"retrain must be True or False, got {retrain!r}")
     if data_root is not None and not isinstance(data_root, str):
         raise ValueError(f"data_root must be a path string or None, got {data_root!r}")
-    from .plots import use_style
-
     use_style()
     return Chapter(profile, data_root, device, retrain)

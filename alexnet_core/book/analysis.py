@@ -14,7 +14,8 @@ import math
 from statistics import mean, stdev
 from typing import Iterable, Sequence
 
-from .evaluate import binomial_standard_error
+from ..evaluate import binomial_standard_error
+from .records import recorded_hash
 
 VERDICTS = ("reproduced", "direction only", "within noise", "not reproduced")
 
@@ -71,7 +72,6 @@ def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
     """Records grouped by their config less its seed, one record per seed: the same network
     recorded under several experiments' names (a shared reference run) counts once. Configs
     compare as the result cache compares them (:func:`results.recorded_hash`)."""
-    from .results import recorded_hash
 
     groups: dict[str, dict[int, dict]] = {}
     for r in records:

@@ -14,16 +14,22 @@ what happens in the first steps instead of guessing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
+from statistics import mean
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from .results import DIAGNOSTICS
-
-DIAGNOSTICS_DIR = Path(__file__).resolve().parents[1] / "results" / DIAGNOSTICS
+from ..augment import Augmenter
+from ..hardware import autocast, resolve_device, resolve_precision
+from ..inputs import augment_config, load_data
+from ..paths import DIAGNOSTICS_DIR
+from ..provenance import git_state, provenance
+from ..train import train
+from .experiments import data_available, get_experiment, profile_for
 
 
 #: AlexNet's ReLU modules and the layers whose outputs they rectify.
@@ -66,12 +72,6 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
     """Train each variant of ``experiment`` (its seed-0 configuration under ``profile``) for
     ``steps`` steps per seed and learning rate; return per-step losses, the share of dead ReLU
     units and the validation top-1 error of a centre crop after those steps."""
-    from .augment import Augmenter
-    from .experiments import data_available, get_experiment, profile_for
-    from .hardware import autocast, resolve_device, resolve_precision
-    from .results import git_state, provenance
-    from .train import augment_config, load_data, train
-
     started, code = time.time(), git_state()
     exp = get_experiment(experiment)
     prof = profile_for(exp, profile)
@@ -115,8 +115,6 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
 
 def load_early_steps(profile: str, experiment: str, results_dir: Path | None = None) -> dict | None:
     """The recorded early-steps measurement, or None when it has not been made."""
-    import json
-
     path = diagnostics_path(profile, experiment, results_dir)
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -125,8 +123,6 @@ def summary_rows(result: dict) -> list[dict]:
     """One row per variant and learning rate, means over seeds: the largest single-step loss,
     the mean loss of the last five steps, the share of fc6/fc7 (or last two) ReLU units dead
     and the validation top-1 error after the steps."""
-    from statistics import mean
-
     groups: dict[tuple[str, float], list[dict]] = {}
     for row in result["rows"]:
         groups.setdefault((row["variant"], row["lr"]), []).append(row)

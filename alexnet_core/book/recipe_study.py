@@ -22,13 +22,16 @@ from statistics import mean
 
 import torch
 
-from .augment import Augmenter
-from .config import RECIPES, TrainConfig
+from ..augment import Augmenter
+from ..config import RECIPES, TrainConfig
+from ..files import atomic_write_json
+from ..hardware import autocast, resolve_device, resolve_precision
+from ..inputs import augment_config, load_data
+from ..paths import DIAGNOSTICS_DIR
+from ..provenance import git_state, provenance
+from ..train import TrainingDiverged, train
+from .early_steps import ALEXNET_RELUS, dead_units
 from .experiments import data_available, get_profile
-from .hardware import autocast, resolve_device, resolve_precision
-from .results import atomic_write_json, git_state, provenance
-from .stability import ALEXNET_RELUS, DIAGNOSTICS_DIR, dead_units
-from .train import augment_config, load_data, train
 
 #: The AlexNet variants the book ablates, as settings over the reference (see experiments.py).
 ABLATIONS: dict[str, dict] = {
@@ -111,18 +114,24 @@ def recipe_start(profile: str, *, recipes: tuple[str, ...], lrs: tuple[float, ..
                                   provenance=provenance(dev, row["precision"], None, git_state()))
                     atomic_write_json(path, study)
                     if progress:
-                        print(f"{recipe:<8} {variant:<16} lr {lr:<6g} seed {seed}: left chance at step "
-                              f"{row['left_chance_step']}, last-10 loss {mean(row['step_losses'][-10:]):.3f}, "
-                              f"dead fc7 {row['dead_units'].get('fc7', math.nan):.0%} ({row['seconds']:.0f} s)",
-                              flush=True)
+                        print(f"{recipe:<8} {variant:<16} lr {lr:<6g} seed {seed}: {_summary(row)}", flush=True)
     return study
 
 
 def _one_run(cfg: TrainConfig, data: tuple, dev: torch.device, val_images: int, steps: int) -> dict:
+    """One run's first steps; a run whose loss turns NaN or infinite is recorded as diverged at
+    its global step, with no losses (the trainer stops before the epoch's record is written)."""
     started = time.time()
-    outcome = train(cfg, data=data)
-    losses = [v for h in outcome.history for v in h.get("step_losses", [])][:steps]
     chance = math.log(len(data[0].classes))
+    try:
+        outcome = train(cfg, data=data)
+    except TrainingDiverged as err:
+        steps_per_epoch = max(1, len(data[0]) // cfg.batch_size)
+        return dict(steps=steps, step_losses=[], chance_loss=round(chance, 4), left_chance_step=None,
+                    diverged_at_step=(err.epoch - 1) * steps_per_epoch + err.step, val_top1=None, dead_units={},
+                    precision=resolve_precision(cfg.precision, dev), seconds=round(time.time() - started, 1),
+                    recipe_settings=cfg.recipe_settings())
+    losses = [v for h in outcome.history for v in h.get("step_losses", [])][:steps]
     images = Augmenter(augment_config(cfg), data[2]).centre(data[1].images[:val_images].to(dev))
     if cfg.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -133,3 +142,10 @@ def _one_run(cfg: TrainConfig, data: tuple, dev: torch.device, val_images: int, 
                 left_chance_step=left_chance_step(losses, chance), val_top1=round(outcome.history[-1]["val_top1"], 2),
                 dead_units={ALEXNET_RELUS.get(k, k): v for k, v in dead.items()}, precision=precision,
                 seconds=round(time.time() - started, 1), recipe_settings=cfg.recipe_settings())
+
+
+def _summary(row: dict) -> str:
+    if row.get("diverged_at_step"):
+        return f"diverged (NaN/inf loss) at step {row['diverged_at_step']} ({row['seconds']:.0f} s)"
+    return (f"left chance at step {row['left_chance_step']}, last-10 loss {mean(row['step_losses'][-10:]):.3f}, "
+            f"dead fc7 {row['dead_units'].get('fc7', math.nan):.0%} ({row['seconds']:.0f} s)")

@@ -1,0 +1,81 @@
+"""Run records: ``results/<profile>/<experiment>/<run>.json``, each the config, history,
+metrics and provenance of one training run; their schema, config hashes and lookup."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from ..config import RUNTIME_ONLY, TrainConfig
+from ..paths import DIAGNOSTICS
+
+
+#: Keys of a run record, in this order of importance.
+RECORD_KEYS = ("config", "history", "metrics", "provenance")
+
+
+def config_hash(config: dict) -> str:
+    """A short hash of everything in a config that changes what is computed."""
+    stable = {k: v for k, v in sorted(config.items()) if k not in RUNTIME_ONLY}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def recorded_hash(record: dict) -> str:
+    """The config hash of a record, with settings added to TrainConfig after it was made filled
+    in with their defaults (a new setting must default to the old behaviour)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    return config_hash(defaults | record.get("config", {}))
+
+
+def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
+    return Path(results_dir) / profile / experiment / f"{run}.json"
+
+
+def artifacts_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
+    """Small arrays for figures live one folder down, apart from the run records."""
+    return Path(results_dir) / profile / experiment / "artifacts" / f"{run}.json"
+
+
+def load_artifacts(results_dir: Path, profile: str, experiment: str, run: str) -> dict | None:
+    path = artifacts_path(results_dir, profile, experiment, run)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+class RecordError(ValueError):
+    """A run record under results/ cannot be read; the message names the file and the fix."""
+
+
+def load_record(path: Path) -> dict:
+    """A recorded run, checked for its four keys; a :class:`RecordError` naming the file if not."""
+    fix = (f"restore it from git (`git checkout -- {path}`) if it is committed, or delete it and the run is "
+           "trained again by the next `make reproduce`")
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"the run record {path} is corrupt or unreadable ({err}); {fix}") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"the run record {path} holds a {type(record).__name__}, not a record; {fix}")
+    missing = [k for k in RECORD_KEYS if k not in record]
+    if missing:
+        raise RecordError(f"the run record {path} lacks {missing}; {fix}")
+    return record
+
+
+def run_record_paths(results_dir: Path, profile: str = "*") -> list[Path]:
+    """Every run record, ``results/<profile>/<experiment>/<run>.json``; not the diagnostics."""
+    return sorted(p for p in Path(results_dir).glob(f"{profile}/*/*.json") if p.parts[-3] != DIAGNOSTICS)
+
+
+def recorded_index(results_dir: Path, profile: str) -> dict[str, list[Path]]:
+    """Config hash -> every record of this profile with that config (experiments share runs).
+    Reads each record once; callers that look up many runs build it once and reuse it."""
+    index: dict[str, list[Path]] = {}
+    for path in run_record_paths(results_dir, profile):
+        index.setdefault(recorded_hash(load_record(path)), []).append(path)
+    return index
+
+
+def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:
+    """Every record of this profile whose config hash is ``digest`` (experiments share runs)."""
+    return recorded_index(results_dir, profile).get(digest, [])

@@ -1,0 +1,93 @@
+"""One run of an experiment: its record when the config is recorded, else trained (resuming a
+crashed attempt) and recorded atomically, with the figure arrays where the chapter needs them."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..augment import Augmenter
+from ..checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
+from ..files import atomic_write_json
+from ..hardware import resolve_device
+from ..inputs import augment_config, build_model, load_data
+from ..train import ResumeError, RunOutcome, train
+from .artifacts import figure_artifacts
+from .records import (artifacts_path, config_hash, find_all_recorded, load_record, record_path,
+                      recorded_hash)
+
+
+def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
+                  artifacts: bool = False, keep_checkpoint: bool = True,
+                  trainer: Callable[..., RunOutcome] = train) -> dict:
+    """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
+    else trained (resuming a crashed attempt from its checkpoint) and recorded atomically.
+
+    Without ``keep_checkpoint`` the run's checkpoint is deleted once its record is written
+    (its history and result stay beside it). ``trainer`` is the training function (:func:`train`;
+    tests pass a stand-in)."""
+    config = spec.config.to_dict()
+    digest = config_hash(config)
+    path = record_path(results_dir, profile, spec.experiment, spec.name)
+    if not retrain:
+        if path.exists():
+            record = load_record(path)
+            has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
+            if recorded_hash(record) == digest and (has_artifacts or not artifacts):
+                return record
+        candidates = find_all_recorded(results_dir, profile, digest)
+        shared, model = (candidates[0] if candidates else None), None
+        if artifacts:  # the figures need the trained weights: take the record whose checkpoint is kept
+            for candidate in candidates:
+                model = _model_from_checkpoint(spec, runs_dir, profile, candidate, results_dir)
+                if model is not None:
+                    shared = candidate
+                    break
+        if shared is not None and (model is not None or not artifacts):
+            record = load_record(shared)
+            if artifacts:
+                write_artifacts(spec, model, record, results_dir, profile)
+            record["provenance"] = record["provenance"] | dict(
+                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+                copied_from=str(shared.relative_to(results_dir)))
+            atomic_write_json(path, record)
+            return record
+    work = Path(runs_dir) / profile / spec.experiment / spec.name
+    resume = (work / CHECKPOINT).exists() and not retrain
+    print(f"[{profile}] {spec.experiment}/{spec.name}: {'resuming' if resume else 'training'}", flush=True)
+    try:  # runs/ is the experiments' own working area: a fresh start replaces what an old attempt left
+        outcome = trainer(spec.config, work, resume=resume, overwrite=not resume)
+    except (ResumeError, CheckpointError) as err:
+        print(f"[{profile}] {spec.experiment}/{spec.name}: cannot resume ({err}); training afresh", flush=True)
+        outcome = trainer(spec.config, work, overwrite=True)
+    record = outcome.record()
+    record["provenance"] = record["provenance"] | dict(experiment=spec.experiment, run=spec.name, profile=profile,
+                                                       variant=spec.variant, seed=spec.seed, config_hash=digest)
+    if artifacts:
+        write_artifacts(spec, outcome.model, record, results_dir, profile)
+    atomic_write_json(path, record)
+    if not keep_checkpoint:
+        (work / CHECKPOINT).unlink(missing_ok=True)
+    return record
+
+
+def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, results_dir: Path):
+    """The trained model of a run recorded under another experiment, from its checkpoint."""
+    rel = shared.relative_to(Path(results_dir) / profile)
+    ckpt = Path(runs_dir) / profile / rel.parent / rel.stem / CHECKPOINT
+    if not ckpt.exists():
+        return None
+    state = load_checkpoint(ckpt, map_location="cpu")
+    num_classes = state["model"]["fc8.weight"].shape[0] if "fc8.weight" in state["model"] else state["model"]["fc.weight"].shape[0]
+    model = build_model(spec.config, num_classes)
+    model.load_state_dict(state["model"])
+    return model
+
+
+def write_artifacts(spec, model, record: dict, results_dir: Path, profile: str) -> None:
+    """Record Figure 3's and Figure 4's small arrays for this run (see alexnet_core.artifacts)."""
+    train_set, val_set, stats = load_data(spec.config)
+    device = resolve_device(spec.config.device)
+    arrays = figure_artifacts(model.to(device), train_set, val_set, Augmenter(augment_config(spec.config), stats),
+                              device, record["provenance"]["precision"], spec.seed)
+    atomic_write_json(artifacts_path(results_dir, profile, spec.experiment, spec.name),
+                      arrays | dict(provenance=record["provenance"]))

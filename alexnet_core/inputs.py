@@ -1,0 +1,88 @@
+"""A run's parts, made from its config: the data splits with their colour statistics, the
+network, and the augmentation settings (sections 2, 3 and 4.1)."""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from . import data as D
+from .augment import AugmentConfig, ColourStats
+from .config import TrainConfig
+from .model import AlexNet, CifarNet
+from .paths import cache_dir
+
+
+def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
+    """The network a config names, initialised under the config's seed."""
+    torch.manual_seed(cfg.seed)
+    crop = cfg.resolved_crop()
+    recipe = cfg.recipe_settings()
+    if cfg.model == "alexnet":
+        model: nn.Module = AlexNet(num_classes, groups=cfg.groups, lrn=cfg.lrn, overlap_pool=cfg.overlap_pool,
+                                   activation=cfg.activation, dropout=cfg.dropout, init=cfg.init,
+                                   width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv,
+                                   lrn_alpha=recipe["lrn_alpha"], lrn1_before_relu=recipe["lrn1_before_relu"],
+                                   norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"])
+    elif cfg.model == "cifarnet":
+        model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
+    else:
+        raise ValueError(f"unknown model {cfg.model!r}: choose alexnet or cifarnet")
+    if cfg.init == "paper" and not cfg.bias_one:
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
+    """Training and validation splits (decoded once) and the training set's colour statistics.
+
+    The layout (both splits, the same classes) is checked before any image is decoded, and the
+    two splits are checked again after loading: a label means the same class in both."""
+    if cfg.dataset == "synthetic":
+        side = 32 if cfg.model == "cifarnet" else 256
+        train = D.synthetic_image_set(n=cfg.limit_train or 256, num_classes=4, side=side, seed=1)
+        val = D.synthetic_image_set(n=cfg.limit_val or 64, num_classes=4, side=side, seed=2)
+        return train, val, ColourStats.from_images(train)
+    D.check_layout(cfg.dataset, cfg.data_root, download=cfg.download)
+    size = D.store_size(cfg.dataset, cfg.model)
+    if cfg.stream or cfg.dataset == "imagenet":
+        train = D.load_streaming(cfg.dataset, "train", cfg.data_root, skip_corrupt=cfg.skip_corrupt,
+                                 limit=cfg.limit_train, size=size)
+        val = D.load_streaming(cfg.dataset, "val", cfg.data_root, skip_corrupt=cfg.skip_corrupt, limit=cfg.limit_val,
+                               size=size)
+        D.check_same_classes(train, val)
+        return train, val, ColourStats.from_images(train.sample_images(min(cfg.stats_sample, len(train)), cfg.seed))
+    kwargs = dict(root=cfg.data_root, skip_corrupt=cfg.skip_corrupt, download=cfg.download, size=size)
+    if cfg.decode_subset:
+        train = D.load(cfg.dataset, "train", limit=cfg.limit_train, decode_subset=True, **kwargs)
+        val = D.load(cfg.dataset, "val", limit=cfg.limit_val, decode_subset=True, **kwargs)
+        D.check_same_classes(train, val)
+        return train, val, cached_colour_stats(train)
+    train = D.load(cfg.dataset, "train", **kwargs)
+    val = D.load(cfg.dataset, "val", **kwargs)
+    D.check_same_classes(train, val)
+    stats = cached_colour_stats(train)
+    return train.subset(cfg.limit_train, seed=0), val.subset(cfg.limit_val, seed=0), stats
+
+
+def cached_colour_stats(train: D.ImageSet) -> ColourStats:
+    """Mean image and RGB eigen-decomposition of the whole training split, cached beside its images."""
+    key = getattr(train, "key", "")
+    path = cache_dir() / f"{key}.stats.pt" if key else None
+    if path is not None and path.exists():
+        return ColourStats(**torch.load(path, weights_only=True))
+    stats = ColourStats.from_images(train)
+    if path is not None:
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save(stats.state_dict(), tmp)
+        os.replace(tmp, path)
+    return stats
+
+
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    return AugmentConfig(crop=cfg.resolved_crop(), random_crop=cfg.random_crop, flip=cfg.flip,
+                         pca_colour=cfg.pca_colour, pca_std=cfg.pca_std, subtract_mean=cfg.subtract_mean,
+                         colour_rescale=cfg.recipe_settings()["colour_rescale"])

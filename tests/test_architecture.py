@@ -1,0 +1,110 @@
+"""The package's shape (ARCHITECTURE.md): no import cycle, the core never imports the book's
+machinery, and imports inside functions only for optional heavy dependencies."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "alexnet_core"
+
+#: Third-party packages a function may import where it needs them: the book's and notebooks'
+#: dependencies (not installed with the core) and platform-specific modules.
+OPTIONAL_HEAVY = {"matplotlib", "pandas", "IPython", "myst_nb", "papermill", "jupytext", "nbformat", "cycler"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, ast.Module]:
+    return {module_name(p): ast.parse(p.read_text()) for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def resolve(module: str, node: ast.ImportFrom, is_package: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def internal_imports() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports (anywhere in the file)."""
+    mods = modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for name, tree in mods.items():
+        is_package = (PACKAGE.parent / name.replace(".", "/") / "__init__.py").exists()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                target = resolve(name, node, is_package)
+                for alias in node.names:
+                    candidate = f"{target}.{alias.name}"
+                    graph[name].add(candidate if candidate in mods else target)
+            elif isinstance(node, ast.Import):
+                graph[name].update(a.name for a in node.names)
+        graph[name] = {t for t in graph[name] if t in mods and t != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    assert find_cycle(internal_imports()) is None, find_cycle(internal_imports())
+
+
+def test_a_cycle_would_be_found():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_core_never_imports_the_book_machinery():
+    graph = internal_imports()
+    core = [m for m in graph if not m.startswith("alexnet_core.book") and m != "alexnet_core.__main__"]
+    offenders = {m: sorted(t for t in graph[m] if t.startswith("alexnet_core.book")) for m in core}
+    assert not {m: t for m, t in offenders.items() if t}
+
+
+def test_imports_inside_functions_are_only_optional_heavy_dependencies():
+    found = []
+    for name, tree in modules().items():
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.ImportFrom):
+                    top = (node.module or "").split(".")[0] if not node.level else "<relative>"
+                elif isinstance(node, ast.Import):
+                    top = node.names[0].name.split(".")[0]
+                else:
+                    continue
+                if top not in OPTIONAL_HEAVY:
+                    found.append(f"{name}.{func.name}: {top}")
+    assert not found, found
+
+
+def test_no_function_in_the_package_is_over_sixty_lines():
+    long = [f"{name}.{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for name, tree in modules().items() for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long, long
