@@ -73,6 +73,13 @@ class _PaperLRN(torch.autograd.Function):
         return da.to(dtype), None, None, None, None
 
 
+def _set_window(module: nn.Module, size: int, alpha: float, beta: float, k: float, requirement: str) -> None:
+    """Store a normalisation's constants; its window must be an odd number of units wide."""
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"{requirement}, got {size}")
+    module.size, module.alpha, module.beta, module.k = size, alpha, beta, k
+
+
 class LocalResponseNorm(nn.Module):
     """Cross-channel local response normalisation exactly as section 3.3 writes it.
 
@@ -87,9 +94,7 @@ class LocalResponseNorm(nn.Module):
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
         super().__init__()
-        if size < 1 or size % 2 == 0:
-            raise ValueError(f"LRN size must be an odd number of channels (the paper: 5), got {size}")
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        _set_window(self, size, alpha, beta, k, "LRN size must be an odd number of channels (the paper: 5)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _PaperLRN.apply(x, self.size, self.alpha, self.beta, self.k)
@@ -128,9 +133,7 @@ class WithinMapNorm(nn.Module):
 
     def __init__(self, size: int = 5, alpha: float = 1e-3, beta: float = 0.75, k: float = 1.0):
         super().__init__()
-        if size < 1 or size % 2 == 0:
-            raise ValueError(f"within-map normalisation size must be odd, got {size}")
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        _set_window(self, size, alpha, beta, k, "within-map normalisation size must be odd")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xf = x.float()
