@@ -168,3 +168,12 @@ def test_memory_rows_take_the_family_from_the_config(tmp_path):
     rows = P.memory_rows(None, tmp_path)
     assert [r["what"] for r in rows] == ["peak resident memory of a cpu-profile AlexNet-224 run (odd_name/x-s0)",
                                          "peak resident memory of a cpu-profile CIFAR-10 net run (lrn_cifar/lrn-s0)"]
+
+
+def test_the_authors_column_gives_their_own_ablation_where_they_ran_one():
+    from alexnet_core.book.original_code import AUTHORS_EFFECTS, authors_cell, authors_effect
+    assert authors_effect("#145", "#148", "top1") == pytest.approx(-1.37)  # 40.66 - 42.03: the paper's -1.4
+    assert authors_cell("LRN on AlexNet: top-5 error (points)") == "-1.15 (#145 vs #148)"
+    assert authors_cell("Dropout: top-1 error (points)") == "-"
+    labels = {e.label for exp in EXPERIMENTS.values() for e in exp.effects}
+    assert set(AUTHORS_EFFECTS) <= labels  # every mapped claim is a scorecard row

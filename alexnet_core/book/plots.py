@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from ..model import paper_lrn
 
 #: Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -84,5 +87,62 @@ def early_steps_figure(result: dict):
         ax.set(xlabel="training step", title=f"lr {lr:g}")
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("training loss of the step")
+    fig.tight_layout()
+    return fig
+
+
+def recipe_start_figure(study: dict):
+    """The first steps' training loss under each recipe, one panel per variant and learning rate:
+    every seed faint, the mean bold (runs that diverged are left out and named in the table),
+    chance dashed."""
+    import matplotlib.pyplot as plt
+
+    rows = study["rows"]
+    lrs = sorted({r["lr"] for r in rows}, reverse=True)
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    recipes = list(dict.fromkeys(r["recipe"] for r in rows))
+    fig, axes = plt.subplots(len(variants), len(lrs), figsize=(4.2 * len(lrs), 2.8 * len(variants)),
+                             squeeze=False, sharex=True, sharey=True)
+    for i, variant in enumerate(variants):
+        for j, lr in enumerate(lrs):
+            ax = axes[i][j]
+            for colour, recipe in zip(PALETTE, recipes):
+                runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"]) == (variant, lr, recipe)
+                        and r["step_losses"]]
+                for losses in runs:
+                    ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
+                if runs:
+                    length = min(map(len, runs))
+                    ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour,
+                            linewidth=2, label=f"{recipe} ({len(runs)} seeds)")
+            ax.axhline(study["chance_loss"], **PAPER_STYLE, label="chance")
+            ax.set_title(f"{variant}, lr {lr:g}", fontsize=9)
+            ax.set_ylim(0, 2 * study["chance_loss"])
+            ax.legend(fontsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("training step")
+    for row in axes:
+        row[0].set_ylabel("loss")
+    fig.tight_layout()
+    return fig
+
+
+def lrn_conventions_figure():
+    """What section 3.3's normalisation does to one unit's activation under each convention for
+    alpha: output against input for a unit alone in its window (computed by the model's modules)."""
+    import matplotlib.pyplot as plt
+
+    a = torch.logspace(-1, 3.5, 200).view(1, 1, -1, 1)  # one channel: the window's sum is a^2
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for colour, convention, label in ((PALETTE[0], "printed", "as printed: alpha = 1e-4"),
+                                      (PALETTE[1], "per-window", "as coded: alpha / n = 2e-5")):
+        b = paper_lrn(convention)(a)
+        axes[0].plot(a.flatten(), b.flatten(), color=colour, label=label)
+        axes[1].plot(a.flatten(), (b / a).flatten(), color=colour, label=label)
+    axes[0].plot(a.flatten(), a.flatten() / 2 ** 0.75, **PAPER_STYLE, label="k^-beta a (no inhibition)")
+    axes[0].set(xscale="log", yscale="log", xlabel="activation a (alone in its window)", ylabel="normalised b")
+    axes[1].set(xscale="log", xlabel="activation a (alone in its window)", ylabel="b / a")
+    for ax in axes:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -149,3 +149,42 @@ def _summary(row: dict) -> str:
         return f"diverged (NaN/inf loss) at step {row['diverged_at_step']} ({row['seconds']:.0f} s)"
     return (f"left chance at step {row['left_chance_step']}, last-10 loss {mean(row['step_losses'][-10:]):.3f}, "
             f"dead fc7 {row['dead_units'].get('fc7', math.nan):.0%} ({row['seconds']:.0f} s)")
+
+
+def load_study(profile: str = "cpu", path: Path | None = None) -> dict | None:
+    """The recorded recipe-start study of ``profile``, or None when it has not been made."""
+    path = path or study_path(profile)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def summary_rows(study: dict) -> list[dict]:
+    """One row per recipe, learning rate and variant: per seed, the step at which the loss left
+    chance ("never" within the steps, "diverged at k"), the mean loss of the last ten steps and
+    the share of fc7's units dead after the steps (means over the runs that did not diverge)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in study["rows"]:
+        groups.setdefault((row["recipe"], row["lr"], row["variant"]), []).append(row)
+    out = []
+    for (recipe, lr, variant), rows in groups.items():
+        rows = sorted(rows, key=lambda r: r["seed"])
+        finished = [r for r in rows if not r.get("diverged_at_step")]
+        out.append({"recipe": recipe, "lr": lr, "variant": variant, "seeds": len(rows),
+                    "left chance at step (per seed)": ", ".join(_left(r) for r in rows),
+                    "loss, last 10 steps": round(mean(mean(r["step_losses"][-10:]) for r in finished), 2)
+                    if finished else None,
+                    "dead fc7 units (%)": round(100 * mean(r["dead_units"].get("fc7", math.nan) for r in finished), 1)
+                    if finished else None})
+    return out
+
+
+def _left(row: dict) -> str:
+    if row.get("diverged_at_step"):
+        return f"diverged at {row['diverged_at_step']}"
+    return "never" if row["left_chance_step"] is None else str(row["left_chance_step"])
+
+
+def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, ...] | None = None) -> bool:
+    """Whether every run of ``recipe`` at ``lr`` (of ``variants``, default all measured) left chance."""
+    rows = [r for r in study["rows"] if r["recipe"] == recipe and r["lr"] == lr
+            and (variants is None or r["variant"] in variants)]
+    return bool(rows) and all(r.get("left_chance_step") is not None for r in rows)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from . import analysis as A
 from .experiments import EXPERIMENTS, PROFILES, Experiment, recorded_runs
+from .original_code import authors_cell
 
 #: The verdicts that say something about the sign of an effect (the seed yardstick checks them).
 SIGN_VERDICTS = ("reproduced", "direction only", "not reproduced")
@@ -78,7 +79,7 @@ def scorecard(runs_of, source_of, smoke: bool, yard: Yardstick) -> Scorecard:
             if beyond != "-":
                 card.checked.append((r["claim"], beyond))
             card.rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),
-                              "ours": A.format_ours(r), "runs per side": r["runs"], "setting": setting,
+                              "authors' run": authors_cell(r["claim"]), "ours": A.format_ours(r), "runs per side": r["runs"], "setting": setting,
                               A.LATE_START: A.late_start(eff, groups), "verdict": r["verdict"], BEYOND: beyond})
     return card
 

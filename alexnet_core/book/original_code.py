@@ -1,0 +1,122 @@
+"""What the authors' 2012 code shows that the paper does not, each fact with its file and line.
+
+Read from ``computerhistory/AlexNet-Source-Code`` (commit 2f8b81f7) and, for the CIFAR-10
+net with normalisation, ``dnouri/cuda-convnet`` (commit e4ac0c1f); the book's chapter "The paper
+and its code" tabulates them. These are cited numbers, like the paper's own in
+:mod:`alexnet_core.book.experiments`: nothing here is measured by this project.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REPOSITORY = "computerhistory/AlexNet-Source-Code"
+COMMIT = "2f8b81f76470bf873c865754ad8f4a5e0dbbeb7b"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One place where the code that made the paper's numbers differs from the paper's text."""
+
+    topic: str
+    paper: str
+    code: str
+    source: str  # file:line in the repository
+    switch: str  # the TrainConfig setting that selects it ("" where the book has none)
+    book: str  # what the book's runs do
+
+
+DIFFERENCES = (
+    Difference("LRN's alpha", "alpha = 1e-4 multiplies the sum of squares over n = 5 maps",
+               "scale /= size: 1e-4 / 5 multiplies the sum (PyTorch's nn.LocalResponseNorm convention)",
+               "layer.py:1183", "lrn_alpha", "printed, or per-window under --recipe coded"),
+    Difference("Layer 1's order", "ReLU, then LRN, then max-pooling",
+               "rnorm1 takes conv1 (no neuron); pool1 applies neuron=relu: LRN sees signed inputs",
+               "layers/layers-145.cfg:9-63", "lrn1_before_relu", "after the ReLU, or before it as coded"),
+    Difference("An extra normalisation", "not mentioned",
+               "cnorm2 (type rnorm, within-map, size 5, scale 0.001 / 25, k = 1) after rnorm2, before pool2",
+               "layers/layers-145.cfg:107-117; layer-params-145.cfg:157-163", "norm2_within_map",
+               "absent, or present as coded"),
+    Difference("Initial weights of conv3-5", "N(0, 0.01) for every layer",
+               "initW=0.03 for conv3, conv4 and conv5 (0.01 elsewhere)",
+               "layers/layers-145.cfg:143, 172, 200", "conv345_std", "0.01, or 0.03 as coded"),
+    Difference("Biases' learning rate", "one learning rate, 0.01, for all layers",
+               "epsB=0.02: biases at twice the weights' starting rate; the notes lower only epsW",
+               "layers/layer-params-145.cfg:19 and notes at 169-181", "bias_lr_mult",
+               "1x, or 2x as coded (kept at 2x the weights' rate after each drop, unlike run #145)"),
+    Difference("Colour noise", "add [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T, a ~ N(0, 0.1)",
+               "the same noise, then the whole crop divided by 1 + 0.1",
+               "convdata.py:202-205", "colour_rescale", "not divided, or divided as coded"),
+    Difference("Crops and flips", "a random 224 crop and reflection per image",
+               "one crop position and one flip decision per chunk of 32 images (crop_chunk = 32)",
+               "convdata.py:125, 252-259", "", "per image"),
+    Difference("The schedule", "divide by 10 when validation error stops improving, three times",
+               "by hand: epsW 0.01 -> 0.001 at epoch 25, -> 0.0001 at 51, -> 0.00001 at 79; conv1 frozen "
+               "and colour noise off for the last epochs; killed at epoch 91",
+               "layers/layer-params-145.cfg:169-181", "", "the plateau rule (patience, max_drops)"),
+    Difference("Weight decay on biases", "the rule is written for weights",
+               "wc passed to weights only; biases get 0", "src/layer.cu:562-565", "decay_biases",
+               "weights only (the default)"),
+)
+
+
+@dataclass(frozen=True)
+class AuthorsRun:
+    """One of Krizhevsky's recorded runs: its change from #145 and the result his notes give."""
+
+    run: str
+    change: str
+    top1: float
+    top5: float
+    view: str
+    source: str
+
+
+#: The run behind the paper's "1 CNN" row and the ablations behind sections 3.2-3.4.
+AUTHORS_RUNS = (
+    AuthorsRun("#145", "the paper's network (ILSVRC-2012)", 40.66, 18.21, "2012 val, view not named",
+               "layers/layer-params-145.cfg:182"),
+    AuthorsRun("#145 (multiview, after a restart)", "the same run, trained on to epoch 135", 40.25, 17.99,
+               "2012 val, multiview", "layers/layer-params-145.cfg:202-203"),
+    AuthorsRun("#147", "non-overlapping pooling (2/2)", 41.06, 18.51, "2012 val, multiview",
+               "layers/layer-params-147.cfg:165, 173-174"),
+    AuthorsRun("#148", "no normalisation layers", 42.03, 19.36, "2012 val, multiview",
+               "layers/layer-params-148.cfg:137, 147-148"),
+    AuthorsRun("#145-2010", "the paper's network on ILSVRC-2010", 37.47, 17.00, "2010 test, multiview",
+               "layers/layer-params-145-2010.cfg:177-178"),
+    AuthorsRun("#145-half", "one column (conv5 kept two columns wide), ILSVRC-2010", 39.17, 18.23,
+               "2010 test, multiview", "layers/layer-params-145-half.cfg:90-100"),
+    AuthorsRun("#167", "a later 'dexp' schedule, no normalisation over conv2", 40.49, 18.12,
+               "2012 val, multiview", "layers/layer-params-167.cfg:177-185"),
+    AuthorsRun("#165", "the same schedule family, normalisation kept", 40.98, 18.39, "2012 val, multiview",
+               "layers/layer-params-165.cfg:195-204"),
+    AuthorsRun("#169", "the same schedule family, normalisation kept", 40.60, 18.11, "2012 val, multiview",
+               "layers/layer-params-169.cfg:195-202"),
+)
+
+_BY_RUN = {r.run: r for r in AUTHORS_RUNS}
+
+
+def authors_effect(with_design: str, without: str, metric: str) -> float:
+    """The authors' own effect, "with the design minus without", in points of ``top1`` or ``top5``."""
+    a, b = _BY_RUN[with_design], _BY_RUN[without]
+    return round(getattr(a, metric) - getattr(b, metric), 2)
+
+
+#: The scorecard's effects that one of the authors' own ablations measures: effect label ->
+#: (run with the design, run without, metric). The effect's sign convention is the book's.
+AUTHORS_EFFECTS = {
+    "LRN on AlexNet: top-1 error (points)": ("#145", "#148", "top1"),
+    "LRN on AlexNet: top-5 error (points)": ("#145", "#148", "top5"),
+    "Overlapping pooling: top-1 error (points)": ("#145", "#147", "top1"),
+    "Overlapping pooling: top-5 error (points)": ("#145", "#147", "top5"),
+    "Two columns vs one half-width: top-1 (points)": ("#145-2010", "#145-half", "top1"),
+    "Two columns vs one half-width: top-5 (points)": ("#145-2010", "#145-half", "top5"),
+}
+
+
+def authors_cell(claim: str) -> str:
+    """The scorecard's "authors' run" cell: their own effect for this claim and the runs it compares."""
+    if claim not in AUTHORS_EFFECTS:
+        return "-"
+    with_design, without, metric = AUTHORS_EFFECTS[claim]
+    return f"{authors_effect(with_design, without, metric):+.2f} ({with_design} vs {without})"
