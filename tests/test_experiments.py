@@ -254,3 +254,49 @@ def test_a_single_runs_overfitting_gap_carries_its_validation_errors_sampling_er
     row = A.effect_row(eff, {"overlap": [run("overlap", 51.0, 53.0)], "no-overlap": [run("no-overlap", 58.0, 61.0)]})
     expected = (A.binomial_standard_error(51.0, 3925) ** 2 + A.binomial_standard_error(58.0, 3925) ** 2) ** 0.5
     assert row["se"] == pytest.approx(expected) and row["se"] > 0.5
+
+
+def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrained(dirs, monkeypatch):
+    X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)  # recorded under today's recipe
+    old = dict(X.ALEXNET_RECIPE)
+    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
+    monkeypatch.setattr(X, "_ALEXNET", X._ALEXNET | dict(recipe="coded", lr=0.002))
+    monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(
+        X.PROFILES["smoke"], alexnet=X.PROFILES["smoke"].alexnet | dict(recipe="coded", lr=0.002)))
+    (spec,) = [s for s in X.get_experiment("lrn_alexnet").runs("smoke") if s.variant == "lrn"]
+    assert spec.config.recipe == "coded" and [c.recipe for c in spec.superseded] == [old["recipe"]]
+    (shown,) = X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], stand_ins=True, **dirs,
+                                trainer=lambda *a, **k: pytest.fail("trained although a stand-in was recorded"))
+    assert shown["provenance"]["superseded"] == f"recipe {old['recipe']}, lr {old['lr']:g}"
+    calls = []
+    (fresh,) = X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs,
+                                trainer=lambda *a, **k: calls.append(1) or train(*a, **k))
+    assert calls == [1] and fresh["config"]["recipe"] == "coded" and "superseded" not in fresh["provenance"]
+
+
+def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(tmp_path, monkeypatch):
+    from alexnet_core.book import reproduce as P
+    old = dict(X.ALEXNET_RECIPE)
+    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
+    monkeypatch.setitem(X.PROFILES, "cpu", dataclasses.replace(
+        X.PROFILES["cpu"], alexnet=X.PROFILES["cpu"].alexnet | dict(recipe="coded", lr=0.002)))
+    for exp in X.EXPERIMENTS.values():
+        for spec in exp.runs("cpu"):
+            config = (spec.superseded or (spec.config,))[0].to_dict()
+            path = R.record_path(tmp_path, "cpu", spec.experiment, spec.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(dict(config=config, history=[], metrics={}, provenance={})))
+    assert P.recorded_fraction("cpu", tmp_path) == 1.0  # every AlexNet run stands in under the old recipe
+    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", ())
+    assert P.recorded_fraction("cpu", tmp_path) < 1.0
+
+
+def test_the_scorecard_names_the_recipe_of_each_effects_runs():
+    from alexnet_core.book.scorecard import recipe_cell
+    exp = X.get_experiment("lrn_alexnet")
+    eff = exp.effects[0]
+    new = dict(config=dict(recipe="coded"), provenance={})
+    old = dict(config=dict(recipe="printed"), provenance=dict(superseded="recipe printed, lr 0.003"))
+    assert recipe_cell(exp, {"lrn": [new], "no-lrn": [new]}, eff) == "coded"
+    assert recipe_cell(exp, {"lrn": [new], "no-lrn": [old]}, eff) == "superseded (recipe printed, lr 0.003), 1 of 2 runs"
+    assert recipe_cell(X.get_experiment("lrn_cifar"), {}, X.get_experiment("lrn_cifar").effects[0]) == "-"

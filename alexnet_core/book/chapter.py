@@ -34,8 +34,9 @@ class Chapter:
         return f", {self.source(experiment)}"
 
     def runs(self, experiment: str) -> list[dict]:
-        """The experiment's run records, training what is missing; the training log is kept out
-        of the page (it is in each run's history) and shown only if training fails."""
+        """The experiment's run records, training what is missing (a run recorded under a superseded
+        recipe stands in, marked, unless the chapter retrains); the training log is kept out of the
+        page (it is in each run's history) and shown only if training fails."""
         source = self.source(experiment)
         if source != self.profile:
             prof = PROFILES[source]
@@ -45,7 +46,7 @@ class Chapter:
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 return run_experiment(experiment, self.profile, data_root=self.data_root, device=self.device,
-                                      retrain=self.retrain, progress=False)
+                                      retrain=self.retrain, progress=False, stand_ins=not self.retrain)
         except BaseException:
             print(log.getvalue()[-5000:])
             raise

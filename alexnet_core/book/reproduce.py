@@ -68,16 +68,17 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
 
 def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
-    runs from) that have a record, under their own name or shared with another experiment."""
+    runs from) that have a record, under their own name or shared with another experiment, or
+    under a superseded recipe (shown marked until the run is recorded under the book's)."""
     indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
     hashes = {}  # (profile, config hash) -> recorded?
     for e in EXPERIMENTS.values():
         prof = profile_for(e, profile).name
         if prof not in indexes:
             indexes[prof] = recorded_index(results_dir, prof)
-        for s in e.runs(prof):
+        for s in e.runs(prof):  # a run recorded under a superseded recipe stands in until retrained
             key = (prof, config_hash(s.config.to_dict()))
-            hashes[key] = key[1] in indexes[prof]
+            hashes[key] = any(config_hash(c.to_dict()) in indexes[prof] for c in (s.config, *s.superseded))
     return sum(hashes.values()) / len(hashes) if hashes else 0.0
 
 

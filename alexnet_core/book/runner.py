@@ -18,13 +18,15 @@ from .records import (artifacts_path, config_hash, find_all_recorded, load_recor
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
                   artifacts: bool = False, keep_checkpoint: bool = True,
-                  trainer: Callable[..., RunOutcome] = train) -> dict:
+                  trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> dict:
     """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
     else trained (resuming a crashed attempt from its checkpoint) and recorded atomically.
 
     Without ``keep_checkpoint`` the run's checkpoint is deleted once its record is written
     (its history and result stay beside it). ``trainer`` is the training function (:func:`train`;
-    tests pass a stand-in)."""
+    tests pass a stand-in). With ``stand_ins``, a run not recorded under its own config but
+    recorded under a superseded recipe (``spec.superseded``) is returned from that record,
+    marked ``provenance["superseded"]``, and nothing is trained or written."""
     config = spec.config.to_dict()
     digest = config_hash(config)
     path = record_path(results_dir, profile, spec.experiment, spec.name)
@@ -51,6 +53,10 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
                 copied_from=str(shared.relative_to(results_dir)))
             atomic_write_json(path, record)
             return record
+        if stand_ins:
+            older = superseded_record(spec, results_dir, profile)
+            if older is not None:
+                return older
     work = Path(runs_dir) / profile / spec.experiment / spec.name
     resume = (work / CHECKPOINT).exists() and not retrain
     print(f"[{profile}] {spec.experiment}/{spec.name}: {'resuming' if resume else 'training'}", flush=True)
@@ -68,6 +74,23 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     if not keep_checkpoint:
         (work / CHECKPOINT).unlink(missing_ok=True)
     return record
+
+
+def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
+    """The record of ``spec``'s run under a superseded recipe (its own file first, else a shared
+    one), marked with the recipe it was trained under; None when there is none."""
+    path = record_path(results_dir, profile, spec.experiment, spec.name)
+    for older in spec.superseded:
+        digest = config_hash(older.to_dict())
+        own = path if path.exists() and recorded_hash(load_record(path)) == digest else None
+        found = own or next(iter(find_all_recorded(results_dir, profile, digest)), None)
+        if found is not None:
+            record = load_record(found)
+            record["provenance"] = record["provenance"] | dict(
+                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+                superseded=f"recipe {older.recipe}, lr {older.lr:g}")
+            return record
+    return None
 
 
 def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, results_dir: Path):

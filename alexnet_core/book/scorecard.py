@@ -80,8 +80,26 @@ def scorecard(runs_of, source_of, smoke: bool, yard: Yardstick) -> Scorecard:
                 card.checked.append((r["claim"], beyond))
             card.rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),
                               "authors' run": authors_cell(r["claim"]), "ours": A.format_ours(r), "runs per side": r["runs"], "setting": setting,
-                              A.LATE_START: A.late_start(eff, groups), "verdict": r["verdict"], BEYOND: beyond})
+                              A.LATE_START: A.late_start(eff, groups), "verdict": r["verdict"], BEYOND: beyond,
+                              RECIPE: recipe_cell(exp, groups, eff)})
     return card
+
+
+RECIPE = "AlexNet recipe of the runs"
+
+
+def recipe_cell(experiment: Experiment, groups: dict[str, list[dict]], effect) -> str:
+    """The recipe an effect's AlexNet runs trained under; runs recorded under a superseded recipe,
+    standing in until they are retrained under the book's, are named as such ('-' for CIFAR-10)."""
+    if experiment.family != "alexnet":
+        return "-"
+    runs = groups.get(effect.reference, []) + groups.get(effect.ablated, [])
+    old = sorted({r["provenance"]["superseded"] for r in runs if r["provenance"].get("superseded")})
+    if old:
+        return f"superseded ({'; '.join(old)}), {sum(bool(r['provenance'].get('superseded')) for r in runs)} " \
+               f"of {len(runs)} runs"
+    recipes = sorted({r.get("config", {}).get("recipe", "printed") for r in runs})
+    return ", ".join(recipes) or "-"
 
 
 def paper_cell(paper: float | None) -> str:
