@@ -165,3 +165,21 @@ def test_recipe_start_resumes_and_records_each_run(tmp_path, monkeypatch):
     assert recipe_start("smoke", **kwargs) == first  # nothing retrained
     with pytest.raises(ValueError, match="unknown: \\['no-such'\\]"):
         recipe_start("smoke", **kwargs | dict(variants=("no-such",)))
+
+
+def test_the_choice_in_words_names_what_left_chance():
+    from alexnet_core.book.recipe_study import choice_text, starts_everywhere, summary_rows
+
+    def row(recipe, lr, variant, left, seed=0, diverged=None):
+        return dict(recipe=recipe, lr=lr, variant=variant, seed=seed, steps=146, left_chance_step=left,
+                    step_losses=[2.3] * 146, dead_units={"fc7": 0.5}, diverged_at_step=diverged)
+    study = dict(rows=[row("printed", 0.01, "reference", None), row("printed", 0.003, "reference", 90),
+                       row("coded", 0.003, "reference", 53), row("coded", 0.003, "no-dropout", 52),
+                       row("coded", 0.01, "no-dropout", None, diverged=21)])
+    assert starts_everywhere(study, "coded", 0.003) and not starts_everywhere(study, "printed", 0.01)
+    text = choice_text(study, "coded", 0.003)
+    assert text.startswith("Candidates, closest to the paper first: printed at lr 0.01: not every run left chance")
+    assert "of the 2 variants measured under it, every one left chance within 146 steps" in text
+    assert "have not been measured" in choice_text(None, "coded", 0.003)
+    cells = {(r["recipe"], r["lr"], r["variant"]): r["left chance at step (per seed)"] for r in summary_rows(study)}
+    assert cells[("coded", 0.01, "no-dropout")] == "diverged at 21" and cells[("printed", 0.01, "reference")] == "never"

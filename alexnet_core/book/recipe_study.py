@@ -188,3 +188,29 @@ def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, 
     rows = [r for r in study["rows"] if r["recipe"] == recipe and r["lr"] == lr
             and (variants is None or r["variant"] in variants)]
     return bool(rows) and all(r.get("left_chance_step") is not None for r in rows)
+
+
+def describe(study: dict) -> str:
+    """The measurement in words, per recipe and learning rate: when each variant left chance."""
+    parts = []
+    for row in summary_rows(study):
+        parts.append(f"{row['recipe']} at lr {row['lr']:g}, {row['variant']}: "
+                     f"{row['left chance at step (per seed)']}")
+    return "; ".join(parts)
+
+
+def choice_text(study: dict | None, recipe: str, lr: float) -> str:
+    """Why the book trains ``recipe`` at ``lr``, from the measurement: which candidates left chance
+    in every run measured, and whether the chosen one did for every variant measured under it."""
+    if not study:
+        return "The first steps have not been measured yet, so the recipe is not chosen from evidence."
+    candidates = sorted({(r["recipe"], r["lr"]) for r in study["rows"]}, key=lambda c: (c[0] != "printed", -c[1]))
+    verdicts = [f"{name} at lr {rate:g}: " + ("every run left chance" if starts_everywhere(study, name, rate) else
+                                               "not every run left chance") for name, rate in candidates]
+    variants = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)})
+    stalled = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)
+                      and r.get("left_chance_step") is None})
+    chosen = (f"The book's AlexNet runs train {recipe} at lr {lr:g}: of the {len(variants)} variants measured under "
+              f"it, " + (f"{', '.join(stalled)} did not leave chance within {study['rows'][0]['steps']} steps."
+                         if stalled else f"every one left chance within {study['rows'][0]['steps']} steps."))
+    return "Candidates, closest to the paper first: " + "; ".join(verdicts) + ". " + chosen
