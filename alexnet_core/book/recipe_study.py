@@ -183,11 +183,18 @@ def _left(row: dict) -> str:
     return "never" if row["left_chance_step"] is None else str(row["left_chance_step"])
 
 
-def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, ...] | None = None) -> bool:
-    """Whether every run of ``recipe`` at ``lr`` (of ``variants``, default all measured) left chance."""
+#: "Early": within the first epoch of Imagenette at batch 128 (9,469 // 128 steps).
+EARLY_STEP = 73
+
+
+def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, ...] | None = None,
+                      by_step: int = EARLY_STEP) -> bool:
+    """Whether every run of ``recipe`` at ``lr`` (of ``variants``, default all measured) left chance
+    by step ``by_step``."""
     rows = [r for r in study["rows"] if r["recipe"] == recipe and r["lr"] == lr
             and (variants is None or r["variant"] in variants)]
-    return bool(rows) and all(r.get("left_chance_step") is not None for r in rows)
+    return bool(rows) and all(r.get("left_chance_step") is not None and r["left_chance_step"] <= by_step
+                              for r in rows)
 
 
 def describe(study: dict) -> str:
@@ -206,7 +213,8 @@ def choice_text(study: dict | None, recipe: str, lr: float) -> str:
         return "The first steps have not been measured yet, so the recipe is not chosen from evidence."
     candidates = sorted({(r["recipe"], r["lr"]) for r in study["rows"]}, key=lambda c: (c[0] != "printed", -c[1]))
     verdicts = [f"{name} at lr {rate:g}: " + ("every run left chance" if starts_everywhere(study, name, rate) else
-                                               "not every run left chance") for name, rate in candidates]
+                                               "not every run left chance") + f" within the first epoch ({EARLY_STEP} "
+                "steps)" for name, rate in candidates]
     variants = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)})
     stalled = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)
                       and r.get("left_chance_step") is None})
