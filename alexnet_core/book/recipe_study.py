@@ -165,7 +165,9 @@ def summary_rows(study: dict) -> list[dict]:
     for row in study["rows"]:
         groups.setdefault((row["recipe"], row["lr"], row["variant"]), []).append(row)
     out = []
-    for (recipe, lr, variant), rows in groups.items():
+    order = list(ABLATIONS)
+    for (recipe, lr, variant), rows in sorted(groups.items(), key=lambda kv: (
+            kv[0][0] != "printed", -kv[0][1], order.index(kv[0][2]) if kv[0][2] in order else len(order))):
         rows = sorted(rows, key=lambda r: r["seed"])
         finished = [r for r in rows if not r.get("diverged_at_step")]
         out.append({"recipe": recipe, "lr": lr, "variant": variant, "seeds": len(rows),
@@ -216,9 +218,9 @@ def choice_text(study: dict | None, recipe: str, lr: float) -> str:
                                                "not every run left chance") + f" within the first epoch ({EARLY_STEP} "
                 "steps)" for name, rate in candidates]
     variants = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)})
-    stalled = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)
-                      and r.get("left_chance_step") is None})
+    late = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)
+                   and (r.get("left_chance_step") is None or r["left_chance_step"] > EARLY_STEP)})
     chosen = (f"The book's AlexNet runs train {recipe} at lr {lr:g}: of the {len(variants)} variants measured under "
-              f"it, " + (f"{', '.join(stalled)} did not leave chance within {study['rows'][0]['steps']} steps."
-                         if stalled else f"every one left chance within {study['rows'][0]['steps']} steps."))
+              f"it, " + (f"{', '.join(late)} did not leave chance within the first epoch." if late else
+                         "every one left chance within the first epoch."))
     return "Candidates, closest to the paper first: " + "; ".join(verdicts) + ". " + chosen
