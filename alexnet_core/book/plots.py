@@ -91,36 +91,38 @@ def early_steps_figure(result: dict):
     return fig
 
 
-def recipe_start_figure(study: dict):
-    """The first steps' training loss under each recipe, one panel per variant and learning rate:
-    every seed faint, the mean bold (runs that diverged are left out and named in the table),
-    chance dashed."""
+def recipe_start_figure(study: dict, columns: int = 4):
+    """The first steps' training loss under each recipe, one panel per variant and learning rate
+    measured: every seed faint, the mean bold (runs that diverged are left out and named in the
+    table), chance dashed."""
     import matplotlib.pyplot as plt
 
     rows = study["rows"]
-    lrs = sorted({r["lr"] for r in rows}, reverse=True)
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    recipes = list(dict.fromkeys(r["recipe"] for r in rows))
-    fig, axes = plt.subplots(len(variants), len(lrs), figsize=(4.2 * len(lrs), 2.8 * len(variants)),
-                             squeeze=False, sharex=True, sharey=True)
-    for i, variant in enumerate(variants):
-        for j, lr in enumerate(lrs):
-            ax = axes[i][j]
-            for colour, recipe in zip(PALETTE, recipes):
-                runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"]) == (variant, lr, recipe)
-                        and r["step_losses"]]
-                for losses in runs:
-                    ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
-                if runs:
-                    length = min(map(len, runs))
-                    ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour,
-                            linewidth=2, label=f"{recipe} ({len(runs)} seeds)")
-            ax.axhline(study["chance_loss"], **PAPER_STYLE, label="chance")
-            ax.set_title(f"{variant}, lr {lr:g}", fontsize=9)
-            ax.set_ylim(0, 2 * study["chance_loss"])
-            ax.legend(fontsize=7)
-    for ax in axes[-1]:
+    panels = list(dict.fromkeys((r["variant"], r["lr"]) for r in sorted(rows, key=lambda r: -r["lr"])))
+    panels.sort(key=lambda p: [r["variant"] for r in rows].index(p[0]))
+    recipes = sorted({r["recipe"] for r in rows}, key=lambda name: name != "printed")
+    n_rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(n_rows, columns, figsize=(3.2 * columns, 2.6 * n_rows), squeeze=False,
+                             sharex=True, sharey=True)
+    for ax, (variant, lr) in zip(axes.flat, panels):
+        for colour, recipe in zip(PALETTE, recipes):
+            runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"]) == (variant, lr, recipe)
+                    and r["step_losses"]]
+            for losses in runs:
+                ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
+            if runs:
+                length = min(map(len, runs))
+                ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour,
+                        linewidth=2, label=f"{recipe} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+        ax.axhline(study["chance_loss"], **PAPER_STYLE, label="chance")
+        ax.set_title(f"{variant}, lr {lr:g}", fontsize=9)
+        ax.set_ylim(0, 2 * study["chance_loss"])
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    for ax in list(axes.flat)[max(0, len(panels) - columns):len(panels)]:  # the lowest panel of each column
         ax.set_xlabel("training step")
+        ax.xaxis.set_tick_params(labelbottom=True)
     for row in axes:
         row[0].set_ylabel("loss")
     fig.tight_layout()
