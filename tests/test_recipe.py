@@ -178,8 +178,11 @@ def test_the_choice_in_words_names_what_left_chance():
                        row("coded", 0.01, "no-dropout", None, diverged=21)])
     assert starts_everywhere(study, "coded", 0.003) and not starts_everywhere(study, "printed", 0.01)
     text = choice_text(study, "coded", 0.003)
-    assert text.startswith("Candidates, closest to the paper first: printed at lr 0.01: not every run left chance within the first epoch (73 steps); printed at lr 0.003: not every run")
-    assert "of the 2 variants measured under it, every one left chance within the first epoch" in text
+    assert text.startswith("Over the first 146 steps, candidates closest to the paper first: printed at lr 0.01: "
+                           "1 of 1 runs never left chance (reference seed 0)")
+    assert "printed at lr 0.003: every run left chance, the last at step 90 (reference, seed 0)" in text
+    assert "coded at lr 0.01: 1 of 1 runs never left chance (no-dropout seed 0 diverged)" in text
+    assert text.endswith("under which every run of the 2 variants measured left chance.")
     assert "have not been measured" in choice_text(None, "coded", 0.003)
     cells = {(r["recipe"], r["lr"], r["variant"]): r["left chance at step (per seed)"] for r in summary_rows(study)}
     assert cells[("coded", 0.01, "no-dropout")] == "diverged at 21" and cells[("printed", 0.01, "reference")] == "never"
