@@ -66,6 +66,17 @@ def dead_units(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
     return {name: round(1.0 - alive.float().mean().item(), 4) for name, alive in outputs.items()}
 
 
+def dead_units_on_validation(model: nn.Module, cfg, data: tuple, device: torch.device, precision: str,
+                             val_images: int) -> dict[str, float]:
+    """:func:`dead_units` over the centre crops of the first ``val_images`` validation images, as
+    the run's own augmentation, memory format and precision present them."""
+    images = Augmenter(augment_config(cfg), data[2]).centre(data[1].images[:val_images].to(device))
+    if cfg.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    with autocast(device, precision):
+        return dead_units(model, images)
+
+
 def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[int, ...] = (0, 1, 2),
                 lrs: tuple[float, ...] | None = None, data_root: str | None = None, device: str = "auto",
                 val_images: int = 256, progress: bool = True) -> dict:
@@ -92,12 +103,7 @@ def early_steps(experiment: str, profile: str, *, steps: int = 30, seeds: tuple[
                 if data is None:  # every variant reads the same subsets
                     data = load_data(cfg)
                 outcome = train(cfg, data=data)
-                augmenter = Augmenter(augment_config(cfg), data[2])
-                images = augmenter.centre(data[1].images[:val_images].to(dev))
-                if cfg.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                with autocast(dev, precision):
-                    dead = dead_units(outcome.model, images)
+                dead = dead_units_on_validation(outcome.model, cfg, data, dev, precision, val_images)
                 first = outcome.history[0]
                 row = dict(variant=spec.variant, seed=seed, lr=lr, step_losses=first["step_losses"],
                            val_top1=round(first["val_top1"], 2), dead_units=dead)

@@ -67,6 +67,15 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title
     return fig
 
 
+def seed_lines(ax, runs: list[list[float]], colour: str, label: str, width: float = 2.0) -> None:
+    """Per-step series of several seeds: each faint, their mean over the common length bold."""
+    for losses in runs:
+        ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
+    length = min(map(len, runs))
+    ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour, linewidth=width,
+            label=label)
+
+
 def early_steps_figure(result: dict):
     """Per-step training loss of each variant's first steps, one panel per learning rate: every
     seed faint, the mean bold, chance (ln of the number of classes) dashed."""
@@ -78,11 +87,7 @@ def early_steps_figure(result: dict):
     for ax, lr in zip(axes[0], lrs):
         for colour, variant in zip(PALETTE, variants):
             runs = [r["step_losses"] for r in result["rows"] if r["variant"] == variant and r["lr"] == lr]
-            for losses in runs:
-                ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
-            length = min(map(len, runs))
-            ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour,
-                    linewidth=2.2, label=f"{variant} ({len(runs)} seeds)")
+            seed_lines(ax, runs, colour, f"{variant} ({len(runs)} seeds)", width=2.2)
         ax.axhline(result["chance_loss"], **PAPER_STYLE, label="chance")
         ax.set(xlabel="training step", title=f"lr {lr:g}")
         ax.legend(fontsize=8)
@@ -108,12 +113,8 @@ def recipe_start_figure(study: dict, columns: int = 4):
         for colour, recipe in zip(PALETTE, recipes):
             runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"]) == (variant, lr, recipe)
                     and r["step_losses"]]
-            for losses in runs:
-                ax.plot(range(1, len(losses) + 1), losses, color=colour, alpha=0.3, linewidth=1)
             if runs:
-                length = min(map(len, runs))
-                ax.plot(range(1, length + 1), np.mean([r[:length] for r in runs], axis=0), color=colour,
-                        linewidth=2, label=f"{recipe} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+                seed_lines(ax, runs, colour, f"{recipe} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
         ax.axhline(study["chance_loss"], **PAPER_STYLE, label="chance")
         ax.set_title(f"{variant}, lr {lr:g}", fontsize=9)
         ax.set_ylim(0, 2 * study["chance_loss"])

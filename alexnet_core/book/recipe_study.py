@@ -13,7 +13,6 @@ run is written at once, so a killed study resumes where it stopped.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -22,15 +21,14 @@ from statistics import mean
 
 import torch
 
-from ..augment import Augmenter
 from ..config import RECIPES, TrainConfig
 from ..files import atomic_write_json
-from ..hardware import autocast, resolve_device, resolve_precision
-from ..inputs import augment_config, load_data
+from ..hardware import resolve_device, resolve_precision
+from ..inputs import load_data
 from ..paths import DIAGNOSTICS_DIR
 from ..provenance import git_state, provenance
 from ..train import TrainingDiverged, train
-from .early_steps import ALEXNET_RELUS, dead_units
+from .early_steps import ALEXNET_RELUS, dead_units_on_validation
 from .experiments import data_available, get_profile
 
 #: The AlexNet variants the book ablates, as settings over the reference (see experiments.py).
@@ -132,12 +130,8 @@ def _one_run(cfg: TrainConfig, data: tuple, dev: torch.device, val_images: int, 
                     precision=resolve_precision(cfg.precision, dev), seconds=round(time.time() - started, 1),
                     recipe_settings=cfg.recipe_settings())
     losses = [v for h in outcome.history for v in h.get("step_losses", [])][:steps]
-    images = Augmenter(augment_config(cfg), data[2]).centre(data[1].images[:val_images].to(dev))
-    if cfg.channels_last:
-        images = images.contiguous(memory_format=torch.channels_last)
     precision = resolve_precision(cfg.precision, dev)
-    with autocast(dev, precision):
-        dead = dead_units(outcome.model, images)
+    dead = dead_units_on_validation(outcome.model, cfg, data, dev, precision, val_images)
     return dict(steps=steps, step_losses=losses, chance_loss=round(chance, 4),
                 left_chance_step=left_chance_step(losses, chance), val_top1=round(outcome.history[-1]["val_top1"], 2),
                 dead_units={ALEXNET_RELUS.get(k, k): v for k, v in dead.items()}, precision=precision,
