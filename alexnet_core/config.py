@@ -91,6 +91,9 @@ class TrainConfig:
     early_stop: bool = opt(True, "stop after a plateau once the lr has been divided max_drops times")
     # --- evaluation (sections 4.1, 6)
     ten_crop: bool = opt(True, "final evaluation also with the ten-patch average")
+    train_eval_images: int = opt(1024, "each epoch, also evaluate this many fixed training images as validation is "
+                                       "evaluated (eval mode, centre crop): the training error the overfitting gap "
+                                       "compares (0: off)")
     # --- runtime
     seed: int = opt(0, "random seed (model init, data order, augmentation, dropout)")
     device: str = opt("auto", "auto, cpu or cuda")
@@ -162,7 +165,8 @@ NUMBER_RANGES = dict(
     lr=dict(minimum=0, above=True), momentum=dict(minimum=0, maximum=1, below=True), weight_decay=dict(minimum=0),
     patience=dict(minimum=1, whole=True), max_drops=dict(minimum=0, whole=True), lr_factor=dict(minimum=1, above=True),
     min_delta=dict(minimum=0), drop_by=dict(minimum=0, whole=True), seed=dict(minimum=0, whole=True),
-    threads=dict(minimum=1, whole=True, optional=True), record_steps=dict(minimum=0, whole=True), crop=dict(minimum=1, whole=True, optional=True),
+    threads=dict(minimum=1, whole=True, optional=True), record_steps=dict(minimum=0, whole=True),
+    train_eval_images=dict(minimum=0, whole=True), crop=dict(minimum=1, whole=True, optional=True),
     conv345_std=dict(minimum=0, above=True, optional=True), bias_lr_mult=dict(minimum=0, optional=True),
 )
 
@@ -190,7 +194,8 @@ RECIPE_SWITCHES = ("lrn_alpha", "lrn1_before_relu", "norm2_within_map", "conv345
                    "colour_rescale")
 
 #: Settings that do not change what is computed, only how fast or how it is shown.
-RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device", "record_steps")
+RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device", "record_steps",
+                "train_eval_images")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -207,6 +207,7 @@ class TrainingRun:
     def train_epochs(self, on_epoch_end: Callable[[dict], None] | None) -> None:
         """Epochs from where the run stands to the cap or the schedule's end, one checkpoint each."""
         self._place_data()
+        self.train_probe = train_probe(self.train_set, self.cfg.train_eval_images)
         step_model = torch.compile(self.model) if self.cfg.compile else self.model
         self.step_model = (nn.parallel.DistributedDataParallel(
             step_model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
@@ -249,12 +250,15 @@ class TrainingRun:
             dist.all_reduce(summed)
             loss_sum, errors, seen = summed[0], summed[1], int(summed[2].item())
         val = self._validate(max(256, global_batch // rank.world))
+        fair_train = self._evaluate_train_probe(max(256, global_batch // rank.world))
         dropped = self.schedule.step(val["top1"], epoch)
         record = dict(epoch=epoch, train_loss=loss_sum.item() / seen, train_top1=100.0 * errors.item() / seen,
                       val_top1=val["top1"], val_top5=val["top5"], lr=self.optimizer.param_groups[0]["lr"],
                       seconds=round(time.time() - t0, 3), train_seconds=round(totals.train_seconds, 3),
                       images_per_s=round(seen / totals.train_seconds, 1), lr_dropped_after=dropped,
                       lr_drop_forced=dropped and self.schedule.forced_drop_epoch == epoch)
+        if fair_train is not None:
+            record["train_eval_top1"] = fair_train["top1"]
         if totals.step_losses:
             record["step_losses"] = [round(v, 4) for v in torch.stack(totals.step_losses).float().tolist()]
         self.history.append(record)
@@ -276,6 +280,14 @@ class TrainingRun:
             dist.broadcast_object_list(box, src=0)
             val = box[0]
         return val
+
+    def _evaluate_train_probe(self, batch_size: int) -> dict | None:
+        """The fixed training images evaluated as validation is (eval mode, centre crop), on the
+        main process: a training error free of dropout and augmentation, for the overfitting gap."""
+        if self.train_probe is None or not self.rank.main:
+            return None
+        return evaluate(self.model, self.train_probe, self.augmenter, device=self.device, precision=self.precision,
+                        batch_size=batch_size)
 
     def earlier_seconds(self) -> float:
         """The epochs an earlier process trained before this one resumed (their set-up is not kept)."""
@@ -306,6 +318,7 @@ def final_metrics(model: nn.Module, val_set: ImageSet, augmenter: Augmenter, dev
                    val_top5_se=centre["top5_se"], val_images=centre["n"], epochs=len(history),
                    final_train_top1=history[-1]["train_top1"] if history else None,
                    final_train_loss=history[-1]["train_loss"] if history else None,
+                   final_train_eval_top1=history[-1].get("train_eval_top1") if history else None,
                    best_val_top1=min((h["val_top1"] for h in history), default=None),
                    lr_drops=sum(bool(h.get("lr_dropped_after")) for h in history),
                    train_images_per_s=(sum(h["images_per_s"] for h in history) / len(history)) if history else None)
@@ -313,6 +326,14 @@ def final_metrics(model: nn.Module, val_set: ImageSet, augmenter: Augmenter, dev
         ten = evaluate(model, val_set, augmenter, ten_crop=True, **kwargs)
         metrics.update(val10_top1=ten["top1"], val10_top5=ten["top5"])
     return metrics
+
+
+def train_probe(train_set: ImageSet, n: int) -> ImageSet | None:
+    """A fixed random subset of ``n`` training images (the same for every run and epoch), or None
+    when off (``n`` = 0) or the split is streamed rather than held in memory."""
+    if n <= 0 or not hasattr(train_set, "subset"):
+        return None
+    return train_set.subset(n, seed=0)
 
 
 def _fits_on_gpu(train_set: ImageSet, val_set: ImageSet, device: torch.device) -> bool:

@@ -355,3 +355,16 @@ def test_cpu_runs_keep_freed_memory_and_say_so(tmp_path, monkeypatch):
     outcome = train(tiny(epochs=1), tmp_path / "b")
     assert outcome.provenance["cpu_allocator"] == ("keep-freed" if glibc else "default")
     assert torch.isfinite(torch.tensor(outcome.history[0]["train_loss"]))
+
+
+def test_training_images_evaluated_like_validation_without_changing_training(tmp_path):
+    """#21's fair overfitting gap: a fixed training subset in eval mode (no dropout, centre crop)
+    each epoch; evaluating it draws no random numbers, so the training itself is unchanged."""
+    base = dict(limit_train=64, batch_size=16, epochs=3, dropout=0.5, patience=100, lr=0.004)
+    probed = train(tiny(**base, train_eval_images=32), tmp_path / "probed")
+    plain = train(tiny(**base, train_eval_images=0), tmp_path / "plain")
+    assert [h["train_loss"] for h in probed.history] == [h["train_loss"] for h in plain.history]
+    assert all(0.0 <= h["train_eval_top1"] <= 100.0 for h in probed.history)
+    assert all("train_eval_top1" not in h for h in plain.history)
+    assert probed.metrics["final_train_eval_top1"] == probed.history[-1]["train_eval_top1"]
+    assert plain.metrics["final_train_eval_top1"] is None
