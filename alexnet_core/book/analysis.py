@@ -280,3 +280,18 @@ def format_ours(row: dict) -> str:
     if row["se"] == 0:  # an epoch count from one run per side has no standard error
         return f"{row['ours']:+.2f} (one run each, no error)"
     return f"{row['ours']:+.2f} ± {row['se']:.2f}"
+
+
+def fastest_learning_rates(records: Iterable[dict]) -> dict[str, float]:
+    """Per activation, the swept learning rate whose run ended with the lowest training error
+    (Figure 1's "chosen independently to make training as fast as possible"); runs that
+    diverged are out, and a tie goes to the smaller learning rate."""
+    best: dict[str, tuple[float, float]] = {}
+    for r in records:
+        if r["metrics"].get("diverged") or not r["history"]:
+            continue
+        act, lr = r["config"]["activation"], r["config"]["lr"]
+        key = (r["history"][-1]["train_top1"], lr)
+        if act not in best or key < best[act]:
+            best[act] = key
+    return {act: lr for act, (_, lr) in best.items()}

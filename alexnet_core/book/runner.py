@@ -2,6 +2,7 @@
 crashed attempt) and recorded atomically, with the figure arrays where the chapter needs them."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -10,7 +11,9 @@ from ..checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
 from ..files import atomic_write_json
 from ..hardware import resolve_device
 from ..inputs import augment_config, build_model, load_data
-from ..train import ResumeError, RunOutcome, train
+from ..hardware import resolve_precision
+from ..provenance import git_state, provenance
+from ..train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from .artifacts import figure_artifacts
 from .records import (artifacts_path, config_hash, find_all_recorded, load_record, record_path,
                       recorded_hash)
@@ -18,7 +21,8 @@ from .records import (artifacts_path, config_hash, find_all_recorded, load_recor
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
                   artifacts: bool = False, keep_checkpoint: bool = True,
-                  trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> dict:
+                  trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False,
+                  tolerate_divergence: bool = False) -> dict:
     """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
     else trained (resuming a crashed attempt from its checkpoint) and recorded atomically.
 
@@ -26,7 +30,9 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     (its history and result stay beside it). ``trainer`` is the training function (:func:`train`;
     tests pass a stand-in). With ``stand_ins``, a run not recorded under its own config but
     recorded under a superseded recipe (``spec.superseded``) is returned from that record,
-    marked ``provenance["superseded"]``, and nothing is trained or written."""
+    marked ``provenance["superseded"]``, and nothing is trained or written. With
+    ``tolerate_divergence`` (a learning-rate sweep) a run whose loss turns NaN is recorded as
+    diverged (its history so far, ``metrics["diverged"]``) instead of stopping the experiment."""
     config = spec.config.to_dict()
     digest = config_hash(config)
     path = record_path(results_dir, profile, spec.experiment, spec.name)
@@ -60,20 +66,47 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     work = Path(runs_dir) / profile / spec.experiment / spec.name
     resume = (work / CHECKPOINT).exists() and not retrain
     print(f"[{profile}] {spec.experiment}/{spec.name}: {'resuming' if resume else 'training'}", flush=True)
-    try:  # runs/ is the experiments' own working area: a fresh start replaces what an old attempt left
-        outcome = trainer(spec.config, work, resume=resume, overwrite=not resume)
-    except (ResumeError, CheckpointError) as err:
-        print(f"[{profile}] {spec.experiment}/{spec.name}: cannot resume ({err}); training afresh", flush=True)
-        outcome = trainer(spec.config, work, overwrite=True)
-    record = outcome.record()
+    try:
+        record = _train_record(spec, profile, work, resume, trainer)
+    except TrainingDiverged as err:
+        if not tolerate_divergence:
+            raise
+        print(f"[{profile}] {spec.experiment}/{spec.name}: diverged ({err}); recorded as diverged", flush=True)
+        record, outcome = diverged_record(spec, err, work), None
+    else:
+        outcome = record.pop("outcome")
     record["provenance"] = record["provenance"] | dict(experiment=spec.experiment, run=spec.name, profile=profile,
                                                        variant=spec.variant, seed=spec.seed, config_hash=digest)
-    if artifacts:
+    if artifacts and outcome is not None:
         write_artifacts(spec, outcome.model, record, results_dir, profile)
     atomic_write_json(path, record)
     if not keep_checkpoint:
         (work / CHECKPOINT).unlink(missing_ok=True)
     return record
+
+
+def _train_record(spec, profile: str, work: Path, resume: bool, trainer: Callable[..., RunOutcome]) -> dict:
+    """Train (or resume) one run in its working folder; its record, with the outcome under ``outcome``."""
+    try:  # runs/ is the experiments' own working area: a fresh start replaces what an old attempt left
+        outcome = trainer(spec.config, work, resume=resume, overwrite=not resume)
+    except (ResumeError, CheckpointError) as err:
+        print(f"[{profile}] {spec.experiment}/{spec.name}: cannot resume ({err}); training afresh", flush=True)
+        outcome = trainer(spec.config, work, overwrite=True)
+    return outcome.record() | dict(outcome=outcome)
+
+
+def diverged_record(spec, err: TrainingDiverged, work: Path) -> dict:
+    """The record of a run whose loss turned NaN or infinite: its epochs so far, where it
+    diverged, and no final error (a sweep's too-high learning rate, not a failure of the sweep)."""
+    history_file = work / HISTORY
+    history = ([json.loads(line) for line in history_file.read_text().splitlines() if line.strip()]
+               if history_file.exists() else [])
+    device = resolve_device(spec.config.device)
+    metrics = dict(diverged=True, diverged_epoch=err.epoch, diverged_step=err.step, epochs=len(history),
+                   val_top1=None, final_train_top1=history[-1]["train_top1"] if history else None)
+    return dict(config=spec.config.to_dict(), history=history, metrics=metrics,
+                provenance=provenance(device, resolve_precision(spec.config.precision, device), None, git_state())
+                | dict(diverged=str(err)))
 
 
 def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
