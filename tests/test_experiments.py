@@ -155,8 +155,15 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
     tanh = [run(0, [50, 45, 40, 35])]
     eff = X.get_experiment("relu_vs_tanh").effects[0]
     row = A.effect_row(eff, {"relu": relu, "tanh": tanh})
-    assert row["bound"] == pytest.approx(4 / 3) and row["verdict"] == "direction only (lower bound)"
+    assert row["bound"] == pytest.approx(4 / 3) and row["verdict"] == "underpowered (lower bound)"  # one seed: no spread
     assert A.format_ours(row).startswith("≥ 1.33")
+    # every seed counts: one that reached the target and two censored ones give a bound on the mean
+    relus = [run(s, [40, 30, 24, 20]) for s in range(3)]
+    tanhs = [run(0, [50, 45, 40, 30, 28, 24]), run(1, [50, 45, 40, 35]), run(2, [50, 45, 40, 35, 30])]
+    row = A.effect_row(eff, {"relu": relus, "tanh": tanhs})
+    assert row["censored"] == 2 and row["bound"] == pytest.approx((6 / 3 + 4 / 3 + 5 / 3) / 3)
+    assert row["verdict"] == "direction only (lower bound)" and "2 of 3 seeds" in A.format_ours(row)
+    assert A.common_target(relus, tanhs, (50.0, 40.0, 30.0)) == 40.0  # the lowest every run reached
     tanh_fast = [run(0, [50, 40, 30, 20, 10, 5])]
     row = A.effect_row(eff, {"relu": relu, "tanh": [run(0, [50, 45, 40, 35, 30, 24])]})
     assert row["bound"] is None and row["ours"] == pytest.approx(2.0)

@@ -1,5 +1,6 @@
 """The scorecard's and the performance page's logic, on records and benchmark files the tests
-write: every branch of the verdicts, of the seed yardstick and of the notes."""
+write: every branch of the verdicts (underpowered, censored and provisional ones included), of
+the seed spread and of the notes."""
 import math
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from alexnet_core.book import analysis as A
 from alexnet_core.book import performance as P
 from alexnet_core.book import scorecard as S
+from alexnet_core.book import verdicts as V
 from alexnet_core.book.benchmarks import CpuBenchmarks
 from alexnet_core.book.experiments import EXPERIMENTS, Effect
 
@@ -23,15 +25,57 @@ def run(variant: str, val_top1: float, seed: int = 0, epochs: int = 3, lr: float
 
 # --------------------------------------------------------------------------- the verdict rule
 
+def estimate(effect, se, runs=2, source="seeds", sd=None):
+    return V.Estimate(effect, se, runs, source, sd if sd is not None else se / math.sqrt(2 / runs))
+
+
 @pytest.mark.parametrize("paper, effect, se, word", [
     (-1.4, -1.5, 0.3, "reproduced"),
     (-1.4, -4.0, 0.3, "direction only"),
-    (-1.4, -0.3, 0.3, "within noise"),
+    (-1.4, -0.3, 0.3, "within noise"),  # 2s = 0.6 < 1.4: an effect of the paper's size would have shown
     (-1.4, +1.5, 0.3, "not reproduced"),
     (-1.4, math.nan, 0.3, "not measured"),
+    (-1.4, -1.5, 0.7, "underpowered"),  # 2s = 1.4 >= |P|: cannot resolve the paper's effect
+    (-1.4, +9.0, 0.7, "underpowered"),  # even beyond 2s the other way: the caveat says so
+    (-1.4, -1.5, math.nan, "underpowered"),  # no error to judge by
+    (None, -1.0, 0.3, "reproduced"),  # qualitative: the expected sign beyond 2s
+    (None, +1.0, 0.3, "not reproduced"),
+    (None, -0.5, 0.3, "within noise"),
 ])
 def test_every_verdict_of_the_rule(paper, effect, se, word):
-    assert A.verdict(paper, effect, se) == word
+    assert V.verdict(paper, estimate(effect, se)) == word
+
+
+def test_the_standard_error_comes_from_the_seed_spread_where_measured():
+    spread = V.Noise(sd=2.0, dof=6, configs=6)
+    est = V.estimate([30.0, 32.0], [33.0], spread, binomial=(0.7, 0.7))
+    assert est.effect == pytest.approx(-2.0) and est.se == pytest.approx(2.0 * math.sqrt(1 / 2 + 1))
+    assert est.source == "seeds" and est.runs == 1
+    assert V.estimate([30.0], [33.0], V.Noise(float("nan"), 0), binomial=(0.6, 0.8)).se == pytest.approx(1.0)
+    assert V.estimate([30.0], [33.0]).source == "none"
+
+
+def test_seeds_to_resolve_solve_two_standard_errors_below_the_paper():
+    n = V.seeds_to_resolve(2.2, -1.4)
+    assert 2 * 2.2 * math.sqrt(2 / n) < 1.4 <= 2 * 2.2 * math.sqrt(2 / (n - 1))
+    assert V.seeds_to_resolve(float("nan"), -1.4) is None and V.seeds_to_resolve(2.0, None) is None
+
+
+def test_the_caveat_names_sign_seeds_provisional_and_binomial():
+    one = estimate(-1.5, 1.0, runs=1, source="binomial", sd=1.0)
+    note = V.caveat("underpowered", -1.4, one)
+    assert "the paper's sign, within 2 standard errors" in note and "seeds per side would resolve it" in note
+    assert "provisional: one run per side" in note and "binomial error only" in note
+    assert "the opposite sign, beyond 2" in V.caveat("underpowered", -1.4, estimate(+9.0, 0.7))
+    assert V.caveat("reproduced", -1.4, estimate(-1.5, 0.3)) == ""
+    assert V.label("reproduced", "provisional: one run per side") == "reproduced (provisional: one run per side)"
+
+
+def test_a_one_run_effect_never_shows_a_bare_verdict():
+    eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
+    row = A.effect_row(eff, {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 31.4)]},
+                       noise={"val_top1": V.Noise(0.2, 6, 6)})
+    assert row["verdict"] == "reproduced" and row["label"] == "reproduced (provisional: one run per side)"
 
 
 def test_effect_rows_say_smoke_inconclusive_not_measured_and_qualitative():
@@ -45,58 +89,80 @@ def test_effect_rows_say_smoke_inconclusive_not_measured_and_qualitative():
     assert A.effect_row(qualitative, groups)["verdict"] == "reproduced"  # the expected sign, beyond 2 SE
 
 
-# --------------------------------------------------------------------------- the seed yardstick
-
-def yardstick(values=(30.0, 33.0)) -> S.Yardstick:
-    records = [run("lrn", v, seed=i) for i, v in enumerate(values)]
-    return S.seed_yardstick(records=records)
-
-
-def test_the_yardstick_pools_seeds_of_one_config():
-    yard = yardstick()
-    assert yard.dof == 1 and yard.sd == pytest.approx(math.sqrt(4.5))
-    assert yard.one_seed_noise == pytest.approx(3.0)
-
-
-@pytest.mark.parametrize("family, runs, metric, smoke, verdict, ours, expected", [
-    ("alexnet", 1, "val_top1", False, "reproduced", -7.0, "yes"),  # beyond 2 x 3.0 points
-    ("alexnet", 1, "val_top1", False, "reproduced", -2.0, "no"),
-    ("alexnet", 1, "val_top1", False, "not reproduced", 7.0, "yes"),
-    ("alexnet", 1, "val_top1", False, "within noise", -2.0, "-"),  # no sign to check
-    ("alexnet", 2, "val_top1", False, "reproduced", -7.0, "-"),  # several runs: their own spread counts
-    ("cifar", 1, "val_top1", False, "reproduced", -7.0, "-"),
-    ("alexnet", 1, "speedup", False, "reproduced", 6.0, "-"),
-    ("alexnet", 1, "best_epoch", False, "reproduced", 3.0, "-"),
-    ("alexnet", 1, "val_top1", True, "reproduced", -7.0, "-"),  # smoke
-])
-def test_beyond_seed_noise_for_every_branch(family, runs, metric, smoke, verdict, ours, expected):
-    exp = EXPERIMENTS["lrn_alexnet"] if family == "alexnet" else EXPERIMENTS["lrn_cifar"]
-    row = dict(runs=runs, verdict=verdict, ours=ours)
-    assert S.beyond_seed_noise(exp, row, metric, yardstick(), smoke) == expected
+def test_an_underpowered_row_says_how_many_seeds_would_resolve_it():
+    eff = Effect("pool", "overlap", "no-overlap", "val_top1", -0.4)
+    groups = {"overlap": [run("overlap", 30.0, seed=s) for s in (0, 1)],
+              "no-overlap": [run("no-overlap", 31.0 + s, seed=s) for s in (0, 1)]}
+    row = A.effect_row(eff, groups, noise={"val_top1": V.Noise(2.2, 6, 6)})
+    assert row["verdict"] == "underpowered" and row["se"] == pytest.approx(2.2)
+    assert f"about {V.seeds_to_resolve(2.2, -0.4)} seeds per side" in row["label"]
+    own = A.effect_row(eff, groups)  # no pooled spread given: the two sides' own seeds
+    # pooled over the two sides: squares 0 + 0.5 on 2 degrees of freedom, sd 0.5; se = sd * sqrt(1/2 + 1/2)
+    assert own["source"] == "seeds" and own["se"] == pytest.approx(0.5)
 
 
-def test_no_yardstick_no_check_and_says_so():
-    empty = S.seed_yardstick(records=[run("lrn", 30.0)])
-    assert empty.dof == 0
-    row = dict(runs=1, verdict="reproduced", ours=-9.0)
-    assert S.beyond_seed_noise(EXPERIMENTS["lrn_alexnet"], row, "val_top1", empty, False) == "-"
-    assert "has not been measured yet" in S.yardstick_text(empty, [])
+def test_an_overfitting_gap_needs_the_training_error_measured_like_validation():
+    eff = Effect("gap", "dropout", "no-dropout", "overfit_gap")
+
+    def gapped(variant, val, train_mode, train_eval=None):
+        r = run(variant, val)
+        r["metrics"].update(final_train_top1=train_mode, final_train_eval_top1=train_eval)
+        return r
+    biased = A.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0)], "no-dropout": [gapped("no-dropout", 32.0, 5.0)]})
+    assert biased["verdict"] == "not measured" and "train mode" in biased["note"]
+    fair = A.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0, 20.0)],
+                              "no-dropout": [gapped("no-dropout", 32.0, 5.0, 2.0)]})
+    assert fair["ours"] == pytest.approx((30.0 - 20.0) - (32.0 - 2.0))  # eval-mode training error, not train-mode
+    assert fair["verdict"] == "reproduced" and fair["label"].startswith("reproduced (provisional")
 
 
-def test_the_yardstick_in_words_names_the_runs_and_what_clears_it():
-    text = S.yardstick_text(yardstick(), [("LRN: top-1", "yes"), ("pooling: top-1", "no")])
-    assert "lrn: 30.0%, 33.0%" in text and "1 degrees of freedom" in text
-    assert "1 of 2 (LRN: top-1)" in text and "(6.0 points)" in text
+def test_weight_decay_too_weak_over_the_run_is_underpowered_and_a_long_run_is_judged():
+    eff = EXPERIMENTS["learning_details"].effects[1]
+    assert eff.power_check == "decay_shrinkage"
+
+    def decayed(variant, wd, epochs, lr):
+        r = run(variant, 30.0, epochs=epochs, lr=lr, weight_decay=wd, momentum=0.9, batch_size=128)
+        for h in r["history"]:
+            h.update(images_per_s=128.0, train_seconds=100.0)  # 100 steps an epoch
+        return r
+    short = {"reference": [decayed("reference", 5e-4, 8, 0.003)], "no-weight-decay": [decayed("no-weight-decay", 0.0, 8, 0.003)]}
+    row = A.effect_row(eff, short)
+    assert row["verdict"] == "underpowered" and "shrinks an unused weight by 1.2% at most" in row["note"]
+    assert A.decay_shrinkage(short["reference"][0]) == pytest.approx(1 - math.exp(-5e-3 * 0.003 * 800))
+    long = {"reference": [decayed("reference", 5e-4, 90, 0.1)], "no-weight-decay": [decayed("no-weight-decay", 0.0, 90, 0.1)]}
+    assert A.effect_row(eff, long)["verdict"] != "underpowered"
+
+
+def test_epochs_to_converge_of_a_run_still_improving_are_censored():
+    eff = EXPERIMENTS["dropout"].effects[2]
+    improving = {"dropout": [run("dropout", 30.0)], "no-dropout": [run("no-dropout", 32.0)]}  # best at the last epoch
+    assert A.effect_row(eff, improving)["verdict"] == "underpowered"
+    def converged(variant):
+        r = run(variant, 32.0)
+        r["history"][-1]["val_top1"] = 50.0  # best at epoch 2 of 3
+        return r
+    row = A.effect_row(eff, {"dropout": [converged("dropout")], "no-dropout": [converged("no-dropout")]})
+    assert row["verdict"] == "underpowered" and "no measured spread" in row["note"]  # one run each, no spread
+
+
+def test_the_spread_in_words_names_the_runs_and_what_it_means():
+    records = [run("lrn", v, seed=i) for i, v in enumerate((30.0, 33.0))]
+    noise = A.family_noise(records, ["val_top1"])
+    assert noise["val_top1"].dof == 1 and noise["val_top1"].sd == pytest.approx(math.sqrt(4.5))
+    text = S.spread_text(noise, records)
+    assert "lrn: 30.0%, 33.0%" in text and "1 degrees of freedom" in text and "3.0 points" in text
+    assert "has not been measured yet" in S.spread_text(A.family_noise(records[:1], ["val_top1"]), records[:1])
 
 
 def test_the_scorecard_has_a_row_per_effect_and_counts_verdicts():
     def runs_of(name):
         exp = EXPERIMENTS[name]
         return [run(v, 30.0 + i, seed=0) for i, v in enumerate(exp.variants)]
-    card = S.scorecard(runs_of, lambda name: "cpu", False, yardstick())
-    assert len(card.rows) == sum(len(e.effects) for e in EXPERIMENTS.values())
-    assert {row["setting"].split(" (")[-1] for row in card.rows} == {"cpu)"}
-    assert S.verdict_counts([dict(verdict="a"), dict(verdict="b"), dict(verdict="b")]) == "b: 2; a: 1"
+    rows = S.scorecard(runs_of, lambda name: "cpu", False, lambda family: {})
+    assert len(rows) == sum(len(e.effects) for e in EXPERIMENTS.values())
+    assert {row["setting"].split(" (")[-1] for row in rows} == {"cpu)"}
+    assert S.verdict_counts([dict(verdict="a (x)", word="a"), dict(verdict="b", word="b"),
+                             dict(verdict="b (y)", word="b")]) == "b: 2; a: 1"
 
 
 def test_other_profiles_rows_only_where_both_sides_are_recorded():
@@ -105,7 +171,7 @@ def test_other_profiles_rows_only_where_both_sides_are_recorded():
     others = S.other_profile_rows(rows, lambda name: "gpu", lambda name, profile: recorded.get(name, []))
     assert {o["claim"] for o in others} == {"LRN on AlexNet: top-1 error (points)",
                                             "LRN on AlexNet: top-5 error (points)"}
-    assert others[0]["book's profile"] == "-1.0 ± 0.5 (within noise)" and others[0]["other profile"] == "cpu"
+    assert others[0]["book's profile"] == "-1.0 ± 0.5, within noise" and others[0]["other profile"] == "cpu"
     assert others[1]["book's profile"] == "-"
 
 

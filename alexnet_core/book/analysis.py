@@ -1,12 +1,11 @@
-"""Summaries the chapters share: spread over seeds, epochs to a target, and the one verdict rule.
+"""Summaries the chapters share: spread over seeds, epochs to a target, and each effect
+measured and judged by the one verdict rule of :mod:`alexnet_core.book.verdicts`.
 
-The verdict rule (book/BOOK: "computed, not chosen"): with the paper's effect P and ours E
-with standard error s,
-
-- *reproduced*: E has P's sign, |E| > 2s, and E is within a factor of two of P;
-- *direction only*: E has P's sign and |E| > 2s, but is off by more than a factor of two;
-- *within noise*: |E| <= 2s;
-- *not reproduced*: E has the opposite sign and |E| > 2s.
+Three measurements need care (#21): the overfitting gap compares validation error with the
+training error measured the same way (eval mode, centre crop), where the run recorded it;
+Figure 1's speed-up counts every seed, one whose slow run never reached the target as a lower
+bound; and weight decay's effect on training error is called underpowered when the runs are
+too short for the decay to act.
 """
 from __future__ import annotations
 
@@ -15,9 +14,10 @@ from statistics import mean, stdev
 from typing import Iterable, Sequence
 
 from ..evaluate import binomial_standard_error
+from . import verdicts as V
 from .records import recorded_hash
 
-VERDICTS = ("reproduced", "direction only", "within noise", "not reproduced")
+VERDICTS = V.VERDICTS
 
 
 def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
@@ -28,28 +28,6 @@ def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
     if len(values) == 1:
         return values[0], 0.0
     return mean(values), stdev(values) / math.sqrt(len(values))
-
-
-def difference(a: Sequence[float], b: Sequence[float], se_single: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
-    """Effect ``mean(a) - mean(b)`` and its standard error; ``se_single`` supplies each side's
-    error when it has one run (a binomial error on the validation set)."""
-    ma, sa = mean_and_se(a)
-    mb, sb = mean_and_se(b)
-    sa = sa if len(a) > 1 else se_single[0]
-    sb = sb if len(b) > 1 else se_single[1]
-    return ma - mb, math.sqrt(sa ** 2 + sb ** 2)
-
-
-def verdict(paper_effect: float, effect: float, se: float) -> str:
-    """The book's verdict for an effect ``effect`` +/- ``se`` against the paper's ``paper_effect``."""
-    if math.isnan(effect):
-        return "not measured"
-    if abs(effect) <= 2 * se:
-        return "within noise"
-    if math.copysign(1, effect) != math.copysign(1, paper_effect):
-        return "not reproduced"
-    ratio = abs(effect) / abs(paper_effect) if paper_effect else float("inf")
-    return "reproduced" if 0.5 <= ratio <= 2.0 else "direction only"
 
 
 def epochs_to(history: Iterable[dict], key: str, threshold: float) -> int | None:
@@ -103,33 +81,15 @@ def value(record: dict, metric: str) -> float | None:
     """A run's metric, or a derived one: ``overfit_gap`` (validation minus final training top-1),
     ``early_train_top1`` (training error after the first quarter of the epochs)."""
     m, h = record["metrics"], record["history"]
-    if metric == "overfit_gap":
-        return m["val_top1"] - m["final_train_top1"] if m.get("final_train_top1") is not None else None
+    if metric == "overfit_gap":  # against the training error measured as validation is, where recorded
+        train = m.get("final_train_eval_top1")
+        train = m.get("final_train_top1") if train is None else train
+        return m["val_top1"] - train if train is not None and m.get("val_top1") is not None else None
     if metric == "early_train_top1":
         return h[max(0, len(h) // 4 - 1)]["train_top1"] if h else None
     if metric == "best_epoch":
         return float(min(h, key=lambda r: r["val_top1"])["epoch"]) if h else None
     return m.get(metric)
-
-
-def speedups(reference: list[dict], ablated: list[dict], threshold: float,
-             with_bounds: bool = False) -> list[float] | tuple[list[float], list[float]]:
-    """Per seed: epochs the ablated run needed to reach ``threshold`` training error over the reference's.
-
-    With ``with_bounds``, also the lower bounds (epochs run / reference's epochs) of seeds
-    whose ablated run never reached the threshold: the speed-up is at least that.
-    """
-    by_seed = {r["provenance"].get("seed"): r for r in ablated}
-    out, bounds = [], []
-    for r in reference:
-        other = by_seed.get(r["provenance"].get("seed"))
-        a = epochs_to(r["history"], "train_top1", threshold)
-        b = epochs_to(other["history"], "train_top1", threshold) if other else None
-        if a and b:
-            out.append(b / a)
-        elif a and other is not None:
-            bounds.append(len(other["history"]) / a)
-    return (out, bounds) if with_bounds else out
 
 
 #: classes per dataset, for the chance level of a run that did not learn
@@ -192,49 +152,133 @@ def failed_runs_note(groups: dict[str, list[dict]]) -> str:
     return "Did not learn: " + "; ".join(notes) + ". Effects involving such a run get no verdict."
 
 
-def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0) -> dict:
-    """One scorecard row: the paper's effect, ours with its standard error, runs, and the verdict."""
+def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0,
+               noise: dict[str, V.Noise] | None = None) -> dict:
+    """One scorecard row: the paper's effect, ours with its standard error, the runs per side, the
+    verdict (:mod:`verdicts`) and its caveat. ``noise`` maps a metric to the seed spread measured
+    in the same profile (:func:`family_noise`)."""
     ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
-    bound = None
     if effect.metric == "speedup":
-        ratios, bounds = speedups(ref, abl, threshold, with_bounds=True)
-        if not ratios and bounds:  # the slower net never reached the target: only a lower bound
-            bound = min(bounds)
-        ours, se = mean_and_se(ratios) if ratios else (float("nan"), float("nan"))
-        runs = len(ratios) or len(bounds)
-        expected = (effect.paper - 1.0) if effect.paper else None
-        measured = ours - 1.0
+        row = speedup_row(effect, ref, abl, threshold)
     else:
-        a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]
-        b = [v for v in (value(r, effect.metric) for r in abl) if v is not None]
-        n_val = ref[0]["metrics"].get("val_images", 1) if ref else 1
-        # one run per side: a binomial error for error rates; an epoch count has none to offer
-        percent = effect.metric not in ("best_epoch",)
-        # a gap's sampling error is its validation error's (a gap is not itself a proportion)
-        rate = (lambda vals, runs: runs[0]["metrics"]["val_top1"]) if effect.metric == "overfit_gap" else \
-            (lambda vals, runs: vals[0])
-        single = (binomial_standard_error(rate(a, ref), n_val) if len(a) == 1 and percent else 0.0,
-                  binomial_standard_error(rate(b, abl), n_val) if len(b) == 1 and percent else 0.0)
-        ours, se = difference(a, b, single) if a and b else (float("nan"), float("nan"))
-        runs = min(len(a), len(b))
-        expected, measured = effect.paper, ours
+        row = difference_row(effect, ref, abl, (noise or {}).get(effect.metric))
     if smoke:
-        word = "no verdict (smoke)"
+        row.update(verdict="no verdict (smoke)", note="")
     elif any(did_not_learn(r) for r in ref + abl):
-        word = "inconclusive (a run did not learn)"
-    elif bound is not None:
-        # a speed-up of at least `bound`: the sign is settled, the size only bounded from below
-        word = "direction only (lower bound)" if bound > 1 else "within noise"
-        if expected is not None and bound - 1 >= 0.5 * expected:
-            word = "reproduced (lower bound)"
-    elif runs == 0 or math.isnan(measured):
-        word = "not measured"
-    elif expected is None:
-        word = verdict(float(effect.sign), measured, se)
-        word = "reproduced" if word in ("reproduced", "direction only") else word
-    else:
-        word = verdict(expected, measured, se)
-    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=runs, verdict=word, bound=bound)
+        row.update(verdict="inconclusive (a run did not learn)", note="")
+    elif effect.metric == "overfit_gap" and row["runs"] and not all(fair_gap(r) for r in ref + abl):
+        row.update(verdict="not measured", note="training error recorded only in train mode, with dropout and "
+                   "augmentation on: a gap biased toward the claim")
+    elif effect.metric == "best_epoch" and row["runs"] and any(still_improving(r) for r in ref + abl):
+        row.update(verdict="underpowered", note="a run was still improving at its last epoch, so its epochs to "
+                   "converge are only bounded from below")
+    elif effect.power_check == "decay_shrinkage" and row["runs"]:
+        shrink = max(decay_shrinkage(r) for r in ref + abl)
+        if shrink < 0.5:
+            row.update(verdict="underpowered", note=f"over these runs weight decay shrinks an unused weight by "
+                       f"{100 * shrink:.1f}% at most, too little for its effect on training error to show")
+    row["label"] = V.label(row["verdict"], row["note"])
+    return row
+
+
+def difference_row(effect, ref: list[dict], abl: list[dict], noise: V.Noise | None) -> dict:
+    """An effect measured as a difference of means (reference minus ablated), judged by the rule."""
+    a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]
+    b = [v for v in (value(r, effect.metric) for r in abl) if v is not None]
+    if noise is None or not noise.measured:  # the two sides' own seeds, when they have several
+        sd, dof = seed_spread({"a": ref, "b": abl}, effect.metric)
+        noise = V.Noise(sd, dof, 2) if dof else None
+    binomial = None
+    if len(a) == 1 and len(b) == 1 and effect.metric != "best_epoch":  # an epoch count has no sampling error
+        # a rate's sampling error on the validation set; a gap carries its validation error's
+        n_val = ref[0]["metrics"].get("val_images") or 1
+        rate = (lambda runs, vals: runs[0]["metrics"]["val_top1"]) if effect.metric == "overfit_gap" else \
+            (lambda runs, vals: vals[0])
+        binomial = (binomial_standard_error(rate(ref, a), n_val), binomial_standard_error(rate(abl, b), n_val))
+    est = V.estimate(a, b, noise, binomial)
+    word = V.verdict(effect.paper, est, effect.sign)
+    return dict(claim=effect.label, paper=effect.paper, ours=est.effect, se=est.se, runs=est.runs, verdict=word,
+                note=V.caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source)
+
+
+def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> dict:
+    """Figure 1's speed-up at ``threshold``: every seed counts, a seed whose slow run never
+    reached the target as a lower bound (its epochs run); with any such seed the mean is itself
+    a lower bound, and the verdict says so (book/BOOK: censored runs are never dropped)."""
+    per_seed = censored_speedups(ref, abl, threshold)
+    values = [v for v, _ in per_seed]
+    censored = any(c for _, c in per_seed)
+    ours, se = mean_and_se(values)
+    se = se if len(values) > 1 else float("nan")
+    est = V.Estimate(ours - 1.0 if values else float("nan"), se, len(values), "seeds" if len(values) > 1 else "none",
+                     stdev(values) if len(values) > 1 else float("nan"))
+    expected = (effect.paper - 1.0) if effect.paper else None
+    word = V.verdict(expected, est, effect.sign)
+    if censored and values:  # the true speed-up is at least `ours`: only a bound that clears noise says something
+        beyond = math.isfinite(se) and est.effect > 2 * se
+        word = ("underpowered (lower bound)" if not math.isfinite(se)
+                else "reproduced (lower bound)" if beyond and expected is not None and est.effect >= 0.5 * expected
+                else "direction only (lower bound)" if beyond else "within noise (lower bound)")
+    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=len(values), verdict=word,
+                note=V.caveat(word, expected, est, effect.sign), bound=ours if censored and values else None,
+                censored=sum(c for _, c in per_seed), source=est.source)
+
+
+def censored_speedups(reference: list[dict], ablated: list[dict], threshold: float) -> list[tuple[float, bool]]:
+    """Per seed, (the ablated run's epochs to ``threshold`` training error over the reference's,
+    censored): a seed whose ablated run never got there enters with the epochs it ran, as a lower
+    bound (``censored``). Seeds whose reference never got there have no ratio and are left out."""
+    by_seed = {r["provenance"].get("seed"): r for r in ablated}
+    out = []
+    for r in reference:
+        other = by_seed.get(r["provenance"].get("seed"))
+        a = epochs_to(r["history"], "train_top1", threshold)
+        if not a or other is None:
+            continue
+        b = epochs_to(other["history"], "train_top1", threshold)
+        out.append((b / a, False) if b else (len(other["history"]) / a, True))
+    return out
+
+
+def common_target(reference: list[dict], ablated: list[dict], levels: Sequence[float]) -> float | None:
+    """The lowest of ``levels`` (training error, %) that every run on both sides reached: where
+    a speed-up is measured for every seed without a bound."""
+    runs = reference + ablated
+    reached = [lv for lv in levels if runs and all(epochs_to(r["history"], "train_top1", lv) for r in runs)]
+    return min(reached) if reached else None
+
+
+def still_improving(record: dict) -> bool:
+    """Whether a run's best validation error came at its last epoch: it had not converged."""
+    h = record.get("history", [])
+    return bool(h) and min(h, key=lambda r: r["val_top1"])["epoch"] == h[-1]["epoch"]
+
+
+def fair_gap(record: dict) -> bool:
+    """Whether a run's overfitting gap can use the training error measured as validation is
+    (eval mode, centre crop: ``final_train_eval_top1``) rather than the running one in train mode."""
+    return record["metrics"].get("final_train_eval_top1") is not None
+
+
+def decay_shrinkage(record: dict) -> float:
+    """The share by which weight decay alone would shrink an unused weight over the run: per step
+    the paper's rule removes lr * decay of it, amplified by momentum to lr * decay / (1 - momentum)."""
+    cfg = record.get("config", {})
+    rate = cfg.get("weight_decay", 0.0) / max(1e-12, 1.0 - cfg.get("momentum", 0.9))
+    steps = sum(h["lr"] * h.get("images_per_s", 0) * h.get("train_seconds", 0) / max(1, cfg.get("batch_size", 128))
+                for h in record.get("history", []))
+    return 1.0 - math.exp(-rate * steps)
+
+
+def family_noise(records: Iterable[dict], metrics: Iterable[str]) -> dict[str, V.Noise]:
+    """Per metric, the seed spread pooled over every configuration in ``records`` (one profile,
+    one family) that was trained under several seeds: the yardstick of :func:`effect_row`."""
+    groups = by_config(records)
+    out = {}
+    for metric in metrics:
+        sd, dof = seed_spread(groups, metric)
+        out[metric] = V.Noise(sd, dof, sum(len(g) >= 2 for g in groups.values()))
+    return out
 
 
 def variant_table(groups: dict[str, list[dict]]):
@@ -256,29 +300,29 @@ def variant_table(groups: dict[str, list[dict]]):
     return pd.DataFrame(rows)
 
 
-def effect_table(experiment, records: list[dict], smoke: bool = False):
-    """The experiment's effects as a table, ready to show."""
+def effect_table(experiment, records: list[dict], smoke: bool = False, noise: dict[str, V.Noise] | None = None):
+    """The experiment's effects as a table, ready to show; ``noise`` as for :func:`effect_row`."""
     import pandas as pd
 
     groups = by_variant(records)
     rows = []
     for eff in experiment.effects:
-        r = effect_row(eff, groups, smoke, experiment.paper.get("target_train_error", 25.0))
+        r = effect_row(eff, groups, smoke, experiment.paper.get("target_train_error", 25.0), noise)
         rows.append({"claim": r["claim"], "paper": "qualitative" if r["paper"] is None else f"{r['paper']:+.1f}",
                      "ours": format_ours(r),
                      "runs per side": r["runs"], LATE_START: late_start(eff, groups),
-                     "verdict": r["verdict"]})
+                     "verdict": r["label"]})
     return pd.DataFrame(rows)
 
 
 def format_ours(row: dict) -> str:
-    """'+1.23 ± 0.45', '≥ 1.8 (lower bound)' or '-' for a row of :func:`effect_row`."""
+    """'+1.23 ± 0.45', '≥ 1.80 (lower bound, ...)' or '-' for a row of :func:`effect_row`."""
     if row.get("bound") is not None:
-        return f"≥ {row['bound']:.2f} (lower bound)"
+        return f"≥ {row['bound']:.2f} (lower bound: {row['censored']} of {row['runs']} seeds never reached the target)"
     if math.isnan(row["ours"]):
         return "-"
-    if row["se"] == 0:  # an epoch count from one run per side has no standard error
-        return f"{row['ours']:+.2f} (one run each, no error)"
+    if not math.isfinite(row["se"]):
+        return f"{row['ours']:+.2f} (no error: {row['runs']} run{'s' if row['runs'] != 1 else ''} per side)"
     return f"{row['ours']:+.2f} ± {row['se']:.2f}"
 
 

@@ -6,7 +6,8 @@ import io
 from dataclasses import dataclass
 
 from . import analysis as A
-from .experiments import PROFILES, Experiment, get_experiment, profile_for, run_experiment
+from .experiments import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, run_experiment,
+                          seed_noise)
 from .plots import ablation_figure, use_style
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -63,11 +64,19 @@ class Chapter:
             fig = ablation_figure(groups, self.label_for(name), experiment.title)
             _glue(f"fig_{name}", fig)
             plt.close(fig)
-        effects = A.effect_table(experiment, records, self.smoke)
+        effects = A.effect_table(experiment, records, self.smoke, self.noise(experiment.family))
         for i, row in effects.iterrows():
             _glue(f"{name}_effect_{i}", row["ours"])
             _glue(f"{name}_verdict_{i}", row["verdict"])
         return Ablation(experiment, records, groups, effects)
+
+    def noise(self, family: str) -> dict:
+        """Per metric, how far one run moves between seeds in the profile this chapter shows:
+        pooled over every configuration of ``family`` recorded under several seeds."""
+        if self.smoke:
+            return {}
+        first = next(exp for exp in EXPERIMENTS.values() if exp.family == family).name
+        return seed_noise(family, self.source(first))
 
     def banner(self):
         """A warning box on smoke-profile pages; an empty note otherwise."""

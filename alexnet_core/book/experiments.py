@@ -15,6 +15,7 @@ from typing import Callable
 from ..config import TrainConfig
 from ..paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
 from ..train import RunOutcome, train
+from .analysis import family_noise
 from .records import config_hash, load_record, recorded_index
 from .runner import load_or_train
 
@@ -125,6 +126,9 @@ class Effect:
     metric: str = "val_top1"
     paper: float | None = None
     sign: int = -1
+    #: A check of whether the runs can show the effect at all: ``decay_shrinkage`` (weight decay
+    #: must be able to shrink the weights noticeably within the runs' steps).
+    power_check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -254,12 +258,14 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "learning_details", "Learning details: bias-1 initialisation and weight decay", "5",
         "This initialization accelerates the early stages of learning by providing the ReLUs with positive "
         "inputs ... weight decay here is not merely a regularizer: it reduces the model's training error.",
-        "alexnet", {"paper": dict(), "bias-zero": dict(bias_one=False), "no-weight-decay": dict(weight_decay=0.0),
+        # "reference" is the book's recipe (lr 0.003); "paper-lr-0.01" the same at the paper's learning rate
+        "alexnet", {"reference": dict(), "bias-zero": dict(bias_one=False), "no-weight-decay": dict(weight_decay=0.0),
                     "paper-lr-0.01": dict(lr=0.01)},
         paper=dict(),
-        effects=(Effect("Bias 1 vs 0: training error after the first epochs (points)", "paper", "bias-zero",
+        effects=(Effect("Bias 1 vs 0: training error after the first epochs (points)", "reference", "bias-zero",
                         "early_train_top1"),
-                 Effect("Weight decay: final training error (points)", "paper", "no-weight-decay", "final_train_top1"))),
+                 Effect("Weight decay: final training error (points)", "reference", "no-weight-decay", "final_train_top1",
+                        power_check="decay_shrinkage"))),
     Experiment(
         "depth", "Depth (section 7)", "7",
         "Removing any of the middle layers results in a loss of about 2% for the top-1 performance of the network.",
@@ -337,9 +343,11 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
     return records
 
 
-def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> list[dict]:
+def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[dict]:
     """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
-    experiment's name); never trains. For showing a second profile beside the book's."""
+    experiment's name); never trains. For showing a second profile beside the book's, and for
+    the seed spread. With ``stand_ins``, a run recorded only under a superseded recipe is
+    returned from that record, marked ``provenance["superseded"]`` (as the chapters show it)."""
     experiment = get_experiment(name)
     prof = get_profile(profile)
     if experiment.family not in prof.families:
@@ -347,9 +355,32 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> l
     index = recorded_index(results_dir or RESULTS_DIR, prof.name)
     records = []
     for spec in experiment.runs(prof):
-        paths = index.get(config_hash(spec.config.to_dict()))
+        paths, older = index.get(config_hash(spec.config.to_dict())), None
+        if not paths and stand_ins:
+            older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
+            paths = index.get(config_hash(older.to_dict())) if older is not None else None
         if paths:
             record = load_record(paths[0])
             record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
+            if older is not None:
+                record["provenance"]["superseded"] = f"recipe {older.recipe}, lr {older.lr:g}"
             records.append(record)
     return records
+
+
+def family_records(family: str, profile: str, results_dir: Path | None = None) -> list[dict]:
+    """Every recorded run of the experiments of ``family`` ('cifar' or 'alexnet') that ``profile``
+    shows (its own, or its fallback's), stand-ins included; never trains. A run shared by several
+    experiments appears once per experiment: :func:`analysis.by_config` counts it once."""
+    records = []
+    for exp in EXPERIMENTS.values():
+        if exp.family == family:
+            records += recorded_runs(exp.name, profile_for(exp, profile).name, results_dir, stand_ins=True)
+    return records
+
+
+def seed_noise(family: str, profile: str, results_dir: Path | None = None) -> dict:
+    """Per metric an effect is judged on, the seed spread (analysis.family_noise) of ``family``'s
+    runs as ``profile`` shows them: the standard error every verdict of that family uses."""
+    metrics = {e.metric for exp in EXPERIMENTS.values() for e in exp.effects}
+    return family_noise(family_records(family, profile, results_dir), metrics)

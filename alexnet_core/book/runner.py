@@ -33,36 +33,12 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     marked ``provenance["superseded"]``, and nothing is trained or written. With
     ``tolerate_divergence`` (a learning-rate sweep) a run whose loss turns NaN is recorded as
     diverged (its history so far, ``metrics["diverged"]``) instead of stopping the experiment."""
-    config = spec.config.to_dict()
-    digest = config_hash(config)
+    digest = config_hash(spec.config.to_dict())
     path = record_path(results_dir, profile, spec.experiment, spec.name)
     if not retrain:
-        if path.exists():
-            record = load_record(path)
-            has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
-            if recorded_hash(record) == digest and (has_artifacts or not artifacts):
-                return record
-        candidates = find_all_recorded(results_dir, profile, digest)
-        shared, model = (candidates[0] if candidates else None), None
-        if artifacts:  # the figures need the trained weights: take the record whose checkpoint is kept
-            for candidate in candidates:
-                model = _model_from_checkpoint(spec, runs_dir, profile, candidate, results_dir)
-                if model is not None:
-                    shared = candidate
-                    break
-        if shared is not None and (model is not None or not artifacts):
-            record = load_record(shared)
-            if artifacts:
-                write_artifacts(spec, model, record, results_dir, profile)
-            record["provenance"] = record["provenance"] | dict(
-                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
-                copied_from=str(shared.relative_to(results_dir)))
-            atomic_write_json(path, record)
-            return record
-        if stand_ins:
-            older = superseded_record(spec, results_dir, profile)
-            if older is not None:
-                return older
+        found = _from_records(spec, profile, digest, results_dir, runs_dir, artifacts, stand_ins)
+        if found is not None:
+            return found
     work = Path(runs_dir) / profile / spec.experiment / spec.name
     resume = (work / CHECKPOINT).exists() and not retrain
     print(f"[{profile}] {spec.experiment}/{spec.name}: {'resuming' if resume else 'training'}", flush=True)
@@ -83,6 +59,36 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     if not keep_checkpoint:
         (work / CHECKPOINT).unlink(missing_ok=True)
     return record
+
+
+def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: Path, artifacts: bool,
+                  stand_ins: bool) -> dict | None:
+    """``spec``'s record without training: its own file, a shared run's (copied under its name,
+    with the figure arrays when asked for), or with ``stand_ins`` a superseded recipe's; else None."""
+    path = record_path(results_dir, profile, spec.experiment, spec.name)
+    if path.exists():
+        record = load_record(path)
+        has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
+        if recorded_hash(record) == digest and (has_artifacts or not artifacts):
+            return record
+    candidates = find_all_recorded(results_dir, profile, digest)
+    shared, model = (candidates[0] if candidates else None), None
+    if artifacts:  # the figures need the trained weights: take the record whose checkpoint is kept
+        for candidate in candidates:
+            model = _model_from_checkpoint(spec, runs_dir, profile, candidate, results_dir)
+            if model is not None:
+                shared = candidate
+                break
+    if shared is not None and (model is not None or not artifacts):
+        record = load_record(shared)
+        if artifacts:
+            write_artifacts(spec, model, record, results_dir, profile)
+        record["provenance"] = record["provenance"] | dict(
+            experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+            copied_from=str(shared.relative_to(results_dir)))
+        atomic_write_json(path, record)
+        return record
+    return superseded_record(spec, results_dir, profile) if stand_ins else None
 
 
 def _train_record(spec, profile: str, work: Path, resume: bool, trainer: Callable[..., RunOutcome]) -> dict:
