@@ -43,8 +43,9 @@ class TrainConfig:
     stats_sample: int = opt(10_000, "images the mean image and PCA colour statistics come from when streaming")
     num_workers: int = opt(4, "DataLoader workers for streamed datasets (ImageNet)")
     # --- model (section 3)
-    model: str = opt("alexnet", "network: alexnet (sections 3.1-3.5) or cifarnet (Figure 1's four-layer net)",
-                     ("alexnet", "cifarnet"))
+    model: str = opt("alexnet", "network: alexnet (sections 3.1-3.5), cifarnet (Figure 1's four-layer net) or "
+                                "convlocal (cuda-convnet's conv-local pair of section 3.3)",
+                     ("alexnet", "cifarnet", "convlocal"))
     groups: int = opt(2, "AlexNet columns: 2 (paper) or 1", (1, 2))
     width: float = opt(1.0, "scale conv1-conv4 kernel counts (0.5 with --groups 1: section 3.2's baseline)")
     lrn: bool = opt(True, "local response normalisation (section 3.3)")
@@ -69,7 +70,7 @@ class TrainConfig:
     colour_rescale: bool | None = opt(None, "divide each training crop by 1 + pca_std after the colour noise, as the "
                                             "2012 code does (the paper does not)")
     # --- augmentation (section 4.1)
-    crop: int | None = opt(None, "input side: 224 or 227 for AlexNet (default 224), 24 or 32 for cifarnet (default 24)")
+    crop: int | None = opt(None, "input side: 224 or 227 for AlexNet (default 224), 24 or 32 for the CIFAR-10 nets (default 24)")
     random_crop: bool = opt(True, "random crops in training (off: centre crop)")
     flip: bool = opt(True, "random horizontal reflections in training")
     pca_colour: bool = opt(True, "PCA colour augmentation (section 4.1)")

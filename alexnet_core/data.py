@@ -113,7 +113,7 @@ def load_streaming(dataset: str, split: str, root: str | os.PathLike | None = No
 
 #: The side a model family's images are stored at when the dataset does not fix it: AlexNet's
 #: 256 (section 2), the CIFAR-10 nets' 32.
-MODEL_STORE_SIZE = {"alexnet": IMAGENET_STORE_SIZE, "cifarnet": 32}
+MODEL_STORE_SIZE = {"alexnet": IMAGENET_STORE_SIZE, "cifarnet": 32, "convlocal": 32}
 
 
 def store_size(dataset: str, model: str) -> int | None:

@@ -10,6 +10,7 @@ from torch import nn
 from . import data as D
 from .augment import AugmentConfig, ColourStats
 from .config import TrainConfig
+from .convlocal import ConvLocalNet
 from .model import AlexNet, CifarNet
 from .paths import cache_dir
 
@@ -27,8 +28,12 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
                                    norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"])
     elif cfg.model == "cifarnet":
         model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
+    elif cfg.model == "convlocal":  # the source's own normalisation convention unless set explicitly
+        model = ConvLocalNet(num_classes, lrn=cfg.lrn, lrn_alpha=cfg.lrn_alpha or "per-window",
+                             overlap_pool=cfg.overlap_pool, activation=cfg.activation, input_size=crop, init=cfg.init)
+        return model  # biases start at 0 in the source: bias_one does not apply
     else:
-        raise ValueError(f"unknown model {cfg.model!r}: choose alexnet or cifarnet")
+        raise ValueError(f"unknown model {cfg.model!r}: choose alexnet, cifarnet or convlocal")
     if cfg.init == "paper" and not cfg.bias_one:
         for m in model.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -42,7 +47,7 @@ def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
     The layout (both splits, the same classes) is checked before any image is decoded, and the
     two splits are checked again after loading: a label means the same class in both."""
     if cfg.dataset == "synthetic":
-        side = 32 if cfg.model == "cifarnet" else 256
+        side = 256 if cfg.model == "alexnet" else 32
         train = D.synthetic_image_set(n=cfg.limit_train or 256, num_classes=4, side=side, seed=1)
         val = D.synthetic_image_set(n=cfg.limit_val or 64, num_classes=4, side=side, seed=2)
         return train, val, ColourStats.from_images(train)

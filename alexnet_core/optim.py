@@ -69,10 +69,14 @@ def parameter_groups(model: nn.Module, weight_decay: float, decay_biases: bool,
     Each group carries ``lr_mult``, its learning rate over the weights': the 2012 code gave
     biases twice the weights' rate (``epsB=0.02`` against ``epsW=0.01``), ``bias_lr_mult=2``.
     """
-    weights = [p for n, p in model.named_parameters() if not n.endswith("bias")]
+    mults = getattr(model, "decay_mult", {})  # per layer, decay over the run's (conv-local net: 0 for convs)
+    by_mult: dict[float, list] = {}
+    for n, p in model.named_parameters():
+        if not n.endswith("bias"):
+            by_mult.setdefault(mults.get(n.rsplit(".", 1)[0], 1.0), []).append(p)
     biases = [p for n, p in model.named_parameters() if n.endswith("bias")]
-    return [dict(params=weights, weight_decay=weight_decay, lr_mult=1.0),
-            dict(params=biases, weight_decay=weight_decay if decay_biases else 0.0, lr_mult=bias_lr_mult)]
+    return [dict(params=weights, weight_decay=weight_decay * mult, lr_mult=1.0) for mult, weights in by_mult.items()] \
+        + [dict(params=biases, weight_decay=weight_decay if decay_biases else 0.0, lr_mult=bias_lr_mult)]
 
 
 def make_optimizer(model: nn.Module, rule: str, lr: float, momentum: float, weight_decay: float,
