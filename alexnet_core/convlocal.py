@@ -47,7 +47,8 @@ class LocallyConnected2d(nn.Module):
         nn.init.normal_(self.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        patches = F.unfold(x, self.kernel_size, padding=self.padding, stride=self.stride)  # N, C*k*k, L
+        # unfold is slow on channels_last tensors (the trainer's default): give it the standard layout
+        patches = F.unfold(x.contiguous(), self.kernel_size, padding=self.padding, stride=self.stride)  # N, C*k*k, L
         out = torch.einsum("ncl,loc->nol", patches, self.weight.to(patches.dtype))
         return out.reshape(x.shape[0], self.out_channels, self.output_size, self.output_size) + self.bias
 

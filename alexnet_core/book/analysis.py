@@ -296,6 +296,7 @@ def variant_table(groups: dict[str, list[dict]]):
         rows.append({"variant": variant, "runs": len(runs), "val top-1 (%)": fmt("val_top1"),
                      "val top-5 (%)": fmt("val_top5"), "10-patch top-1 (%)": fmt("val10_top1"),
                      "10-patch top-5 (%)": fmt("val10_top5"), "final train top-1 (%)": fmt("final_train_top1"),
+                     "final train top-1, eval mode (%)": fmt("final_train_eval_top1"),
                      "epochs": round(mean([len(r["history"]) for r in runs]), 1)})
     return pd.DataFrame(rows)
 

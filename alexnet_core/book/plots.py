@@ -44,7 +44,9 @@ def paper_line(ax, value: float, label: str) -> None:
 
 def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title: str = ""):
     """Left: validation top-1 per epoch (every run faint, mean bold). Right: final training and
-    validation top-1 per variant, the gap between them being the overfitting."""
+    validation top-1 per variant, the gap between them being the overfitting. The training bar is
+    the error of fixed training images evaluated like validation (eval mode) where every run of
+    the variant recorded it, else the running error of the last epoch in train mode (hatched)."""
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw=dict(width_ratios=[1.4, 1]))
@@ -55,8 +57,13 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title
     names = list(groups)
     x = np.arange(len(names))
     val = [np.mean([r["metrics"]["val_top1"] for r in groups[n]]) for n in names]
-    tr = [np.mean([r["metrics"]["final_train_top1"] for r in groups[n]]) for n in names]
-    right.bar(x - 0.2, tr, 0.4, label="training (last epoch)", color=PALETTE[5])
+    fair = [all(r["metrics"].get("final_train_eval_top1") is not None for r in groups[n]) for n in names]
+    tr = [np.mean([r["metrics"]["final_train_eval_top1" if ok else "final_train_top1"] for r in groups[n]])
+          for n, ok in zip(names, fair)]
+    for kind, hatch, label in ((True, None, "training, eval mode"), (False, "//", "training, train mode (running)")):
+        idx = [i for i, ok in enumerate(fair) if ok is kind]
+        if idx:
+            right.bar(x[idx] - 0.2, [tr[i] for i in idx], 0.4, label=label, color=PALETTE[5], hatch=hatch)
     right.bar(x + 0.2, val, 0.4, label="validation", color=PALETTE[0])
     right.set_xticks(x, names, rotation=15, fontsize=8)
     right.set_ylabel("top-1 error (%)")

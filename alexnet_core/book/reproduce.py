@@ -9,6 +9,7 @@ as errors into ``_build/html``.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -98,6 +99,21 @@ def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
     return "smoke"
 
 
+@contextlib.contextmanager
+def _without_progress_bars():
+    """Progress bars (a first decode of a dataset, say) belong on a terminal, not in the book's
+    pages: the notebook kernels inherit ``TQDM_DISABLE=1`` while they run."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
+
+
 def execute_notebook(source: Path, output: Path, parameters: dict, timeout: int | None = None) -> float:
     """Execute one MyST notebook with papermill; returns the seconds it took."""
     import jupytext
@@ -110,7 +126,7 @@ def execute_notebook(source: Path, output: Path, parameters: dict, timeout: int 
     notebook = jupytext.read(source)
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _without_progress_bars():
         raw = Path(tmp) / source.with_suffix(".ipynb").name
         jupytext.write(notebook, raw)
         executed = Path(tmp) / f"executed-{raw.name}"
