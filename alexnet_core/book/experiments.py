@@ -211,8 +211,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "Response normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%, respectively.",
         "alexnet", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
         paper=dict(effect_top1=-1.4, effect_top5=-1.2),
-        # A second cpu seed of the paper's network and its ablation: a spread over seeds, the
-        # spread over seeds of the same network: how far one 8-epoch run moves by chance (every verdict pools it).
+        # A second cpu seed of the paper's network and its ablation: the spread over seeds of the
+        # same network, how far one 8-epoch run moves by chance (every verdict pools it).
         seeds={"cpu": (0, 1)},
         effects=(Effect("LRN on AlexNet: top-1 error (points)", "lrn", "no-lrn", "val_top1", -1.4),
                  Effect("LRN on AlexNet: top-5 error (points)", "lrn", "no-lrn", "val_top5", -1.2))),
