@@ -71,6 +71,35 @@ def test_the_caveat_names_sign_seeds_provisional_and_binomial():
     assert V.label("reproduced", "provisional: one run per side") == "reproduced (provisional: one run per side)"
 
 
+def test_a_spread_of_zero_is_not_a_measured_spread_and_paired_tests_need_fewer_seeds():
+    assert not V.Noise(0.0, 6, 6).measured and V.Noise(0.5, 6, 6).measured
+    assert V.seeds_to_resolve(2.0, 1.0, paired=True) == 17 and V.seeds_to_resolve(2.0, 1.0) == 33
+    assert "no standard error" in V.caveat("underpowered", -1.4, estimate(-1.0, math.nan, runs=1, source="none"))
+
+
+def test_every_override_keeps_the_provisional_caveat():
+    eff = EXPERIMENTS["learning_details"].effects[1]  # weight decay, one run per side
+
+    def decayed(variant, wd):
+        r = run(variant, 30.0, epochs=8, weight_decay=wd, momentum=0.9, batch_size=128)
+        for h in r["history"]:
+            h.update(images_per_s=128.0, train_seconds=100.0)
+        return r
+    row = A.effect_row(eff, {"reference": [decayed("reference", 5e-4)], "no-weight-decay": [decayed("no-weight-decay", 0.0)]})
+    assert row["verdict"] == "underpowered" and "provisional: one run per side" in row["note"]
+    unknown = decayed("reference", 5e-4)
+    del unknown["history"][0]["train_seconds"]  # steps unknown: no claim about the decay's reach
+    assert math.isnan(A.decay_shrinkage(unknown))
+
+
+def test_a_side_with_a_missing_value_neither_crashes_nor_counts():
+    eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
+    missing = run("lrn", 30.0, seed=1)
+    missing["metrics"]["val_top1"] = None  # a diverged run, say
+    row = A.effect_row(eff, {"lrn": [missing, run("lrn", 30.0)], "no-lrn": [run("no-lrn", 35.0)]})
+    assert row["runs"] == 1 and row["ours"] == pytest.approx(-5.0)
+
+
 def test_a_one_run_effect_never_shows_a_bare_verdict():
     eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
     row = A.effect_row(eff, {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 31.4)]},
@@ -114,6 +143,10 @@ def test_an_overfitting_gap_needs_the_training_error_measured_like_validation():
                               "no-dropout": [gapped("no-dropout", 32.0, 5.0, 2.0)]})
     assert fair["ours"] == pytest.approx((30.0 - 20.0) - (32.0 - 2.0))  # eval-mode training error, not train-mode
     assert fair["verdict"] == "reproduced" and fair["label"].startswith("reproduced (provisional")
+    # one run a side: each gap's error counts both its validation images and the 1,024 probe images
+    expected = math.hypot(A.binomial_standard_error(30.0, 3925), A.binomial_standard_error(20.0, 1024),
+                          A.binomial_standard_error(32.0, 3925), A.binomial_standard_error(2.0, 1024))
+    assert fair["se"] == pytest.approx(expected)
 
 
 def test_weight_decay_too_weak_over_the_run_is_underpowered_and_a_long_run_is_judged():

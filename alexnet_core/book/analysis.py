@@ -67,7 +67,7 @@ def seed_spread(groups: dict[str, list[dict]], metric: str = "val_top1") -> tupl
     """
     squares, dof = 0.0, 0
     for runs in groups.values():
-        vals = [v for v in (value(r, metric) for r in runs) if v is not None]
+        vals = [v for v in (value(r, metric) for r in runs) if v is not None and not math.isnan(v)]
         if len(vals) >= 2:
             centre = mean(vals)
             squares += sum((v - centre) ** 2 for v in vals)
@@ -80,10 +80,9 @@ def seed_spread(groups: dict[str, list[dict]], metric: str = "val_top1") -> tupl
 def value(record: dict, metric: str) -> float | None:
     """A run's metric, or a derived one: ``overfit_gap`` (validation minus final training top-1),
     ``early_train_top1`` (training error after the first quarter of the epochs)."""
-    m, h = record["metrics"], record["history"]
-    if metric == "overfit_gap":  # against the training error measured as validation is, where recorded
+    m, h = record["metrics"], record.get("history", [])
+    if metric == "overfit_gap":  # against the training error measured as validation is (None without it)
         train = m.get("final_train_eval_top1")
-        train = m.get("final_train_top1") if train is None else train
         return m["val_top1"] - train if train is not None and m.get("val_top1") is not None else None
     if metric == "early_train_top1":
         return h[max(0, len(h) // 4 - 1)]["train_top1"] if h else None
@@ -162,66 +161,110 @@ def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, thres
         row = speedup_row(effect, ref, abl, threshold)
     else:
         row = difference_row(effect, ref, abl, (noise or {}).get(effect.metric))
+    override = None if smoke else power_override(effect, ref, abl)
     if smoke:
         row.update(verdict="no verdict (smoke)", note="")
-    elif any(did_not_learn(r) for r in ref + abl):
-        row.update(verdict="inconclusive (a run did not learn)", note="")
-    elif effect.metric == "overfit_gap" and row["runs"] and not all(fair_gap(r) for r in ref + abl):
-        row.update(verdict="not measured", note="training error recorded only in train mode, with dropout and "
-                   "augmentation on: a gap biased toward the claim")
-    elif effect.metric == "best_epoch" and row["runs"] and any(still_improving(r) for r in ref + abl):
-        row.update(verdict="underpowered", note="a run was still improving at its last epoch, so its epochs to "
-                   "converge are only bounded from below")
-    elif effect.power_check == "decay_shrinkage" and row["runs"]:
-        shrink = max(decay_shrinkage(r) for r in ref + abl)
-        if shrink < 0.5:
-            row.update(verdict="underpowered", note=f"over these runs weight decay shrinks an unused weight by "
-                       f"{100 * shrink:.1f}% at most, too little for its effect on training error to show")
+    elif override is not None:  # the reason first, then the caveats every verdict keeps
+        row["verdict"] = override[0]
+        row["note"] = "; ".join([override[1]] * bool(override[1])
+                                + V.provisional(row["runs"], row["source"], row["ours"]))
     row["label"] = V.label(row["verdict"], row["note"])
     return row
 
 
+def power_override(effect, ref: list[dict], abl: list[dict]) -> tuple[str, str] | None:
+    """(verdict, reason) where the runs cannot test the claim whatever the numbers say: a run did
+    not learn, the overfitting gap lacks the eval-mode training error, a run was still improving
+    (epochs to converge censored), or weight decay had too few steps to act; else None."""
+    runs = ref + abl
+    if not ref or not abl:
+        return None
+    if any(did_not_learn(r) for r in runs):
+        return "inconclusive (a run did not learn)", ""
+    if effect.metric == "overfit_gap" and not all(fair_gap(r) for r in runs):
+        return "not measured", ("training error recorded only in train mode (dropout and augmentation on), "
+                                "not comparable with the validation error")
+    if effect.metric == "best_epoch" and any(still_improving(r) for r in runs):
+        return "underpowered", "a run was still improving at its last epoch, so its epochs to converge are censored"
+    if effect.power_check == "decay_shrinkage":
+        shrink = max(decay_shrinkage(r) for r in runs)
+        if shrink < 0.5:  # False for nan: steps unknown
+            return "underpowered", (f"over these runs weight decay shrinks an unused weight by {100 * shrink:.1f}% "
+                                    "at most, too little for its effect on training error to show")
+    return None
+
+
 def difference_row(effect, ref: list[dict], abl: list[dict], noise: V.Noise | None) -> dict:
     """An effect measured as a difference of means (reference minus ablated), judged by the rule."""
-    a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]
-    b = [v for v in (value(r, effect.metric) for r in abl) if v is not None]
+    sides = [[(r, v) for r in runs if (v := value(r, effect.metric)) is not None] for runs in (ref, abl)]
+    a, b = ([v for _, v in side] for side in sides)
     if noise is None or not noise.measured:  # the two sides' own seeds, when they have several
         sd, dof = seed_spread({"a": ref, "b": abl}, effect.metric)
-        noise = V.Noise(sd, dof, 2) if dof else None
+        noise = V.Noise(sd, dof, 2)
     binomial = None
     if len(a) == 1 and len(b) == 1 and effect.metric != "best_epoch":  # an epoch count has no sampling error
-        # a rate's sampling error on the validation set; a gap carries its validation error's
-        n_val = ref[0]["metrics"].get("val_images") or 1
-        rate = (lambda runs, vals: runs[0]["metrics"]["val_top1"]) if effect.metric == "overfit_gap" else \
-            (lambda runs, vals: vals[0])
-        binomial = (binomial_standard_error(rate(ref, a), n_val), binomial_standard_error(rate(abl, b), n_val))
+        binomial = tuple(sampling_error(*side[0], effect.metric) for side in sides)
     est = V.estimate(a, b, noise, binomial)
     word = V.verdict(effect.paper, est, effect.sign)
     return dict(claim=effect.label, paper=effect.paper, ours=est.effect, se=est.se, runs=est.runs, verdict=word,
                 note=V.caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source)
 
 
+def sampling_error(record: dict, val: float, metric: str) -> float:
+    """One run's binomial error of ``metric`` (points), each error rate on its own images: the
+    validation set's; the training probe's too for a gap; an epoch's training images for a
+    training error."""
+    m = record["metrics"]
+    n_val = m.get("val_images") or 1
+    if metric == "overfit_gap":
+        probe = record.get("config", {}).get("train_eval_images") or 1024
+        return math.hypot(binomial_standard_error(m["val_top1"], n_val),
+                          binomial_standard_error(m["final_train_eval_top1"], probe))
+    if metric in ("early_train_top1", "final_train_top1"):
+        h = record.get("history") or [{}]
+        seen = h[-1].get("images_per_s", 0) * h[-1].get("train_seconds", 0)
+        return binomial_standard_error(val, round(seen) or n_val)
+    return binomial_standard_error(val, n_val)
+
+
 def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> dict:
-    """Figure 1's speed-up at ``threshold``: every seed counts, a seed whose slow run never
-    reached the target as a lower bound (its epochs run); with any such seed the mean is itself
-    a lower bound, and the verdict says so (book/BOOK: censored runs are never dropped)."""
+    """Figure 1's speed-up at ``threshold``, one ratio per seed: a seed whose slow run never
+    reached the target enters as a lower bound (its epochs run), and then the mean is itself a
+    lower bound (book/BOOK: censored runs are never dropped); a seed whose fast run never got
+    there either has no ratio at all, and the test is underpowered at this target."""
     per_seed = censored_speedups(ref, abl, threshold)
     values = [v for v, _ in per_seed]
-    censored = any(c for _, c in per_seed)
+    censored = sum(c for _, c in per_seed)
+    unresolved = len({r["provenance"].get("seed") for r in ref}) - len(per_seed)
     ours, se = mean_and_se(values)
     se = se if len(values) > 1 else float("nan")
-    est = V.Estimate(ours - 1.0 if values else float("nan"), se, len(values), "seeds" if len(values) > 1 else "none",
-                     stdev(values) if len(values) > 1 else float("nan"))
+    sd = stdev(values) if len(values) > 1 else float("nan")
+    est = V.Estimate(ours - 1.0 if values else float("nan"), se, len(values) + unresolved,
+                     "seeds" if len(values) > 1 else "none", sd, paired=True)
     expected = (effect.paper - 1.0) if effect.paper else None
     word = V.verdict(expected, est, effect.sign)
-    if censored and values:  # the true speed-up is at least `ours`: only a bound that clears noise says something
-        beyond = math.isfinite(se) and est.effect > 2 * se
-        word = ("underpowered (lower bound)" if not math.isfinite(se)
-                else "reproduced (lower bound)" if beyond and expected is not None and est.effect >= 0.5 * expected
-                else "direction only (lower bound)" if beyond else "within noise (lower bound)")
-    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=len(values), verdict=word,
-                note=V.caveat(word, expected, est, effect.sign), bound=ours if censored and values else None,
-                censored=sum(c for _, c in per_seed), source=est.source)
+    note = V.caveat(word, expected, est, effect.sign)
+    if values and (censored or unresolved):
+        word = bounded_verdict(est, expected, unresolved)
+        note = "; ".join([f"{unresolved} of {est.runs} seeds never reached the target on either side"] * bool(unresolved)
+                         + [V.caveat("underpowered" if word.startswith("underpowered") else word, expected, est)])
+    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=est.runs, verdict=word,
+                note=note.strip("; "), bound=ours if censored and values else None, censored=censored,
+                unresolved=unresolved, source=est.source)
+
+
+def bounded_verdict(est: V.Estimate, expected: float | None, unresolved: int) -> str:
+    """The verdict of a speed-up that is only bounded from below (``est.effect`` = bound - 1):
+    underpowered when a seed has no ratio or the error is too large to resolve the paper's size;
+    a bound beyond noise shows the direction, and 'reproduced' only when the bound already
+    lies within a factor of two of the paper's effect (the true value may be larger)."""
+    if unresolved or not math.isfinite(est.se) or (expected is not None and 2 * est.se >= abs(expected)):
+        return "underpowered (lower bound)"
+    if est.effect <= 2 * est.se:
+        return "within noise (lower bound)"
+    if expected is not None and 0.5 <= est.effect / expected <= 2.0:
+        return "reproduced (lower bound)"
+    return "direction only (lower bound)"
 
 
 def censored_speedups(reference: list[dict], ablated: list[dict], threshold: float) -> list[tuple[float, bool]]:
@@ -265,8 +308,11 @@ def decay_shrinkage(record: dict) -> float:
     the paper's rule removes lr * decay of it, amplified by momentum to lr * decay / (1 - momentum)."""
     cfg = record.get("config", {})
     rate = cfg.get("weight_decay", 0.0) / max(1e-12, 1.0 - cfg.get("momentum", 0.9))
-    steps = sum(h["lr"] * h.get("images_per_s", 0) * h.get("train_seconds", 0) / max(1, cfg.get("batch_size", 128))
-                for h in record.get("history", []))
+    history = record.get("history", [])
+    if any("images_per_s" not in h or "train_seconds" not in h for h in history):
+        return float("nan")  # steps unknown: no claim about the decay's reach
+    steps = sum(h.get("lr", cfg.get("lr", 0.0)) * h["images_per_s"] * h["train_seconds"] / max(1, cfg.get("batch_size", 128))
+                for h in history)
     return 1.0 - math.exp(-rate * steps)
 
 

@@ -79,7 +79,8 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
     several = [runs for runs in A.by_config(records).values() if len(runs) >= 2]
     seen = "; ".join(f"{runs[0]['provenance'].get('variant', '?')}"
                      + (" (superseded recipe)" if runs[0]["provenance"].get("superseded") else "") + ": "
-                     + ", ".join(f"{A.value(r, 'val_top1'):.1f}%" for r in runs) for runs in several)
+                     + ", ".join(f"{v:.1f}%" for v in (A.value(r, "val_top1") for r in runs) if v is not None)
+                     for runs in several)
     binomial = [r["metrics"]["val_top1_se"] for runs in several for r in runs if r["metrics"].get("val_top1_se")]
     binomial_text = (f", against a binomial standard error of {sum(binomial) / len(binomial):.1f} points for one "
                      "run" if binomial else "")

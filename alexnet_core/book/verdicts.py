@@ -37,7 +37,9 @@ class Noise:
 
     @property
     def measured(self) -> bool:
-        return self.dof > 0 and math.isfinite(self.sd)
+        """A spread of exactly 0 (every seed the same epoch count, say) is a censored measurement,
+        not a measured absence of noise."""
+        return self.dof > 0 and math.isfinite(self.sd) and self.sd > 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Estimate:
     runs: int
     source: str
     sd: float = float("nan")  # the per-run spread behind ``se`` (for the seeds a verdict would need)
+    paired: bool = False  # one difference per seed (a speed-up ratio), not two independent sides
 
 
 def estimate(a: Sequence[float], b: Sequence[float], noise: Noise | None = None,
@@ -69,12 +72,13 @@ def estimate(a: Sequence[float], b: Sequence[float], noise: Noise | None = None,
     return Estimate(effect, float("nan"), runs, "none")
 
 
-def seeds_to_resolve(sd: float, paper: float) -> int | None:
-    """Seeds per side at which 2s falls below |P| for a per-run spread ``sd``:
-    2 * sd * sqrt(2/n) < |P|, so n > 8 sd^2 / P^2."""
+def seeds_to_resolve(sd: float, paper: float, paired: bool = False) -> int | None:
+    """Seeds per side at which 2s falls below |P| for a per-run spread ``sd``: two independent
+    sides, 2 * sd * sqrt(2/n) < |P|, so n > 8 sd^2 / P^2; one paired difference per seed (``sd``
+    its spread), 2 * sd / sqrt(n) < |P|, so n > 4 sd^2 / P^2."""
     if not paper or not math.isfinite(sd) or sd <= 0:
         return None
-    return math.floor(8 * sd ** 2 / paper ** 2) + 1
+    return math.floor((4 if paired else 8) * sd ** 2 / paper ** 2) + 1
 
 
 def verdict(paper: float | None, est: Estimate, sign: int = -1) -> str:
@@ -102,21 +106,29 @@ def caveat(word: str, paper: float | None, est: Estimate, sign: int = -1) -> str
     """What a reader must know beside the verdict: runs per side, where the error comes from,
     and for an underpowered test E's sign and the seeds per side that would resolve it."""
     parts = []
-    if word == "underpowered" and not math.isnan(est.effect):
+    if word.startswith("underpowered") and not math.isnan(est.effect):
         expected = sign if paper is None else paper
         same = math.copysign(1, est.effect) == math.copysign(1, expected)
-        clear = "beyond" if math.isfinite(est.se) and abs(est.effect) > 2 * est.se else "within"
-        parts.append(f"{'the paper' + chr(39) + 's sign' if same else 'the opposite sign'}, {clear} 2 standard errors")
-        need = seeds_to_resolve(est.sd, paper) if paper is not None else None
+        clear = ("no standard error" if not math.isfinite(est.se)
+                 else f"{'beyond' if abs(est.effect) > 2 * est.se else 'within'} 2 standard errors")
+        parts.append(f"{'the paper' + chr(39) + 's sign' if same else 'the opposite sign'}, {clear}")
+        need = seeds_to_resolve(est.sd, paper, est.paired) if paper is not None else None
         if need is not None:
-            parts.append(f"about {need} seeds per side would resolve it")
-    if est.runs == 1:
+            parts.append(f"about {need} seeds {'' if est.paired else 'per side '}would resolve it")
+    return "; ".join(parts + provisional(est.runs, est.source, est.effect))
+
+
+def provisional(runs: int, source: str, effect: float = 0.0) -> list[str]:
+    """The caveats every verdict keeps, whatever decided it: one run per side, and an error that
+    does not come from a measured spread between seeds."""
+    parts = []
+    if runs == 1:
         parts.append("provisional: one run per side")
-    if est.source == "binomial":
-        parts.append("seed spread not measured, binomial error only")
-    elif est.source == "none" and not math.isnan(est.effect):
+    if source == "binomial":
+        parts.append("provisional: no seed spread measured in this profile, binomial error only")
+    elif source == "none" and runs and not math.isnan(effect):
         parts.append("no measured spread")
-    return "; ".join(parts)
+    return parts
 
 
 def label(word: str, note: str) -> str:
