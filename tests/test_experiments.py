@@ -268,7 +268,7 @@ def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdic
 
 
 def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrained(dirs, monkeypatch):
-    X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)  # recorded under today's recipe
+    X.run_experiment("lrn_alexnet", "smoke", progress=False, **dirs)  # both sides recorded under today's recipe
     old = dict(X.ALEXNET_RECIPE)
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
     monkeypatch.setattr(X, "_ALEXNET", X._ALEXNET | dict(recipe="coded", lr=0.002))
@@ -283,6 +283,15 @@ def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrain
     (fresh,) = X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs,
                                 trainer=lambda *a, **k: calls.append(1) or train(*a, **k))
     assert calls == [1] and fresh["config"]["recipe"] == "coded" and "superseded" not in fresh["provenance"]
+    # the old record is set aside, not lost, and while no-lrn still stands in from the old recipe
+    # the experiment shows both sides under it: an effect never mixes two recipes
+    aside = dirs["results_dir"] / "smoke" / "lrn_alexnet" / "superseded" / "lrn-s0.json"
+    assert json.loads(aside.read_text())["config"].get("recipe", "printed") == old["recipe"]
+    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
+    shown = X.run_experiment("lrn_alexnet", "smoke", progress=False, stand_ins=True, **dirs,
+                             trainer=lambda *a, **k: pytest.fail("trained although stand-ins exist"))
+    assert [r["provenance"].get("superseded") is not None for r in shown] == [True, True]
+    assert {r["config"].get("recipe", "printed") for r in shown} == {old["recipe"]}
 
 
 def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(tmp_path, monkeypatch):

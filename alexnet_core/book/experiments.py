@@ -17,7 +17,7 @@ from ..paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
 from ..train import RunOutcome, train
 from .analysis import family_noise
 from .records import config_hash, load_record, recorded_index
-from .runner import load_or_train
+from .runner import load_or_train, superseded_record
 
 # --------------------------------------------------------------------------- profiles
 
@@ -328,7 +328,7 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
     """
     experiment = get_experiment(name)
     prof = profile_for(experiment, profile)
-    records = []
+    records, specs = [], []
     for spec in experiment.runs(prof):
         if only and spec.name not in only and spec.variant not in only:
             continue
@@ -340,7 +340,18 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
                                      results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or default_runs_dir(),
                                      keep_checkpoint=prof.keep_checkpoints and not experiment.sweep,
                                      trainer=trainer, stand_ins=stand_ins, tolerate_divergence=experiment.sweep))
-    return records
+        specs.append(spec)
+    return one_recipe(specs, records, results_dir or RESULTS_DIR, prof.name) if stand_ins else records
+
+
+def one_recipe(specs: list[RunSpec], records: list[dict], results_dir: Path, profile: str) -> list[dict]:
+    """An experiment's runs under one recipe: while any of them stands in from a superseded
+    recipe, the others are shown from their superseded records too where they have one, so an
+    effect never compares a run under the book's recipe with one under an older recipe."""
+    if not any(r["provenance"].get("superseded") for r in records):
+        return records
+    return [r if r["provenance"].get("superseded") else (superseded_record(spec, results_dir, profile) or r)
+            for spec, r in zip(specs, records)]
 
 
 def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[dict]:

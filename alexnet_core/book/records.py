@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from ..config import RUNTIME_ONLY, TrainConfig
@@ -30,6 +31,19 @@ def recorded_hash(record: dict) -> str:
 
 def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
     return Path(results_dir) / profile / experiment / f"{run}.json"
+
+
+def superseded_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
+    """Where a run's record made under a superseded recipe is kept once the run is recorded under
+    the book's recipe (one folder down, so record listings do not count it twice)."""
+    return Path(results_dir) / profile / experiment / "superseded" / f"{run}.json"
+
+
+def keep_superseded(path: Path, superseded: Path) -> None:
+    """Move an earlier record at ``path`` aside to ``superseded`` before a new one replaces it."""
+    if path.exists():
+        superseded.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, superseded)
 
 
 def artifacts_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
@@ -74,6 +88,12 @@ def recorded_index(results_dir: Path, profile: str) -> dict[str, list[Path]]:
     for path in run_record_paths(results_dir, profile):
         index.setdefault(recorded_hash(load_record(path)), []).append(path)
     return index
+
+
+def find_set_aside(results_dir: Path, profile: str, digest: str) -> list[Path]:
+    """Records set aside under ``<experiment>/superseded/`` whose config hash is ``digest``."""
+    return [p for p in sorted(Path(results_dir).glob(f"{profile}/*/superseded/*.json"))
+            if recorded_hash(load_record(p)) == digest]
 
 
 def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:

@@ -15,8 +15,8 @@ from ..hardware import resolve_precision
 from ..provenance import git_state, provenance
 from ..train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from .artifacts import figure_artifacts
-from .records import (artifacts_path, config_hash, find_all_recorded, load_record, record_path,
-                      recorded_hash)
+from .records import (artifacts_path, config_hash, find_all_recorded, find_set_aside, keep_superseded, load_record,
+                      record_path, recorded_hash, superseded_path)
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
@@ -55,6 +55,7 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
                                                        variant=spec.variant, seed=spec.seed, config_hash=digest)
     if artifacts and outcome is not None:
         write_artifacts(spec, outcome.model, record, results_dir, profile)
+    set_aside_superseded(spec, path, results_dir, profile)
     atomic_write_json(path, record)
     if not keep_checkpoint:
         (work / CHECKPOINT).unlink(missing_ok=True)
@@ -86,6 +87,7 @@ def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: 
         record["provenance"] = record["provenance"] | dict(
             experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
             copied_from=str(shared.relative_to(results_dir)))
+        set_aside_superseded(spec, path, results_dir, profile)
         atomic_write_json(path, record)
         return record
     return superseded_record(spec, results_dir, profile) if stand_ins else None
@@ -115,14 +117,25 @@ def diverged_record(spec, err: TrainingDiverged, work: Path) -> dict:
                 | dict(diverged=str(err)))
 
 
+def set_aside_superseded(spec, path: Path, results_dir: Path, profile: str) -> None:
+    """Before a record under the book's recipe takes ``path``, keep the one there if a superseded
+    recipe made it: chapters still show it while the rest of its experiment is retrained."""
+    old = {config_hash(c.to_dict()) for c in spec.superseded}
+    if path.exists() and recorded_hash(load_record(path)) in old:
+        keep_superseded(path, superseded_path(results_dir, profile, spec.experiment, spec.name))
+
+
 def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
-    """The record of ``spec``'s run under a superseded recipe (its own file first, else a shared
-    one), marked with the recipe it was trained under; None when there is none."""
+    """The record of ``spec``'s run under a superseded recipe (its own file first, then the one
+    set aside when the run was recorded anew, else a shared one), marked with the recipe it was
+    trained under; None when there is none."""
     path = record_path(results_dir, profile, spec.experiment, spec.name)
+    aside = superseded_path(results_dir, profile, spec.experiment, spec.name)
     for older in spec.superseded:
         digest = config_hash(older.to_dict())
-        own = path if path.exists() and recorded_hash(load_record(path)) == digest else None
-        found = own or next(iter(find_all_recorded(results_dir, profile, digest)), None)
+        own = next((p for p in (path, aside) if p.exists() and recorded_hash(load_record(p)) == digest), None)
+        found = own or next(iter(find_all_recorded(results_dir, profile, digest)
+                                 or find_set_aside(results_dir, profile, digest)), None)
         if found is not None:
             record = load_record(found)
             record["provenance"] = record["provenance"] | dict(
