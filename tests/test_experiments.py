@@ -162,13 +162,13 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
     tanhs = [run(0, [50, 45, 40, 30, 28, 24]), run(1, [50, 45, 40, 35]), run(2, [50, 45, 40, 35, 30])]
     row = A.effect_row(eff, {"relu": relus, "tanh": tanhs})
     assert row["censored"] == 2 and row["bound"] == pytest.approx((6 / 3 + 4 / 3 + 5 / 3) / 3)
-    assert row["verdict"] == "direction only (lower bound)" and "2 of 3 seeds" in A.format_ours(row)
+    assert row["verdict"] == "direction only (lower bound)" and "in 2 of the 3 seed(s)" in A.format_ours(row)
     assert A.common_target(relus, tanhs, (50.0, 40.0, 30.0)) == 40.0  # the lowest every run reached
     # a seed whose fast net never reached the target either has no ratio: counted, and unresolved
     stuck = [run(s, [40, 30, 24, 20]) for s in range(2)] + [run(2, [40, 35, 30, 28])]
     row = A.effect_row(eff, {"relu": stuck, "tanh": tanhs})
     assert row["runs"] == 3 and row["unresolved"] == 1 and row["verdict"] == "underpowered (lower bound)"
-    assert "1 of 3 seeds never reached the target on either side" in row["note"]
+    assert "in 1 of 3 seeds neither net reached the target" in row["note"]
     tanh_fast = [run(0, [50, 40, 30, 20, 10, 5])]
     row = A.effect_row(eff, {"relu": relu, "tanh": [run(0, [50, 45, 40, 35, 30, 24])]})
     assert row["bound"] is None and row["ours"] == pytest.approx(2.0)

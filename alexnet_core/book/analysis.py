@@ -246,7 +246,7 @@ def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> d
     note = V.caveat(word, expected, est, effect.sign)
     if values and (censored or unresolved):
         word = bounded_verdict(est, expected, unresolved)
-        note = "; ".join([f"{unresolved} of {est.runs} seeds never reached the target on either side"] * bool(unresolved)
+        note = "; ".join([f"in {unresolved} of {est.runs} seeds neither net reached the target"] * bool(unresolved)
                          + [V.caveat("underpowered" if word.startswith("underpowered") else word, expected, est)])
     return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=est.runs, verdict=word,
                 note=note.strip("; "), bound=ours if censored and values else None, censored=censored,
@@ -365,7 +365,9 @@ def effect_table(experiment, records: list[dict], smoke: bool = False, noise: di
 def format_ours(row: dict) -> str:
     """'+1.23 ± 0.45', '≥ 1.80 (lower bound, ...)' or '-' for a row of :func:`effect_row`."""
     if row.get("bound") is not None:
-        return f"≥ {row['bound']:.2f} (lower bound: {row['censored']} of {row['runs']} seeds never reached the target)"
+        resolved = row["runs"] - row.get("unresolved", 0)
+        return (f"≥ {row['bound']:.2f} (a lower bound: in {row['censored']} of the {resolved} seed(s) with a ratio "
+                "the slower net never reached the target)")
     if math.isnan(row["ours"]):
         return "-"
     if not math.isfinite(row["se"]):
