@@ -183,6 +183,15 @@ ACTIVATION_LRS = (0.001, 0.003, 0.01, 0.02, 0.04)
 #: cpu records; tests/test_experiments.py checks these against the recorded sweep).
 FIGURE1_LRS = dict(relu=0.003, tanh=0.02)
 
+#: cuda-convnet's conv-local CIFAR-10 pair (alexnet_core.convlocal) as its parameter files train it:
+#: epsW 0.001 with epsB twice that, momentum 0.9, weight decay 0.004 on the locally connected and
+#: softmax layers (none on the convolutions: the net's decay_mult), the source's normalisation
+#: (alpha per window, k = 1), 24x24 crops with reflections and the ten-patch test.
+CONVLOCAL = dict(model="convlocal", lr=0.001, bias_lr_mult=2.0, weight_decay=0.004, lrn_alpha="per-window")
+#: The source trained about 470 epochs (300-350 on four batches, 150 on five, 10 + 10 at lower
+#: rates); a run here must fit in about 45 minutes of a 2-core CPU.
+CONVLOCAL_EPOCHS = 50
+
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment(
         "relu_vs_tanh", "ReLU against tanh (Figure 1)", "3.1",
@@ -207,6 +216,24 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "cifar", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
         paper=dict(without=13.0, with_=11.0, effect_top1=-2.0),
         effects=(Effect("LRN on CIFAR-10: test error (points)", "lrn", "no-lrn", "val_top1", -2.0),)),
+    Experiment(
+        "lrn_convlocal", "Local response normalisation on CIFAR-10: the paper's net pair", "3.3",
+        "On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
+        "normalization and 11% with normalization.",
+        "cifar", {"lrn": CONVLOCAL | dict(lrn=True), "no-lrn": CONVLOCAL | dict(lrn=False)},
+        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0, source_epochs=470),
+        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS),
+        effects=(Effect("LRN on CIFAR-10, the paper's net pair: ten-patch test error (points)", "lrn", "no-lrn",
+                        "val10_top1", -2.0),)),
+    Experiment(
+        "overlap_convlocal", "Overlapping pooling on the conv-local CIFAR-10 net", "3.4",
+        "This scheme reduces the top-1 and top-5 error rates by 0.4% and 0.3%, respectively, as compared "
+        "with the non-overlapping scheme s = 2, z = 2, which produces output of equivalent dimensions.",
+        "cifar", {"overlap": CONVLOCAL | dict(lrn=True), "no-overlap": CONVLOCAL | dict(lrn=True, overlap_pool=False)},
+        paper=dict(effect_top1=-0.4),
+        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS),
+        effects=(Effect("Overlapping pooling, conv-local CIFAR-10 net: ten-patch test error (points)", "overlap",
+                        "no-overlap", "val10_top1", -0.4),)),
     Experiment(
         "lrn_alexnet", "Local response normalisation on AlexNet", "3.3",
         "Response normalization reduces our top-1 and top-5 error rates by 1.4% and 1.2%, respectively.",
