@@ -360,3 +360,19 @@ def test_figure1_learning_rates_are_the_recorded_sweeps_choice():
     if len(runs) < len(X.get_experiment("activation_lr").variants):
         pytest.skip("the cpu learning-rate sweep is not fully recorded yet")
     assert fastest_learning_rates(runs) == X.FIGURE1_LRS
+
+
+def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(monkeypatch):
+    """An experiment whose runs are still being recorded is shown as far as it goes."""
+    from alexnet_core.book import chapter as C
+    from alexnet_core.book import reproduce as RP
+
+    pending = [e for e in X.EXPERIMENTS.values() if e.pending]
+    assert pending
+    monkeypatch.setattr(C, "run_experiment", lambda *a, **k: pytest.fail("a pending experiment was trained"))
+    ch = C.setup("cpu")
+    for e in pending:
+        assert all(r["config"]["model"] == "convlocal" for r in ch.runs(e.name))
+    before = RP.recorded_fraction("cpu")
+    monkeypatch.setitem(X.EXPERIMENTS, "lrn_convlocal", dataclasses.replace(X.EXPERIMENTS["lrn_convlocal"], pending=False))
+    assert RP.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count

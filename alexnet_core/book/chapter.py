@@ -6,9 +6,9 @@ import io
 from dataclasses import dataclass
 
 from . import analysis as A
-from .experiments import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, run_experiment,
-                          seed_noise)
-from .plots import ablation_figure, use_style
+from .experiments import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, recorded_runs,
+                          run_experiment, seed_noise)
+from .plots import ablation_figure, pending_figure, use_style
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -39,6 +39,8 @@ class Chapter:
         recipe stands in, marked, unless the chapter retrains); the training log is kept out of the
         page (it is in each run's history) and shown only if training fails."""
         source = self.source(experiment)
+        if get_experiment(experiment).pending and not self.smoke and not self.retrain:
+            return recorded_runs(experiment, source)  # still being recorded: shown as far as it goes
         if source != self.profile:
             prof = PROFILES[source]
             print(f"{experiment}: these runs come from the {source} profile ({prof.description}), "
@@ -60,11 +62,15 @@ class Chapter:
         experiment = get_experiment(name)
         records = self.runs(name)
         groups = A.by_variant(records)
+        expected = len(experiment.runs(profile_for(experiment, self.profile)))
         if figure:
-            fig = ablation_figure(groups, self.label_for(name), experiment.title)
+            fig = (ablation_figure(groups, self.label_for(name), experiment.title) if len(records) == expected
+                   else pending_figure(len(records), expected, name, self.source(name)))
             _glue(f"fig_{name}", fig)
             plt.close(fig)
         effects = A.effect_table(experiment, records, self.smoke, self.noise(experiment.family))
+        if len(records) < expected:  # a pending experiment: its verdicts wait for every run
+            effects["verdict"] = f"not measured yet ({len(records)} of {expected} runs recorded)"
         for i, row in effects.iterrows():
             _glue(f"{name}_effect_{i}", row["ours"])
             _glue(f"{name}_verdict_{i}", row["verdict"])

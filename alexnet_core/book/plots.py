@@ -74,6 +74,17 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = "", title
     return fig
 
 
+def pending_figure(recorded: int, expected: int, experiment: str, profile: str):
+    """A small figure that stands where an experiment's figure will be once its runs are recorded."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, f"{recorded} of {expected} runs recorded so far; the rest: "
+            f"python -m alexnet_core experiment {experiment} --profile {profile}", ha="center", va="center", fontsize=9)
+    return fig
+
+
 def seed_lines(ax, runs: list[list[float]], colour: str, label: str, width: float = 2.0) -> None:
     """Per-step series of several seeds: each faint, their mean over the common length bold."""
     for losses in runs:

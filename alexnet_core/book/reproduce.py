@@ -70,10 +70,13 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
 def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
     runs from) that have a record, under their own name or shared with another experiment, or
-    under a superseded recipe (shown marked until the run is recorded under the book's)."""
+    under a superseded recipe (shown marked until the run is recorded under the book's).
+    Experiments whose runs are still pending do not count: the book shows what they have."""
     indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
     hashes = {}  # (profile, config hash) -> recorded?
     for e in EXPERIMENTS.values():
+        if e.pending:
+            continue
         prof = profile_for(e, profile).name
         if prof not in indexes:
             indexes[prof] = recorded_index(results_dir, prof)
