@@ -121,12 +121,11 @@ def caveat(word: str, paper: float | None, est: Estimate, sign: int = -1) -> str
 def provisional(runs: int, source: str, effect: float = 0.0) -> list[str]:
     """The caveats every verdict keeps, whatever decided it: one run per side, and an error that
     does not come from a measured spread between seeds."""
-    parts = []
-    if runs == 1:
-        parts.append("provisional: one run per side")
+    reasons = ["one run per side"] * (runs == 1)
     if source == "binomial":
-        parts.append("provisional: no seed spread measured in this profile, binomial error only")
-    elif source == "none" and runs and not math.isnan(effect):
+        reasons.append("no seed spread measured in this profile, binomial error only")
+    parts = [f"provisional: {' and '.join(reasons)}"] if reasons else []
+    if source == "none" and runs and not math.isnan(effect):
         parts.append("no measured spread")
     return parts
 
