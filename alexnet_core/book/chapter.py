@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import analysis as A
+from . import verdicts as V
 from .experiments import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, recorded_runs,
                           run_experiment, seed_noise)
 from .plots import ablation_figure, pending_figure, use_style
@@ -21,6 +22,7 @@ class Chapter:
     data_root: str | None
     device: str
     retrain: bool
+    _noise: dict = field(default_factory=dict, repr=False)  # family -> seed spread, read once per chapter
 
     @property
     def smoke(self) -> bool:
@@ -70,7 +72,7 @@ class Chapter:
             plt.close(fig)
         effects = A.effect_table(experiment, records, self.smoke, self.noise(experiment.family))
         if len(records) < expected:  # a pending experiment: its verdicts wait for every run
-            effects["verdict"] = f"not measured yet ({len(records)} of {expected} runs recorded)"
+            effects["verdict"] = V.not_yet(len(records), expected)
         for i, row in effects.iterrows():
             _glue(f"{name}_effect_{i}", row["ours"])
             _glue(f"{name}_verdict_{i}", row["verdict"])
@@ -81,8 +83,10 @@ class Chapter:
         pooled over every configuration of ``family`` recorded under several seeds."""
         if self.smoke:
             return {}
-        first = next(exp for exp in EXPERIMENTS.values() if exp.family == family).name
-        return seed_noise(family, self.source(first))
+        if family not in self._noise:  # every record of the family is read: once per chapter, not per call
+            first = next(exp for exp in EXPERIMENTS.values() if exp.family == family).name
+            self._noise[family] = seed_noise(family, self.source(first))
+        return self._noise[family]
 
     def banner(self):
         """A warning box on smoke-profile pages; an empty note otherwise."""

@@ -34,7 +34,7 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
         for eff in exp.effects:
             r = A.effect_row(eff, groups, smoke, exp.paper.get("target_train_error", 25.0), noise)
             if recorded < expected and not smoke:  # a pending experiment: its verdicts wait for every run
-                r.update(verdict="not measured", label=f"not measured yet ({recorded} of {expected} runs recorded)")
+                r.update(verdict="not measured", label=V.not_yet(recorded, expected))
             rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),
                          "authors' run": authors_cell(r["claim"]), "ours": A.format_ours(r),
                          "runs per side": r["runs"], "setting": setting, A.LATE_START: A.late_start(eff, groups),

@@ -130,6 +130,11 @@ def provisional(runs: int, source: str, effect: float = 0.0) -> list[str]:
     return parts
 
 
+def not_yet(recorded: int, expected: int) -> str:
+    """The verdict of an experiment whose runs are still being recorded."""
+    return f"not measured yet ({recorded} of {expected} runs recorded)"
+
+
 def label(word: str, note: str) -> str:
     """The verdict as a page shows it: the word, and its caveat in brackets."""
     return f"{word} ({note})" if note else word
