@@ -190,10 +190,15 @@ FIGURE1_LRS = dict(relu=0.003, tanh=0.02)
 #: epsW 0.001 with epsB twice that, momentum 0.9, weight decay 0.004 on the locally connected and
 #: softmax layers (none on the convolutions: the net's decay_mult), the source's normalisation
 #: (alpha per window, k = 1), 24x24 crops with reflections and the ten-patch test.
-CONVLOCAL = dict(model="convlocal", lr=0.001, bias_lr_mult=2.0, weight_decay=0.004, lrn_alpha="per-window")
+#: The source ended at lower rates (10 + 10 epochs); a run here divides the rate after epoch 24
+#: if no plateau has yet (drop_by), so every run ends with six epochs or more at a lower rate.
+CONVLOCAL = dict(model="convlocal", lr=0.001, bias_lr_mult=2.0, weight_decay=0.004, lrn_alpha="per-window",
+                 drop_by=24)
 #: The source trained about 470 epochs (300-350 on four batches, 150 on five, 10 + 10 at lower
-#: rates); a run here must fit in about 45 minutes of a 2-core CPU.
-CONVLOCAL_EPOCHS = 50
+#: rates); a run here must fit in about 45 minutes of a 2-core CPU, and six of them in one
+#: three-hour session: the net with normalisation takes about 50 s an epoch on a 2-core
+#: AVX512-BF16 EPYC in bf16 (the normalisation costs 40% of a step), without it about 30 s.
+CONVLOCAL_EPOCHS = 30
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment(
