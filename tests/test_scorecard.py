@@ -198,6 +198,46 @@ def test_the_scorecard_has_a_row_per_effect_and_counts_verdicts():
                              dict(verdict="b (y)", word="b")]) == "b: 2; a: 1"
 
 
+def test_the_scorecard_rows_follow_the_papers_sections_and_name_each_nets_model():
+    rows = S.scorecard(lambda name: [], lambda name: "cpu", False, lambda family: {})
+    keys = [S.section_key(row["section"]) for row in rows]
+    assert keys == sorted(keys) and S.section_key("3.10") > S.section_key("3.4")
+    pair = next(row for row in rows if "paper's net pair" in row["claim"])
+    assert "convlocal" in pair["setting"] and pair["word"] == "not measured yet"
+    assert pair["caveat"] == f"0 of {len(EXPERIMENTS['lrn_convlocal'].runs('cpu'))} runs recorded"
+
+
+def test_the_scorecard_at_a_glance_shows_five_columns_a_badge_and_the_details_behind_the_claim():
+    row = dict(section="3.3", claim="LRN <on> AlexNet", paper="-1.4", ours="+2.60 ± 0.96", word="underpowered",
+               verdict="underpowered (one run per side)", caveat="one run per side", setting="imagenette, 8 epochs")
+    page = S.scorecard_html([row, dict(row, word="reproduced", caveat="", ours="≥ 3.08 (a lower bound: why)")])
+    assert "<td data-label=\"ours\">≥ 3.08</td>" in page and "<li><b>ours in full</b>: ≥ 3.08 (a lower bound: why)</li>" in page
+    assert page.count("<th>") == 5 and page.count("<tr>") == 3
+    assert '<span class="verdict-badge verdict-underpowered">underpowered</span>' in page
+    assert '<div class="verdict-caveat">one run per side</div>' in page
+    assert "LRN &lt;on&gt; AlexNet" in page and "<li><b>setting</b>: imagenette, 8 epochs</li>" in page
+    assert page.count("verdict-caveat") == 1  # no empty caveat under the second badge
+    assert [S.badge_class(w) for w in ("not reproduced", "direction only", "inconclusive", "not measured yet")] == \
+        ["verdict-not-reproduced", "verdict-direction-only", "verdict-none", "verdict-none"]
+
+
+def test_the_headline_sorts_claims_into_three_lines_and_links_the_scorecard(tmp_path):
+    rows = [dict(section="3.1", claim="ReLU's speed-up (x)", word="direction only (lower bound)"),
+            dict(section="3.3", claim="LRN (points)", word="not reproduced"),
+            dict(section="4.1", claim="PCA (points)", word="reproduced"),
+            dict(section="4.2", claim="Dropout (points)", word="underpowered")]
+    text = S.headline(rows)
+    lines = text.splitlines()
+    assert len(lines) == 3 and "{doc}`the scorecard <generated/scorecard>`" in lines[2]
+    assert lines[0] == ("- **Reproduced** (1 of 4 claims): PCA (§4.1). **In the paper's direction, not its size** "
+                        "(1): ReLU's speed-up (§3.1).")
+    assert "LRN (§3.3)" in lines[1] and "(1:" in lines[2]
+    assert "no claim is contradicted" in S.headline(rows[:1])
+    assert "smoke profile draws no verdicts" in S.headline(rows, smoke=True)
+    path = S.write_headline(rows, False, tmp_path)
+    assert path == tmp_path / "book" / "generated" / "headline.md" and path.read_text() == text
+
+
 def test_other_profiles_rows_only_where_both_sides_are_recorded():
     rows = [dict(claim="LRN on AlexNet: top-1 error (points)", ours="-1.0 ± 0.5", verdict="within noise")]
     recorded = {"lrn_alexnet": [run("lrn", 30.0), run("no-lrn", 31.0)]}
@@ -243,7 +283,7 @@ def test_a_bound_below_three_says_the_target_is_beyond_the_cpu():
     rows = [row("fp32", False, 30.0, achieved_tflops=0.1), row("bf16", True, 50.0)]
     notes = P.cpu_notes(bench(True, rows, matmul_ceiling_tflops=0.3, fp32_matmul_ceiling_tflops=0.2,
                               alexnet_bf16_bound_over_fp32_eager=2.0), None)
-    assert notes["cpu_bound_note"].endswith("The 3x target is beyond this CPU.")
+    assert notes["cpu_bound_note"].endswith("A threefold speed-up over fp32 eager is beyond this CPU.")
 
 
 def test_gpu_and_pipeline_notes_without_measurements():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 from dataclasses import dataclass, field
 
@@ -36,17 +37,16 @@ class Chapter:
         """A figure's profile label for ``experiment``."""
         return f", {self.source(experiment)}"
 
-    def runs(self, experiment: str) -> list[dict]:
+    def runs(self, experiment: str, note: bool = True) -> list[dict]:
         """The experiment's run records, training what is missing (a run recorded under a superseded
         recipe stands in, marked, unless the chapter retrains); the training log is kept out of the
-        page (it is in each run's history) and shown only if training fails."""
+        page (it is in each run's history) and shown only if training fails. ``note``: say on the
+        page when the runs come from another profile than the chapter's."""
         source = self.source(experiment)
         if get_experiment(experiment).pending and not self.smoke and not self.retrain:
             return recorded_runs(experiment, source)  # still being recorded: shown as far as it goes
-        if source != self.profile:
-            prof = PROFILES[source]
-            print(f"{experiment}: these runs come from the {source} profile ({prof.description}), "
-                  f"since the {self.profile} profile does not run this experiment.")
+        if source != self.profile and note:
+            _provenance_note(get_experiment(experiment).title, source, self.profile)
         log = io.StringIO()
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -117,8 +117,24 @@ class Ablation:
         return A.variant_table(self.groups).style.hide(axis="index")
 
     def effect_table(self):
-        """Per effect: ours against the paper's, and the verdict (a styled table for the page)."""
-        return self.effects.style.hide(axis="index")
+        """Per effect: ours against the paper's, and the verdict (a styled table for the page),
+        captioned with what its "epochs at chance" column counts."""
+        return self.effects.style.hide(axis="index").set_caption(EFFECT_TABLE_CAPTION)
+
+
+def _provenance_note(title: str, source: str, profile: str) -> None:
+    """Say on the page, under the banner naming ``profile``, that one experiment's runs come from another."""
+    from IPython.display import HTML, display
+
+    display(HTML(f'<div class="admonition note"><p class="admonition-title">Runs from the {source} profile</p>'
+                 f"<p>The runs of <em>{html.escape(title)}</em> come from the <code>{source}</code> profile "
+                 f"({html.escape(PROFILES[source].description)}), since the <code>{profile}</code> profile "
+                 "does not run this experiment.</p></div>"))
+
+
+#: Every chapter's effect table carries the definition of its one column a reader could not guess.
+EFFECT_TABLE_CAPTION = ("Epochs at chance: the first epochs in which a run's validation error stayed within three "
+                        "points of chance (mean over its runs, with the paper's design / without it).")
 
 
 def _glue(name: str, value) -> None:

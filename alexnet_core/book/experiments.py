@@ -75,9 +75,8 @@ PROFILES: dict[str, Profile] = {
         cifar=_CIFAR | dict(epochs=30),
         alexnet=_ALEXNET | dict(epochs=8, patience=2, drop_by=6),
         seeds=(0,), cifar_seeds=(0, 1, 2)),
-    # A lent GPU comes for 15 minutes at a time here, so the gpu profile runs the AlexNet
-    # experiments (the ones a CPU cannot afford) and takes the CIFAR-10 ones from the cpu
-    # profile. Runs are eager: compiling each of a dozen short runs costs more than it saves.
+    # The gpu profile runs the AlexNet experiments (the ones a CPU cannot afford) in a short
+    # session on one GPU and takes the CIFAR-10 ones from the cpu profile. Runs are eager: compiling each of a dozen short runs costs more than it saves.
     "gpu": Profile(
         "gpu", "full-resolution AlexNet ablations on one H100-class GPU (CIFAR-10 from the cpu profile)",
         "about 10 minutes on one H100, four runs at a time",

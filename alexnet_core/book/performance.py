@@ -132,9 +132,9 @@ def bound_note(cpu: NativeCpu) -> str:
             f"at the bf16 matmul ceiling would train {bound:.2f} times as fast as fp32 eager, and no precision or "
             f"memory format can give more on this CPU. ")
     if bound < 3:
-        return text + "The 3x target is beyond this CPU."
+        return text + "A threefold speed-up over fp32 eager is beyond this CPU."
     fraction = cpu.best.get("fraction_of_matmul_ceiling") if cpu.best else None
-    text += (f"Reaching 3x would take the whole step, LRN, pooling and the optimiser included, at "
+    text += (f"A threefold speed-up would take the whole step, LRN, pooling and the optimiser included, at "
              f"{100 * 3 / bound:.0f}% of the matmul ceiling")
     return text + ("." if fraction is None else f"; the fastest configuration measured runs at {100 * fraction:.0f}%.")
 
@@ -175,7 +175,7 @@ def emulated_note(emulated: CpuBenchmarks | None) -> str:
                    f"matmul ceiling measured in the same run. fp32 eager itself already runs at "
                    f"{100 * base_row['fraction_of_matmul_ceiling']:.0f}% of it, so a step running entirely at "
                    f"the ceiling would train only {1 / base_row['fraction_of_matmul_ceiling']:.2f}x as fast: "
-                   f"on such a CPU no setting can give the 3x the target asks for.")
+                   f"on such a CPU no setting can give a threefold speed-up.")
 
 
 def cpu_notes(native: CpuBenchmarks | None, emulated: CpuBenchmarks | None) -> dict[str, str]:

@@ -3,12 +3,16 @@ in one table; how far one run moves between seeds (the spread every verdict is j
 same claims at other sizes."""
 from __future__ import annotations
 
+import html
 import math
+from pathlib import Path
 from typing import Callable
 
 from . import analysis as A
 from . import verdicts as V
 from .experiments import EXPERIMENTS, PROFILES, Experiment, recorded_runs
+from ..files import atomic_write_text
+from ..paths import GENERATED, REPO_ROOT
 from .original_code import authors_cell
 
 
@@ -16,15 +20,22 @@ def setting_of(experiment: Experiment, profile: str) -> str:
     """Dataset, model and epochs of an experiment's runs under ``profile``, for a table cell."""
     prof = PROFILES[profile]
     base = prof.base(experiment.family)
-    return f"{base['dataset']}, {base['model']}, {experiment.epochs.get(prof.name, base['epochs'])} epochs ({prof.name})"
+    models = {variant.get("model", base["model"]) for variant in experiment.variants.values()}
+    model = models.pop() if len(models) == 1 else base["model"]
+    return f"{base['dataset']}, {model}, {experiment.epochs.get(prof.name, base['epochs'])} epochs ({prof.name})"
+
+
+def section_key(section: str) -> tuple[int, ...]:
+    """'3.10' after '3.4': a section number as the tuple of its parts."""
+    return tuple(int(part) for part in section.split("."))
 
 
 def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) -> list[dict]:
-    """One row per effect of every experiment. ``runs_of(name)`` gives an experiment's records,
-    ``source_of(name)`` the profile they come from and ``noise_of(family)`` the seed spread per
-    metric (a chapter's ``runs``, ``source`` and ``noise``)."""
+    """One row per effect of every experiment, in the paper's section order. ``runs_of(name)``
+    gives an experiment's records, ``source_of(name)`` the profile they come from and
+    ``noise_of(family)`` the seed spread per metric (a chapter's ``runs``, ``source`` and ``noise``)."""
     rows = []
-    for exp in EXPERIMENTS.values():
+    for exp in sorted(EXPERIMENTS.values(), key=lambda e: section_key(e.section)):
         if not exp.effects:
             continue
         groups = A.by_variant(runs_of(exp.name))
@@ -34,12 +45,51 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
         for eff in exp.effects:
             r = A.effect_row(eff, groups, smoke, exp.paper.get("target_train_error", 25.0), noise)
             if recorded < expected and not smoke:  # a pending experiment: its verdicts wait for every run
-                r.update(verdict="not measured", label=V.not_yet(recorded, expected))
+                r.update(verdict="not measured yet", note=f"{recorded} of {expected} runs recorded",
+                         label=V.not_yet(recorded, expected))
             rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),
                          "authors' run": authors_cell(r["claim"]), "ours": A.format_ours(r),
                          "runs per side": r["runs"], "setting": setting, A.LATE_START: A.late_start(eff, groups),
-                         "verdict": r["label"], "word": r["verdict"], RECIPE: recipe_cell(exp, groups, eff)})
+                         "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
+                         RECIPE: recipe_cell(exp, groups, eff)})
     return rows
+
+
+#: The scorecard's columns behind each claim's "details" (the glance shows section, claim,
+#: paper, ours and the verdict).
+DETAILS = ("authors' run", "runs per side", "setting", A.LATE_START, "AlexNet recipe of the runs")
+
+
+def badge_class(word: str) -> str:
+    """The CSS class of a verdict word's badge (book/_static/scorecard.css): one colour per word."""
+    for known in ("not reproduced", "reproduced", "direction only", "within noise", "underpowered"):
+        if word.startswith(known):
+            return "verdict-" + known.replace(" ", "-")
+    return "verdict-none"  # inconclusive, not measured (yet), no verdict (smoke)
+
+
+def scorecard_html(rows: list[dict]) -> str:
+    """The scorecard as a reader takes it in at a glance: section, claim, the paper's number,
+    ours and the verdict as a coloured badge with its caveat beneath; the rest of a row behind
+    the claim's "details". A phone shows each row as a card (book/_static/scorecard.css)."""
+    head = "".join(f"<th>{name}</th>" for name in ("§", "claim", "paper", "ours", "verdict"))
+    return (f'<div class="scorecard-wrap"><table class="scorecard"><thead><tr>{head}</tr></thead><tbody>'
+            + "".join(_scorecard_row(row) for row in rows) + "</tbody></table></div>")
+
+
+def _scorecard_row(row: dict) -> str:
+    e = html.escape
+    ours = str(row["ours"]).split(" (")[0]  # the number; its explanation, if any, goes to the details
+    shown = {"ours in full": row["ours"]} if ours != row["ours"] else {}
+    shown |= {name: row[name] for name in DETAILS if name in row}
+    details = "".join(f"<li><b>{e(name)}</b>: {e(str(value))}</li>" for name, value in shown.items())
+    caveat = f'<div class="verdict-caveat">{e(row["caveat"])}</div>' if row.get("caveat") else ""
+    word = row.get("word", row["verdict"])
+    cells = [("§", e(row["section"])),
+             ("claim", f'{e(row["claim"])}<details><summary>details</summary><ul>{details}</ul></details>'),
+             ("paper", e(row["paper"])), ("ours", e(ours)),
+             ("verdict", f'<span class="verdict-badge {badge_class(word)}">{e(word)}</span>{caveat}')]
+    return "<tr>" + "".join(f'<td data-label="{name}">{body}</td>' for name, body in cells) + "</tr>"
 
 
 RECIPE = "AlexNet recipe of the runs"
@@ -119,3 +169,39 @@ def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_run
                                "other profile": other, "setting": f"{exp.epochs.get(other, base['epochs'])} epochs",
                                "ours there": A.format_ours(r), "verdict there": r["label"]})
     return others
+
+
+HEADLINE_FILE = "headline.md"  # under book/generated/, included by the introduction
+
+
+def _claims(rows: list[dict]) -> str:
+    names = [row["claim"].removesuffix(" (points)").removesuffix(" (x)") for row in rows]
+    return "; ".join(f"{name} (§{row['section']})" for name, row in zip(names, rows))
+
+
+def headline(rows: list[dict], smoke: bool = False) -> str:
+    """The introduction's three lines: what held, what did not, what our runs cannot settle yet,
+    from the scorecard's verdict words (``rows`` of :func:`scorecard`), linking the scorecard."""
+    link = "{doc}`the scorecard <generated/scorecard>`"
+    if smoke:
+        return f"The smoke profile draws no verdicts; build the book from recorded runs to see {link}.\n"
+    held = [r for r in rows if r["word"].startswith("reproduced")]
+    direction = [r for r in rows if r["word"].startswith("direction only")]
+    failed = [r for r in rows if r["word"].startswith("not reproduced")]
+    open_ = [r for r in rows if r not in held + direction + failed]
+    lines = [f"- **Reproduced** ({len(held)} of {len(rows)} claims): " + (_claims(held) if held else "none yet")
+             + f". **In the paper's direction, not its size** ({len(direction)}): "
+             + (_claims(direction) if direction else "none") + ".",
+             f"- **Not reproduced** ({len(failed)}): "
+             + (_claims(failed) if failed else "no claim is contradicted beyond the seed noise") + ".",
+             f"- **Not settled by our small runs** ({len(open_)}: underpowered, within noise, inconclusive, "
+             f"or still being recorded). Every verdict with its caveat: {link}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_headline(rows: list[dict], smoke: bool, root: Path = REPO_ROOT) -> Path:
+    """Write :func:`headline` where the introduction includes it (``book/generated/headline.md``)."""
+    path = root / GENERATED / HEADLINE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, headline(rows, smoke))
+    return path
