@@ -161,3 +161,25 @@ def test_chromium_at_phone_width_finds_every_fault_and_passes_a_wide_table_in_it
         assert thing in bad, thing
     assert len(faults["bad.html"]) == 5, bad
 
+
+def test_the_search_pages_script_holds_each_article_without_the_toolbar(tmp_path):
+    """book/_ext/offline_assets.py answers the search page's fetches from the articles it wrote."""
+    pytest.importorskip("bs4")
+    import json
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("offline_assets", SCRIPT.parents[1] / "book" / "_ext" / "offline_assets.py")
+    offline_assets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(offline_assets)
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.html").write_text(
+        '<main role="main"><div class="bd-header-article">.ipynb .pdf</div><article class="bd-article">'
+        '<h1 id="a">Dropout</h1><script>var x;</script></article></main>')
+    (tmp_path / "_static" / "skip.html").write_text('<article class="bd-article">no</article>')
+    app = SimpleNamespace(outdir=str(tmp_path), builder=SimpleNamespace(format="html"))
+    offline_assets._write_search_pages(app, None)
+    script = (tmp_path / "_static" / offline_assets.SEARCH_PAGES).read_text()
+    pages = json.loads(script.split("const PAGES = ", 1)[1].split(";\n", 1)[0])
+    assert pages == {"book/a.html": '<article class="bd-article"><h1 id="a">Dropout</h1></article>'}
+    assert "window.fetch" in script
