@@ -30,7 +30,7 @@ PROFILE ?= smoke
 reproduce: $(STAMP)
 	$(BIN)/python -m alexnet_core reproduce --profile $(PROFILE) $(if $(RETRAIN),--retrain)
 
-## make browser-check: open every built page in headless Chromium (Debian's chromium + chromium-driver)
+## make browser-check: every built page in headless Chromium at desktop and phone width, and the search from file:// (Debian's chromium + chromium-driver); screenshots in _build/browser-screenshots
 browser-check: $(STAMP)
 	$(BIN)/python .ci/browser_check.py _build/html
 

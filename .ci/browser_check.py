@@ -1,85 +1,324 @@
-"""Open every page of the built book in headless Chromium and check it really works.
+"""Open every page of the built book in headless Chromium and check it really works, for readers.
 
-Each page must load, every image on it must have loaded (complete, non-zero width), and the
-browser console must hold no JavaScript error. Uses Debian's ``chromium`` and
+Every page is opened at desktop width (1280x900) and at phone width (390x844, Chrome's mobile
+emulation), served from ``_build/html`` over a local HTTP server. A page fails, with a line
+naming the page, the width and the offending thing, when:
+
+- it does not load (no title), an image on it did not load, or the console holds an error;
+- it shows a notebook's stderr (myst-nb's ``.output.stderr`` block);
+- its text shows an absolute filesystem path of the machine that built it (``/work/...``,
+  ``/home/...``, ``site-packages``, ``C:\\...``); URLs and repository-relative paths are fine;
+- an image in the article is not in a ``<figure>`` with a non-empty ``<figcaption>``;
+- at phone width, the page scrolls sideways, or an element reaches past the screen's right
+  edge without an ancestor that scrolls sideways (a table or code block scrolling in its own
+  box is fine).
+
+The search page is also opened from disk (``file://``), as a reader who opens the book without
+a server would: it must find a word surely in the book, show snippets of page text (not the
+theme's toolbar) and log no error. Full-page screenshots of a few pages at both widths are
+saved under ``_build/browser-screenshots/`` for review. Uses Debian's ``chromium`` and
 ``chromium-driver`` through Selenium; nothing is downloaded.
 
     python .ci/browser_check.py _build/html
 """
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
+import re
 import shutil
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+#: Window sizes (CSS pixels) every page is checked at; the phone one uses mobile emulation.
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+PIXEL_RATIO = {"desktop": 1.0, "phone": 2.0}
+PHONE_USER_AGENT = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+                    "Chrome/120.0 Mobile Safari/537.36")
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1280,900"]
-IMAGES_OK = """return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);"""
+                  "--disable-dev-shm-usage", "--hide-scrollbars"]
+#: Pages photographed at both widths for a reviewer.
+SCREENSHOT_PAGES = ("book/generated/scorecard.html", "book/generated/lrn.html", "book/generated/dropout.html")
+MAX_SHOT_HEIGHT = 16000
+#: A word surely in the book, searched for over file://.
+SEARCH_WORD = "dropout"
+SEARCH_TIMEOUT_S = 20.0
+#: How long snippets may take to come once the results are listed.
+SNIPPET_TIMEOUT_S = 5.0
+
+_ROOTS = "work|home|tmp|root|Users|mnt|scratch|private|opt|srv"
+#: An absolute path of the building machine: under a root like /home, in an installed package,
+#: a file:// URL or a Windows drive. A root preceded by a word character, a dot, a slash, a colon
+#: or a dash is part of a URL or of a relative path (``https://host/home/x``, ``runs/tmp/x``).
+ABSOLUTE_PATH = re.compile(rf"""
+    (?<![\w.:/~-]) /(?:{_ROOTS})/[^\s'"<>),;]*
+  | file:///[^\s'"<>),;]+
+  | [^\s'"<>(]*(?:site|dist)-packages[^\s'"<>),;]*
+  | (?<![\w]) [A-Za-z]:\\[^\s'"<>),;]*
+""", re.VERBOSE)
+#: Text of the theme's article toolbar and printed table of contents, which a search snippet
+#: must not start with (the snippet of the page text is meant).
+TOOLBAR_TEXT = (".ipynb", ".md", ".pdf", "Contents", "Download", "Print to PDF", "Fullscreen",
+                "Color mode", "Toggle")
+
+#: Everything one page is checked for, read in the browser. ``viewport`` is the layout width the
+#: page was given (``clientWidth``: under mobile emulation ``innerWidth`` grows with a page that
+#: is too wide, hiding the very fault); ``wide`` lists the outermost elements past its right edge.
+PROBE_JS = r"""
+const article = document.querySelector("article.bd-article") || document.body;
+const say = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+  + [...el.classList].slice(0, 3).map(c => "." + c).join("")
+  + ' "' + (el.innerText || el.getAttribute("src") || "").trim().replace(/\s+/g, " ").slice(0, 60) + '"';
+const images = [...document.images];
+const captioned = (img) => {
+  const caption = img.closest("figure") && img.closest("figure").querySelector("figcaption");
+  return Boolean(caption && caption.textContent.trim());
+};
+const texts = [];
+const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  if (!walker.currentNode.parentElement.closest("script, style, noscript")) texts.push(walker.currentNode.data);
+}
+const viewport = Math.min(window.innerWidth, document.documentElement.clientWidth);
+// How far right a box starting at `el` is seen: cut by ancestors that clip it; none if one scrolls.
+const seenRight = (el, right) => {
+  for (let a = el; a && a !== document.body; a = a.parentElement) {
+    const overflow = getComputedStyle(a).overflowX;
+    if (overflow === "auto" || overflow === "scroll") return -Infinity;
+    if (overflow !== "visible") right = Math.min(right, a.getBoundingClientRect().right);
+  }
+  return right;
+};
+const shown = (el) => el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+const wide = new Map();  // element -> how far right it is seen
+for (const el of document.body.querySelectorAll("*")) {
+  const box = el.getBoundingClientRect();
+  const right = box.width > 0 && box.height > 0 ? seenRight(el.parentElement, box.right) : 0;
+  if (right > viewport + 1 && shown(el)) wide.set(el, right);
+}
+const lines = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (lines.nextNode()) {  // text running out of its box (a long word, a path): its element is named
+  const range = document.createRange();
+  range.selectNodeContents(lines.currentNode);
+  const parent = lines.currentNode.parentElement;
+  const right = seenRight(parent, range.getBoundingClientRect().right);
+  if (right > viewport + 1 && shown(parent)) wide.set(parent, Math.max(right, wide.get(parent) || 0));
+}
+const seen = [...wide.keys()].slice(0, 300);
+const outermost = seen.filter(el => !seen.some(o => o !== el && o.contains(el)));
+return {
+  title: document.title,
+  images: images.length,
+  broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+  stderr: [...document.querySelectorAll(".output.stderr")].map(e => e.textContent.trim().slice(0, 120)),
+  uncaptioned: [...article.querySelectorAll("img")].filter(i => !captioned(i)).map(
+    i => i.getAttribute("src") + (i.closest("section[id]") ? " in section #" + i.closest("section[id]").id : "")),
+  text: document.body.innerText + "\n" + texts.join(" "),
+  viewport: viewport,
+  scroll_width: document.documentElement.scrollWidth,
+  wide: outermost.map(el => say(el) + " reaches " + Math.round(wide.get(el)) + "px"),
+};
+"""
+#: The file:// search page's state: whether it finished, its results and their snippets.
+SEARCH_JS = r"""
+const status = document.querySelector("#search-results .search-summary, #search-results p");
+const items = [...document.querySelectorAll("#search-results ul.search li")];
+return {
+  finished: Boolean(status && status.innerText.startsWith("Search finished")),
+  results: items.length,
+  snippets: items.map(li => li.querySelector("p.context")).filter(Boolean).map(p => p.innerText),
+};
+"""
+
+
+def absolute_paths(text: str) -> list[str]:
+    """The absolute filesystem paths in ``text``, each once, in order of appearance."""
+    return list(dict.fromkeys(m.group(0).strip() for m in ABSOLUTE_PATH.finditer(text)))
+
+
+def toolbar_snippets(snippets: list[str]) -> list[str]:
+    """The search snippets that start with the theme's toolbar text instead of page text."""
+    starts = [(s[3:] if s.startswith("...") else s).lstrip() for s in snippets]
+    return [s for s, start in zip(snippets, starts) if start.startswith(TOOLBAR_TEXT)
+            or ".ipynb .pdf" in s or ".md .pdf" in s]
+
+
+def page_failures(page: str, width: str, probe: dict[str, Any], errors: list[str]) -> list[str]:
+    """Every fault of one page at one width, read from ``PROBE_JS``'s result and the console."""
+    where = f"{page} [{width}]"
+    found = [f"{where}: no title (did it load?)"] if not probe["title"] else []
+    found += [f"{where}: image did not load: {src}" for src in probe["broken"]]
+    found += [f"{where}: console error: {e}" for e in errors]
+    found += [f"{where}: stderr output shown: {text!r}" for text in probe["stderr"]]
+    found += [f"{where}: absolute path in the text: {p}" for p in absolute_paths(probe["text"])]
+    found += [f"{where}: image without a figure caption: {src}" for src in probe["uncaptioned"]]
+    if width == "phone":
+        found += overflow_failures(where, probe)
+    return found
+
+
+def overflow_failures(where: str, probe: dict[str, Any]) -> list[str]:
+    """The phone-width faults: a page that scrolls sideways, elements past the right edge."""
+    found = []
+    if probe["viewport"] != WIDTHS["phone"][0]:
+        found.append(f"{where}: the phone viewport is {probe['viewport']}px, not {WIDTHS['phone'][0]}px")
+    if probe["scroll_width"] > probe["viewport"]:
+        found.append(f"{where}: the page scrolls sideways ({probe['scroll_width']}px wide in a "
+                     f"{probe['viewport']}px screen)")
+    found += [f"{where}: element past the screen's right edge, outside a scrolling box: {w}" for w in probe["wide"]]
+    return found
+
+
+def search_failures(width: str, result: dict[str, Any], errors: list[str]) -> list[str]:
+    """The faults of the file:// search page for ``SEARCH_WORD``."""
+    where = f"search.html?q={SEARCH_WORD} over file:// [{width}]"
+    found = [f"{where}: console error: {e}" for e in errors]
+    if not result["finished"]:
+        found.append(f"{where}: the search did not finish within {SEARCH_TIMEOUT_S:.0f} s")
+    if not result["results"]:
+        found.append(f"{where}: no result")
+    elif len(result["snippets"]) < result["results"]:
+        found.append(f"{where}: {result['results'] - len(result['snippets'])} of {result['results']} "
+                     "results have no snippet")
+    found += [f"{where}: snippet starts with the theme's toolbar: {s[:80]!r}" for s in toolbar_snippets(result["snippets"])]
+    return found
 
 
 def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve ``folder`` over HTTP on a free local port; returns the server and its base URL."""
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:
+            pass  # a browser that hangs up early (favicon.ico, a page left) is no fault of the book
+
     handler = functools.partial(Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def main(folder: str = "_build/html") -> int:
+def book_pages(root: Path) -> list[str]:
+    """The book's pages under ``root``, as paths relative to it (Sphinx's own folders left out)."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
+                  if not p.relative_to(root).parts[0].startswith(("_", ".")))
+
+
+def browser(width: str, chromium: str, chromedriver: str) -> WebDriver:
+    """A headless Chromium at ``width`` (a key of ``WIDTHS``); the phone is a mobile emulation."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    root = Path(folder)
-    pages = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
-                   if not p.relative_to(root).parts[0].startswith(("_", ".")))
-    shots = root.parent / "browser-screenshots"
-    shots.mkdir(exist_ok=True)
-    if not pages:
-        print(f"no pages under {root}: build the book first (make book)")
-        return 1
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        print("Debian's chromium and chromium-driver are needed: apt-get install -y chromium chromium-driver")
-        return 1
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    w, h = WIDTHS[width]
+    if width == "phone":
+        options.add_experimental_option("mobileEmulation", {
+            "deviceMetrics": {"width": w, "height": h, "pixelRatio": PIXEL_RATIO[width], "touch": True},
+            "userAgent": PHONE_USER_AGENT})
+    else:
+        options.add_argument(f"--window-size={w},{h}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    server, base = serve(root)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    failures = []
+    return webdriver.Chrome(service=Service(chromedriver), options=options)
+
+
+def console_errors(driver: WebDriver) -> list[str]:
+    """The console's errors since the last call (reading the log empties it)."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def screenshot(driver: WebDriver, width: str, path: Path) -> None:
+    """Save a screenshot of the whole page to ``path``: the window is made as tall as the page
+    (so the theme's sticky sidebars are drawn once, in place), then given back its height."""
+    w, h = WIDTHS[width]
+    metrics = {"width": w, "deviceScaleFactor": PIXEL_RATIO[width], "mobile": width == "phone"}
+    full = driver.execute_script("return document.documentElement.scrollHeight;")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", dict(metrics, height=min(full, MAX_SHOT_HEIGHT)))
     try:
-        for page in pages:
-            driver.get(f"{base}/{page}")
-            title = driver.title
-            broken = driver.execute_script(IMAGES_OK)
-            errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-            images = driver.execute_script("return document.images.length;")
-            driver.save_screenshot(str(shots / (page.replace("/", "_") + ".png")))
-            status = "ok" if not broken and not errors and title else "FAIL"
-            print(f"{status:4} {page}  ({images} images) {title!r}")
-            if broken:
-                failures.append(f"{page}: images that did not load: {broken}")
-            if errors:
-                failures.append(f"{page}: JavaScript errors: {errors}")
-            if not title:
-                failures.append(f"{page}: no title (did it load?)")
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+        path.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", dict(metrics, height=h))
+
+
+def check_page(driver: WebDriver, base: str, page: str, width: str, shots: Path) -> list[str]:
+    """Open one page at one width, print its summary line and return its faults."""
+    driver.get(f"{base}/{page}")
+    probe = driver.execute_script(PROBE_JS)
+    failures = page_failures(page, width, probe, console_errors(driver))
+    if page in SCREENSHOT_PAGES:
+        screenshot(driver, width, shots / f"{page.replace('/', '_')[:-5]}-{width}.png")
+    status = "ok" if not failures else "FAIL"
+    print(f"{status:4} {width:7} {page}  ({probe['images']} images) {probe['title']!r}", flush=True)
+    return failures
+
+
+def wait_for(driver: WebDriver, script: str, done: Callable[[dict], bool], timeout_s: float) -> dict:
+    """``script``'s result once ``done`` says so, or when ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    result = driver.execute_script(script)
+    while not done(result) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        result = driver.execute_script(script)
+    return result
+
+
+def check_search(driver: WebDriver, root: Path, width: str) -> list[str]:
+    """Search the book for ``SEARCH_WORD`` from disk (file://) and return the faults."""
+    driver.get(f"{root.resolve().as_uri()}/search.html?q={SEARCH_WORD}")
+    wait_for(driver, SEARCH_JS, lambda r: r["finished"], SEARCH_TIMEOUT_S)
+    result = wait_for(driver, SEARCH_JS, lambda r: len(r["snippets"]) >= r["results"], SNIPPET_TIMEOUT_S)
+    failures = search_failures(width, result, console_errors(driver))
+    status = "ok" if not failures else "FAIL"
+    print(f"{status:4} {width:7} file://.../search.html?q={SEARCH_WORD}  ({result['results']} results)", flush=True)
+    return failures
+
+
+def check_width(width: str, root: Path, base: str, tools: tuple[str, str]) -> list[str]:
+    """Every page, then the file:// search, at one width; returns all their faults."""
+    shots = root.parent / "browser-screenshots"
+    shots.mkdir(exist_ok=True)
+    driver = browser(width, *tools)
+    try:
+        failures = [f for page in book_pages(root) for f in check_page(driver, base, page, width, shots)]
+        return failures + check_search(driver, root, width)
     finally:
         driver.quit()
+
+
+def main(folder: str = "_build/html") -> int:
+    """Check every page of the book built in ``folder`` at every width; 1 if anything fails."""
+    root = Path(folder)
+    pages = book_pages(root)
+    if not pages:
+        print(f"no pages under {root}: build the book first (make book)")
+        return 1
+    tools = (shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver"))
+    if not all(tools):
+        print("Debian's chromium and chromium-driver are needed: apt-get install -y chromium chromium-driver")
+        return 1
+    server, base = serve(root)
+    try:
+        failures = [f for width in WIDTHS for f in check_width(width, root, base, tools)]
+    finally:
         server.shutdown()
     for f in failures:
         print("FAIL", f)
-    bad = len({f.split(":")[0] for f in failures})
-    print(f"browser check: {len(pages) - bad} of {len(pages)} pages load cleanly")
+    bad = {f.split(" [")[0] for f in failures}
+    print(f"browser check: {len(pages) - len(bad & set(pages))} of {len(pages)} pages clean at "
+          f"{' and '.join(WIDTHS)} width; {len(failures)} failures")
     return 1 if failures else 0
 
 
