@@ -187,3 +187,20 @@ def test_the_performance_figures_fit_the_page():
     assert_fits_the_page(performance.throughput_figure(rows))
     assert_fits_the_page(performance.scaling_figure([b for b in cpus if b.scaling]))
     assert_fits_the_page(performance.scaling_figure([]))
+
+
+def test_every_notebook_figure_is_numbered_and_captioned():
+    """A figure the book shows is a ``{glue:figure}`` with a name (so Sphinx numbers it per
+    chapter) and a caption; a bare ``plt.show()`` would put an unnumbered, uncaptioned image
+    on the page."""
+    import re
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.md")):
+        text = path.read_text()
+        assert "plt.show(" not in text and "display(fig" not in text, path.name
+        glued = set(re.findall(r'glue\("(fig_\w+)"', text))
+        blocks = re.findall(r"```\{glue:figure\} (\w+)\n((?::\w+:[^\n]*\n)*)\n(.+?)```", text, re.S)
+        assert glued <= {key for key, _, _ in blocks}, path.name  # ch.ablation glues fig_<experiment> itself
+        for key, options, caption in blocks:
+            assert ":name: fig-" in options and len(caption.split()) >= 8, (path.name, key)

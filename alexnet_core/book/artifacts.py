@@ -67,6 +67,14 @@ def query_rule(arrays: dict, labels=None) -> str:
     return text
 
 
+def neighbour_same_class(arrays: dict) -> list[list[bool]]:
+    """Per query, whether each of its nearest training images is of the query's class (read from
+    the ImageFolder class folder each recorded file sits in)."""
+    q = arrays["queries"]
+    return [[Path(f).parent.name == arrays["classes"][label] for f in row]
+            for row, label in zip(q["neighbour_files"], q["label"])]
+
+
 def split_labels(dataset: str, split: str, data_root: str | None = None) -> list[int] | None:
     """The labels of a dataset's split in the order the trainer loads it, from the folder's
     listing (nothing decoded); None where the dataset is not on this machine."""

@@ -138,15 +138,20 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = ""):
     return fig
 
 
-def pending_figure(recorded: int, expected: int, experiment: str, profile: str):
-    """A small figure that stands where an experiment's figure will be once its runs are recorded."""
+def note_figure(text: str):
+    """A small figure of text that stands where a figure will be once what it shows exists."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(WIDTH, 1.2))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.4 + 0.25 * (text.count("\n") + 1)))
     ax.axis("off")
-    ax.text(0.5, 0.5, f"{recorded} of {expected} runs recorded so far; the rest:\n"
-            f"python -m alexnet_core experiment {experiment} --profile {profile}", ha="center", va="center")
+    ax.text(0.5, 0.5, text, ha="center", va="center")
     return fig
+
+
+def pending_figure(recorded: int, expected: int, experiment: str, profile: str):
+    """A small figure that stands where an experiment's figure will be once its runs are recorded."""
+    return note_figure(f"{recorded} of {expected} runs recorded so far; the rest:\n"
+                       f"python -m alexnet_core experiment {experiment} --profile {profile}")
 
 
 def seed_lines(ax, runs: list[list[float]], colour: str, label: str, width: float = 2.0) -> None:
