@@ -95,7 +95,7 @@ def test_the_other_charts_fit_the_page():
     study = dict(rows=rows, chance_loss=2.3)
     for fig in (P.curves_figure(GROUPS, "train_top1", "training error (%)", ", cpu", (25, "25% target")),
                 P.early_steps_figure(study), P.recipe_start_figure(study), P.lrn_conventions_figure(),
-                P.pending_figure(2, 6, "lrn_convlocal", "cpu")):
+                P.pending_figure(2, 6, "lrn_convlocal", "cpu"), P.note_figure("no dataset was given")):
         assert_fits_the_page(fig)
 
 
@@ -154,6 +154,12 @@ def test_figure_4_states_the_rule_its_record_was_made_under():
     old = dict(classes=arrays["classes"], queries=dict(val_index=F.random_query_indices(len(labels))))
     assert "uniformly at random" in F.query_rule(old, labels) and "does not give" not in F.query_rule(old, labels)
     assert "does not give" in F.query_rule(old, labels[:200])
+
+
+def test_figure_4_frames_the_neighbours_of_another_class_by_their_folder():
+    arrays = dict(classes=["n01", "n02"], queries=dict(label=[0, 1], neighbour_files=[
+        ["/tmp/data/x/train/n01/a.JPEG", "/elsewhere/train/n02/b.JPEG"], ["train/n02/c.JPEG", "train/n02/d.JPEG"]]))
+    assert F.neighbour_same_class(arrays) == [[True, False], [True, True]]
 
 
 def test_figure_4_puts_each_prediction_under_its_image():
