@@ -1,7 +1,9 @@
 """Small arrays the results chapter's figures need, recorded beside a run (section 6).
 
 Figure 3 shows the 96 conv1 kernels; Figure 4 shows top-5 predictions on eight validation
-images and, for each, the six training images nearest in fc7 space. Recording the kernels
+images and, for each, the six training images nearest in fc7 space. The eight are chosen by a
+stated rule (:func:`query_indices`: one image per class, classes spread evenly over the class
+list), so a reader knows what the figure samples. Recording the kernels
 and the image indices (never the images) lets the book redraw both without the model's
 checkpoint; the images themselves are read from the dataset when the book is built.
 """
@@ -9,15 +11,84 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..augment import Augmenter
-from ..data import DataError, ImageSet, resolve_data_root
+from ..data import DataError, ImageSet, decode_image, find_split_folder, list_image_folder, resolve_data_root
 from ..evaluate import embeddings, nearest_neighbours, predict
 
 QUERY_IMAGES = 8
 NEIGHBOURS = 6
+#: The rule :func:`query_indices` implements, as records name it.
+QUERY_RULE = "one-per-class"
+
+
+def query_indices(labels, n: int = QUERY_IMAGES, seed: int = 0) -> list[int]:
+    """Figure 4's queries: ``n`` validation images, one from each of ``n`` classes spread evenly
+    over the sorted class list (with fewer classes than ``n``, every class in turn and again from
+    the first), each drawn at random within its class under ``seed``; in validation-set order."""
+    labels = torch.as_tensor(labels)
+    classes = torch.unique(labels).tolist()
+    picks = ([classes[i % len(classes)] for i in range(n)] if n >= len(classes) else
+             [classes[i] for i in np.round(np.linspace(0, len(classes) - 1, n)).astype(int)])
+    g = torch.Generator().manual_seed(seed)
+    members = {c: torch.nonzero(labels == c).flatten() for c in classes}
+    shuffled = {c: members[c][torch.randperm(len(members[c]), generator=g)].tolist() for c in classes}
+    chosen = [shuffled[c][picks[:i].count(c)] for i, c in enumerate(picks) if picks[:i].count(c) < len(shuffled[c])]
+    return sorted(chosen)
+
+
+def random_query_indices(count: int, n: int = QUERY_IMAGES, seed: int = 0) -> list[int]:
+    """The rule of records made before :func:`query_indices`: ``n`` of ``count`` validation images
+    drawn uniformly at random (``torch.randperm`` under ``seed``), whatever their class."""
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:n].sort().values.tolist()
+
+
+def query_rule(arrays: dict, labels=None) -> str:
+    """How a record's Figure 4 queries were chosen, in words, checked against the validation
+    labels (in the order the trainer loads them) where they are given."""
+    q = arrays["queries"]
+    n, seed = len(q["val_index"]), q.get("seed", 0)
+    if q.get("rule") == QUERY_RULE:
+        classes = len(arrays["classes"])
+        text = (f"one validation image from each of {n} classes spread evenly over the {classes} classes" if n <= classes
+                else f"{n} validation images, the {classes} classes taken in turn")
+        text += f", each drawn at random within its class (seed {seed})"
+        expected = query_indices(labels, n, seed) if labels is not None else None
+    else:
+        text = (f"{n} validation images drawn uniformly at random from the whole validation set (seed {seed}), "
+                "whatever their class: the rule in force when this run was recorded (runs recorded from now on "
+                "take one image per class)")
+        expected = random_query_indices(len(labels), n, seed) if labels is not None else None
+    if expected is not None and expected != q["val_index"]:
+        text += "; redrawn from the validation set here, this rule does not give the recorded images"
+    return text
+
+
+def neighbour_same_class(arrays: dict) -> list[list[bool]]:
+    """Per query, whether each of its nearest training images is of the query's class (read from
+    the ImageFolder class folder each recorded file sits in)."""
+    q = arrays["queries"]
+    return [[Path(f).parent.name == arrays["classes"][label] for f in row]
+            for row, label in zip(q["neighbour_files"], q["label"])]
+
+
+def split_labels(dataset: str, split: str, data_root: str | None = None) -> list[int] | None:
+    """The labels of a dataset's split in the order the trainer loads it, from the folder's
+    listing (nothing decoded); None where the dataset is not on this machine."""
+    try:
+        _, samples = list_image_folder(find_split_folder(dataset, split, data_root))
+    except DataError:
+        return None
+    return [label for _, label in samples]
+
+
+def load_images(recorded: list[str], data_root: str | None = None, size: int = 224) -> list[np.ndarray]:
+    """The images a record names (:func:`local_file`), each as the network's centre view:
+    rescaled to ``size`` on its short side and centre-cropped, H x W x 3 uint8."""
+    return [decode_image(str(local_file(path, data_root)), size).transpose(1, 2, 0) for path in recorded]
 
 
 def colour_specificity(kernels: torch.Tensor) -> torch.Tensor:
@@ -34,8 +105,7 @@ def colour_specificity(kernels: torch.Tensor) -> torch.Tensor:
 def figure_artifacts(model: nn.Module, train_set: ImageSet, val_set: ImageSet, augmenter: Augmenter,
                      device: torch.device, precision: str, seed: int = 0) -> dict:
     """conv1 kernels, and the predictions and fc7 neighbours of eight validation images."""
-    g = torch.Generator().manual_seed(seed)
-    queries = torch.randperm(len(val_set), generator=g)[:QUERY_IMAGES].sort().values
+    queries = torch.tensor(query_indices(val_set.labels, QUERY_IMAGES, seed), dtype=torch.long)
     query_set = ImageSet(val_set.images[queries], val_set.labels[queries], val_set.classes)
     probs = predict(model, query_set, augmenter, device=device, precision=precision)
     top = probs.topk(min(5, probs.shape[1]), dim=1)
@@ -47,7 +117,7 @@ def figure_artifacts(model: nn.Module, train_set: ImageSet, val_set: ImageSet, a
         conv1=[[round(v, 5) for v in k.flatten().tolist()] for k in kernels],
         conv1_shape=list(kernels.shape),
         colour_specificity=[round(v, 4) for v in colour_specificity(kernels).tolist()],
-        queries=dict(val_index=queries.tolist(), label=val_set.labels[queries].tolist(),
+        queries=dict(rule=QUERY_RULE, seed=seed, val_index=queries.tolist(), label=val_set.labels[queries].tolist(),
                      files=[val_set.files[i] for i in queries.tolist()] if val_set.files else [],
                      top5_class=top.indices.tolist(), top5_prob=[[round(p, 4) for p in row] for row in top.values.tolist()],
                      neighbour_train_index=idx.tolist(), neighbour_distance=[[round(d, 3) for d in r] for r in dist.tolist()],

@@ -66,7 +66,7 @@ class Chapter:
         groups = A.by_variant(records)
         expected = len(experiment.runs(profile_for(experiment, self.profile)))
         if figure:
-            fig = (ablation_figure(groups, self.label_for(name), experiment.title) if len(records) == expected
+            fig = (ablation_figure(groups, self.label_for(name)) if len(records) == expected
                    else pending_figure(len(records), expected, name, self.source(name)))
             _glue(f"fig_{name}", fig)
             plt.close(fig)

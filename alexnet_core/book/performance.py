@@ -4,12 +4,13 @@ in ``benchmarks/`` do; this reads what they wrote and says it."""
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import BENCHMARK_RESULTS_DIR, RESULTS_DIR
 from .benchmarks import PAPER_STEP, CpuBenchmarks, cpu_summary, describe, pick
-from .plots import PALETTE
+from .plots import PALETTE, WIDTH, legend_above
 from .records import load_record, run_record_paths
 
 
@@ -48,26 +49,33 @@ def _bar_label(r) -> str:
 
 
 def throughput_figure(frames: list[dict]):
-    """AlexNet-224 images/s per configuration, one panel per machine (bf16 bars in the second colour)."""
+    """AlexNet-224 images/s per configuration, one panel per machine, stacked (bf16 bars in the
+    second colour, named in the legend above)."""
     import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     table = pd.DataFrame(frames)
     alex = table[table.model == "alexnet"] if len(table) else table
     panels = list(alex.groupby("hardware", sort=False)) if len(alex) else []
-    fig, axes = plt.subplots(max(1, len(panels)), 1, figsize=(8, 0.75 + 0.2 * max(1, len(alex))), squeeze=False,
-                             gridspec_kw={"height_ratios": [len(rows) + 2 for _, rows in panels] or [1]})
+    labels = {hw: [textwrap.fill(_bar_label(r), 24) for _, r in rows.iterrows()] for hw, rows in panels}
+    heights = [0.6 + len(labels[hw]) * (0.36 if any("\n" in label for label in labels[hw]) else 0.24)
+               for hw, _ in panels] or [1]
+    fig, axes = plt.subplots(max(1, len(panels)), 1, figsize=(WIDTH, 0.8 + sum(heights)), squeeze=False,
+                             height_ratios=heights)
     for ax, (hw, rows) in zip(axes[:, 0], panels):
-        labels = [_bar_label(r) for _, r in rows.iterrows()]
-        bars = ax.barh(labels, rows["images/s"], color=[PALETTE[1] if p == "bf16" else PALETTE[0] for p in rows.precision])
-        ax.bar_label(bars, labels=[f"{v:,.1f}" if v < 100 else f"{v:,.0f}" for v in rows["images/s"]], fontsize=7,
-                     padding=2)
-        ax.set_xlim(0, 1.12 * rows["images/s"].max())
+        bars = ax.barh(labels[hw], rows["images/s"],
+                       color=[PALETTE[1] if p == "bf16" else PALETTE[0] for p in rows.precision])
+        ax.bar_label(bars, labels=[f"{v:,.1f}" if v < 100 else f"{v:,.0f}" for v in rows["images/s"]], padding=2)
+        ax.set_xlim(0, 1.2 * rows["images/s"].max())
+        ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.invert_yaxis()
-        ax.tick_params(axis="y", labelsize=7)
-        ax.set_title(hw, fontsize=9, loc="left")
-    axes[-1, 0].set_xlabel("AlexNet-224 training images/s (bf16 bars in the second colour)")
-    fig.tight_layout()
+        ax.grid(axis="y", visible=False)
+        ax.set_title(hw, loc="left")
+    axes[-1, 0].set_xlabel("AlexNet-224 training images/s")
+    fig.legend([Patch(color=PALETTE[0]), Patch(color=PALETTE[1])], ["fp32", "bf16"], loc="outside upper center",
+               ncols=2)
     return fig
 
 
@@ -269,16 +277,17 @@ def gpu_notes(gpu: dict | None) -> dict[str, str]:
 
 
 def scaling_figure(measured: list[CpuBenchmarks]):
-    """Epoch seconds against images, and images/s against batch size, per CPU (or a placeholder)."""
+    """Epoch seconds against images (top), and images/s against batch size (bottom), per CPU and
+    model (or a placeholder); one legend above both."""
     import matplotlib.pyplot as plt
     import pandas as pd
 
     if not measured:
-        fig, ax = plt.subplots(figsize=(4, 1))
+        fig, ax = plt.subplots(figsize=(WIDTH, 1))
         ax.axis("off")
         ax.text(0.5, 0.5, "not measured yet: python benchmarks/scaling.py", ha="center")
         return fig
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 7))
     for style, bench in zip(("o-", "s--", "^:"), measured):
         rows = pd.DataFrame(bench.scaling["rows"])
         for colour, (model, part) in zip(PALETTE, rows.groupby("model")):
@@ -292,9 +301,7 @@ def scaling_figure(measured: list[CpuBenchmarks]):
     batches = sorted({r["batch"] for bench in measured for r in bench.scaling["rows"] if r["sweep"] == "batch"})
     axes[1].set_xticks(batches, [str(b) for b in batches], minor=False)
     axes[1].set_xticks([], minor=True)
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    legend_above(fig, axes[0])
     return fig
 
 
