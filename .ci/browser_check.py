@@ -51,6 +51,7 @@ MAX_SHOT_HEIGHT = 16000
 #: A word surely in the book, searched for over file://.
 SEARCH_WORD = "dropout"
 SEARCH_TIMEOUT_S = 20.0
+PAGE_TIMEOUT_S = 10.0
 #: How long snippets may take to come once the results are listed.
 SNIPPET_TIMEOUT_S = 5.0
 
@@ -73,6 +74,7 @@ TOOLBAR_TEXT = (".ipynb", ".md", ".pdf", "Contents", "Download", "Print to PDF",
 #: page was given (``clientWidth``: under mobile emulation ``innerWidth`` grows with a page that
 #: is too wide, hiding the very fault); ``wide`` lists the outermost elements past its right edge.
 PROBE_JS = r"""
+if (!document.body) return null;  // a redirecting page (index.html) between two documents
 const article = document.querySelector("article.bd-article") || document.body;
 const say = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
   + [...el.classList].slice(0, 3).map(c => "." + c).join("")
@@ -256,7 +258,10 @@ def screenshot(driver: WebDriver, width: str, path: Path) -> None:
 def check_page(driver: WebDriver, base: str, page: str, width: str, shots: Path) -> list[str]:
     """Open one page at one width, print its summary line and return its faults."""
     driver.get(f"{base}/{page}")
-    probe = driver.execute_script(PROBE_JS)
+    probe = wait_for(driver, PROBE_JS, lambda result: result is not None, PAGE_TIMEOUT_S)
+    if probe is None:
+        print(f"FAIL {width:7} {page}  (no document body)", flush=True)
+        return [f"{page} [{width}]: the page never showed a document body"]
     failures = page_failures(page, width, probe, console_errors(driver))
     if page in SCREENSHOT_PAGES:
         screenshot(driver, width, shots / f"{page.replace('/', '_')[:-5]}-{width}.png")
