@@ -374,5 +374,5 @@ def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(mo
     for e in pending:
         assert all(r["config"]["model"] == "convlocal" for r in ch.runs(e.name))
     before = RP.recorded_fraction("cpu")
-    monkeypatch.setitem(X.EXPERIMENTS, "lrn_convlocal", dataclasses.replace(X.EXPERIMENTS["lrn_convlocal"], pending=False))
+    monkeypatch.setitem(X.EXPERIMENTS, pending[0].name, dataclasses.replace(pending[0], pending=False))
     assert RP.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count

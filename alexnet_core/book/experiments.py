@@ -229,7 +229,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "normalization and 11% with normalization.",
         "cifar", {"lrn": CONVLOCAL | dict(lrn=True), "no-lrn": CONVLOCAL | dict(lrn=False)},
         paper=dict(without=13.0, with_=11.0, effect_top1=-2.0, source_epochs=470),
-        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS), pending=True,
+        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS), pending=False,
         effects=(Effect("LRN on CIFAR-10, the paper's net pair: ten-patch test error (points)", "lrn", "no-lrn",
                         "val10_top1", -2.0),)),
     Experiment(
