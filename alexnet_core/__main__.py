@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from .book.early_steps import diagnostics_path, early_steps
-from .book.experiments import EXPERIMENTS, PROFILES, run_experiment
+from .book.experiments import EXPERIMENTS, PROFILES, get_profile, run_experiment
 from .book.recipe_study import recipe_start, study_path
 from .book.record_all import record_profile
-from .book.reproduce import ReproduceError, best_recorded_profile, reproduce
+from .book.reproduce import MISSING, RECORDED, STANDING_IN, ReproduceError, best_recorded_profile, reproduce, run_states
 from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import add_config_arguments, config_from_args
 from .data import DataError
@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_commands(commands)
     _add_book_commands(commands)
     _add_diagnostic_commands(commands)
-    commands.add_parser("list", help="list the experiments and the runs each needs per profile")
+    listing = commands.add_parser("list", help="list the experiments and the runs each needs per profile")
+    listing.add_argument("--profile", default=None,
+                         help="also say, per experiment, which of this profile's runs are recorded, which stand in "
+                              "under a superseded recipe, and which are missing")
     return parser
 
 
@@ -172,10 +175,23 @@ def _recipe_start(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    states = run_states(get_profile(args.profile).name) if args.profile else {}
     for exp in EXPERIMENTS.values():
         counts = ", ".join(f"{p}: {len(exp.runs(p))}" for p in PROFILES)
         print(f"{exp.name:<18} section {exp.section:<4} runs per profile ({counts})  {exp.title}")
+        if exp.name in states:
+            print(f"{'':<18} {run_state_summary(states[exp.name], exp.pending)}")
     return 0
+
+
+def run_state_summary(states: dict[str, str], pending: bool = False) -> str:
+    """'3 of 4 recorded; superseded recipe: no-lrn-s1' for one experiment's runs."""
+    line = f"{sum(s == RECORDED for s in states.values())} of {len(states)} recorded"
+    for state in (STANDING_IN, MISSING):
+        names = [run for run, s in states.items() if s == state]
+        if names:
+            line += f"; {state}: {', '.join(names)}"
+    return line + (" (pending: shown as recorded so far)" if pending else "")
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "reproduce": _reproduce, "experiment": _experiment,

@@ -307,8 +307,19 @@ def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(t
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(dict(config=config, history=[], metrics={}, provenance={})))
     assert P.recorded_fraction("cpu", tmp_path) == 1.0  # every AlexNet run stands in under the old recipe
+    states = P.run_states("cpu", tmp_path)
+    assert set(states["dropout"].values()) == {P.STANDING_IN} and set(states["relu_vs_tanh"].values()) == {P.RECORDED}
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", ())
     assert P.recorded_fraction("cpu", tmp_path) < 1.0
+    assert set(P.run_states("cpu", tmp_path)["dropout"].values()) == {P.MISSING}
+
+
+def test_list_says_which_runs_are_recorded_standing_in_or_missing():
+    from alexnet_core.__main__ import run_state_summary
+    from alexnet_core.book import reproduce as P
+    states = {"lrn-s0": P.RECORDED, "lrn-s1": P.RECORDED, "no-lrn-s0": P.STANDING_IN, "no-lrn-s1": P.MISSING}
+    assert run_state_summary(states) == "2 of 4 recorded; superseded recipe: no-lrn-s0; missing: no-lrn-s1"
+    assert run_state_summary({"a": P.RECORDED}, pending=True).endswith("(pending: shown as recorded so far)")
 
 
 def test_the_scorecard_names_the_recipe_of_each_effects_runs():

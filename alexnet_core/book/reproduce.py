@@ -69,6 +69,32 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
     return paths
 
 
+RECORDED, STANDING_IN, MISSING = "recorded", "superseded recipe", "missing"
+
+
+def run_state(spec, index: dict[str, list[Path]]) -> str:
+    """Whether a run (an experiments.RunSpec) is recorded under its own config, only under a
+    superseded recipe (its old record stands in until it is retrained), or not at all."""
+    if config_hash(spec.config.to_dict()) in index:
+        return RECORDED
+    if any(config_hash(c.to_dict()) in index for c in spec.superseded):
+        return STANDING_IN
+    return MISSING
+
+
+def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, str]]:
+    """Experiment -> run -> :func:`run_state`, each experiment under the profile it takes its
+    runs from (what ``python -m alexnet_core list --profile`` prints)."""
+    indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
+    states = {}
+    for e in EXPERIMENTS.values():
+        prof = profile_for(e, profile).name
+        if prof not in indexes:
+            indexes[prof] = recorded_index(results_dir, prof)
+        states[e.name] = {s.name: run_state(s, indexes[prof]) for s in e.runs(prof)}
+    return states
+
+
 def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
     runs from) that have a record, under their own name or shared with another experiment, or
@@ -83,8 +109,7 @@ def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
         if prof not in indexes:
             indexes[prof] = recorded_index(results_dir, prof)
         for s in e.runs(prof):  # a run recorded under a superseded recipe stands in until retrained
-            key = (prof, config_hash(s.config.to_dict()))
-            hashes[key] = any(config_hash(c.to_dict()) in indexes[prof] for c in (s.config, *s.superseded))
+            hashes[(prof, config_hash(s.config.to_dict()))] = run_state(s, indexes[prof]) != MISSING
     return sum(hashes.values()) / len(hashes) if hashes else 0.0
 
 
