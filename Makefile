@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ## make book: execute every chapter with the best fully recorded profile (gpu, else cpu, else
-## smoke), then build _build/html with warnings as errors
+## smoke; one recorded under the book's own recipe first), then build _build/html with warnings as errors
 book: $(STAMP)
 	$(BIN)/python -m alexnet_core reproduce --profile best
 

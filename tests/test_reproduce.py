@@ -72,6 +72,40 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     assert P.best_recorded_profile(tmp_path) == "gpu"
 
 
+def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, monkeypatch):
+    """gpu runs standing in from a superseded recipe give way to cpu runs all under the book's."""
+    import dataclasses
+    import json
+
+    from alexnet_core.book import experiments as X
+    from alexnet_core.book.records import record_path
+
+    def record(profile, spec, config):
+        path = record_path(tmp_path, profile, spec.experiment, spec.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(config=config.to_dict(), history=[], metrics={}, provenance={})))
+
+    old = dict(X.ALEXNET_RECIPE)
+    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
+    for name in ("cpu", "gpu"):  # the book's recipe moves on: every existing config becomes the old one
+        monkeypatch.setitem(X.PROFILES, name, dataclasses.replace(
+            X.PROFILES[name], alexnet=X.PROFILES[name].alexnet | dict(lr=0.002)))
+    for e in X.EXPERIMENTS.values():
+        for s in e.runs("cpu"):
+            record("cpu", s, (s.superseded or (s.config,))[0])
+        if e.family == "alexnet":
+            for s in e.runs("gpu"):
+                record("gpu", s, (s.superseded or (s.config,))[0])
+    assert P.best_recorded_profile(tmp_path) == "gpu"  # both stand in from the old recipe: gpu
+    for e in X.EXPERIMENTS.values():
+        if e.family == "alexnet":
+            for s in e.runs("cpu"):
+                record("cpu", s, s.config)
+    assert P.recorded_fraction("cpu", tmp_path, stand_ins=False) == 1.0
+    assert P.recorded_fraction("gpu", tmp_path, stand_ins=False) < 1.0
+    assert P.best_recorded_profile(tmp_path) == "cpu"
+
+
 def test_only_unknown_notebook_is_a_clear_error():
     with pytest.raises(P.ReproduceError, match="--only names no notebook"):
         P.reproduce("smoke", only=["nope"], build=False)

@@ -95,11 +95,11 @@ def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[
     return states
 
 
-def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
+def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: bool = True) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
     runs from) that have a record, under their own name or shared with another experiment, or
-    under a superseded recipe (shown marked until the run is recorded under the book's).
-    Experiments whose runs are still pending do not count: the book shows what they have."""
+    (with ``stand_ins``) under a superseded recipe (shown marked until the run is recorded under
+    the book's). Experiments whose runs are still pending do not count: the book shows what they have."""
     indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
     hashes = {}  # (profile, config hash) -> recorded?
     for e in EXPERIMENTS.values():
@@ -109,22 +109,28 @@ def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
         if prof not in indexes:
             indexes[prof] = recorded_index(results_dir, prof)
         for s in e.runs(prof):  # a run recorded under a superseded recipe stands in until retrained
-            hashes[(prof, config_hash(s.config.to_dict()))] = run_state(s, indexes[prof]) != MISSING
+            state = run_state(s, indexes[prof])
+            hashes[(prof, config_hash(s.config.to_dict()))] = state == RECORDED or (stand_ins and state == STANDING_IN)
     return sum(hashes.values()) / len(hashes) if hashes else 0.0
 
 
 def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
-    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke.
+    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke; a profile
+    whose every run is recorded under the book's own recipe comes before one that still shows
+    some from a superseded recipe (so once the cpu AlexNet runs are all re-recorded, the book
+    shows them rather than gpu runs of the old recipe).
 
     A partly recorded profile is not chosen, so ``make book`` never starts hours of
     training by surprise; it says what is recorded and how to complete it.
     """
-    for profile in ("gpu", "cpu"):
-        fraction = recorded_fraction(profile, results_dir)
+    fractions = {(profile, stand_ins): recorded_fraction(profile, results_dir, stand_ins)
+                 for stand_ins in (False, True) for profile in ("gpu", "cpu")}
+    for (profile, stand_ins), fraction in fractions.items():
         if fraction == 1.0:
             return profile
-        if fraction > 0:
-            print(f"note: the {profile} profile is {100 * fraction:.0f}% recorded; "
+    for profile in ("gpu", "cpu"):
+        if fractions[(profile, True)] > 0:
+            print(f"note: the {profile} profile is {100 * fractions[(profile, True)]:.0f}% recorded; "
                   f"'make reproduce PROFILE={profile}' trains the rest, then 'make book' renders it", flush=True)
     return "smoke"
 
