@@ -82,17 +82,37 @@ def run_state(spec, index: dict[str, list[Path]]) -> str:
     return MISSING
 
 
-def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, str]]:
-    """Experiment -> run -> :func:`run_state`, each experiment under the profile it takes its
-    runs from (what ``python -m alexnet_core list --profile`` prints)."""
+def _runs_with_index(profile: str, results_dir: Path):
+    """(experiment, profile, run spec, record index) for every run, each experiment under the
+    profile it takes its runs from; each profile's records are read once."""
     indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
-    states = {}
     for e in EXPERIMENTS.values():
         prof = profile_for(e, profile).name
         if prof not in indexes:
             indexes[prof] = recorded_index(results_dir, prof)
-        states[e.name] = {s.name: run_state(s, indexes[prof]) for s in e.runs(prof)}
+        for spec in e.runs(prof):
+            yield e, prof, spec, indexes[prof]
+
+
+def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, str]]:
+    """Experiment -> run -> :func:`run_state`, each experiment under the profile it takes its
+    runs from (what ``python -m alexnet_core list --profile`` prints)."""
+    states: dict[str, dict[str, str]] = {name: {} for name in EXPERIMENTS}
+    for e, _, spec, index in _runs_with_index(profile, results_dir):
+        states[e.name][spec.name] = run_state(spec, index)
     return states
+
+
+def _book_run_states(profile: str, results_dir: Path) -> dict[tuple[str, str], str]:
+    """(profile, config hash) -> :func:`run_state` of the runs the book needs: a run shared by
+    experiments counts once, and experiments still pending do not count (the book shows what they have)."""
+    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index)
+            for e, prof, spec, index in _runs_with_index(profile, results_dir) if not e.pending}
+
+
+def _fraction(states: dict, stand_ins: bool) -> float:
+    counted = (RECORDED, STANDING_IN) if stand_ins else (RECORDED,)
+    return sum(state in counted for state in states.values()) / len(states) if states else 0.0
 
 
 def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: bool = True) -> float:
@@ -100,18 +120,7 @@ def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: 
     runs from) that have a record, under their own name or shared with another experiment, or
     (with ``stand_ins``) under a superseded recipe (shown marked until the run is recorded under
     the book's). Experiments whose runs are still pending do not count: the book shows what they have."""
-    indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
-    hashes = {}  # (profile, config hash) -> recorded?
-    for e in EXPERIMENTS.values():
-        if e.pending:
-            continue
-        prof = profile_for(e, profile).name
-        if prof not in indexes:
-            indexes[prof] = recorded_index(results_dir, prof)
-        for s in e.runs(prof):  # a run recorded under a superseded recipe stands in until retrained
-            state = run_state(s, indexes[prof])
-            hashes[(prof, config_hash(s.config.to_dict()))] = state == RECORDED or (stand_ins and state == STANDING_IN)
-    return sum(hashes.values()) / len(hashes) if hashes else 0.0
+    return _fraction(_book_run_states(profile, results_dir), stand_ins)
 
 
 def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
@@ -123,7 +132,8 @@ def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
     A partly recorded profile is not chosen, so ``make book`` never starts hours of
     training by surprise; it says what is recorded and how to complete it.
     """
-    fractions = {(profile, stand_ins): recorded_fraction(profile, results_dir, stand_ins)
+    states = {profile: _book_run_states(profile, results_dir) for profile in ("gpu", "cpu")}
+    fractions = {(profile, stand_ins): _fraction(states[profile], stand_ins)
                  for stand_ins in (False, True) for profile in ("gpu", "cpu")}
     for (profile, stand_ins), fraction in fractions.items():
         if fraction == 1.0:
