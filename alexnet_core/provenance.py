@@ -23,7 +23,9 @@ except ImportError:  # pragma: no cover - not on Windows
 
 
 def git_state(root: Path = REPO_ROOT) -> dict:
-    """The commit of the code that produced a result and whether the tree had changes."""
+    """The commit of the code that produced a result and whether the tree had changes to it
+    (recorded results under ``results/`` are not code: a record landing in the tree between two
+    runs does not make the second run's code differ from its commit)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                               timeout=10).stdout.strip()
@@ -33,7 +35,7 @@ def git_state(root: Path = REPO_ROOT) -> dict:
         return dict(commit=os.environ["ALEXNET_COMMIT"], dirty=False if dirty in ("0", "false") else dirty)
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
     if not re.fullmatch(r"[0-9a-f]{40}", commit):

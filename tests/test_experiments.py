@@ -256,6 +256,23 @@ def test_git_state_prefers_the_commit_the_copier_names(monkeypatch):
     assert git_state()["commit"] != "a" * 40
 
 
+def test_git_state_is_dirty_for_changed_code_not_for_a_landed_record(tmp_path, monkeypatch):
+    import subprocess
+    monkeypatch.delenv("ALEXNET_COMMIT", raising=False)
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "run.json").write_text("{}")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    git("init", "-q"); git("add", "."); git("commit", "-q", "-m", "start")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "run.json").write_text('{"metrics": {}}')  # a record lands between runs
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "model.py").write_text("x = 2\n")  # the code itself changed
+    assert git_state(tmp_path)["dirty"] is True
+
+
 def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdict():
     from alexnet_core.book import analysis as A
 
