@@ -13,7 +13,7 @@ import torch
 import torchvision
 
 from .hardware import cpu_isa, device_name
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, RESULTS_DIR
 from .version import __version__
 
 try:
@@ -35,7 +35,8 @@ def git_state(root: Path = REPO_ROOT) -> dict:
         return dict(commit=os.environ["ALEXNET_COMMIT"], dirty=False if dirty in ("0", "false") else dirty)
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))
+        records = RESULTS_DIR.relative_to(REPO_ROOT).as_posix()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){records}"))
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", False
     if not re.fullmatch(r"[0-9a-f]{40}", commit):
