@@ -208,6 +208,20 @@ def _candidate(study: dict, recipe: str, lr: float) -> str:
     return f"every run left chance, the last at step {last['left_chance_step']} ({last['variant']}, seed {last['seed']})"
 
 
+def dead_units_text(study: dict | None, recipe: str, lr: float) -> str:
+    """How many of fc7's units the first steps left dead under ``recipe`` at ``lr``: the fewest
+    and the most over the variants (mean over seeds, diverged runs left out), as words."""
+    rows = [r for r in summary_rows(study) if (r["recipe"], r["lr"]) == (recipe, lr)
+            and r["dead fc7 units (%)"] is not None] if study else []
+    if not rows:
+        return f"the first steps have not been measured under the {recipe} recipe at lr {lr:g}"
+    fewest = min(rows, key=lambda r: r["dead fc7 units (%)"])
+    most = max(rows, key=lambda r: r["dead fc7 units (%)"])
+    return (f"after the first {study['rows'][0]['steps']} steps under the {recipe} recipe at lr {lr:g}, between "
+            f"{fewest['dead fc7 units (%)']:.0f}% ({fewest['variant']}) and {most['dead fc7 units (%)']:.0f}% "
+            f"({most['variant']}) of fc7's units were dead (no validation image turned them on)")
+
+
 def choice_text(study: dict | None, recipe: str, lr: float) -> str:
     """Why the book trains ``recipe`` at ``lr``, from the measurement: for each candidate, closest
     to the paper first, whether every run left chance within the steps measured."""
