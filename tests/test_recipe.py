@@ -198,6 +198,6 @@ def test_dead_units_in_words_name_the_fewest_and_the_most():
                        row("no-dropout", 0.9), row("no-dropout", None, lr=0.01, diverged=21)])
     text = dead_units_text(study, "coded", 0.003)
     assert text == ("after the first 146 steps under the coded recipe at lr 0.003, between 2% (bias-zero) and "
-                    "90% (no-dropout) of fc7's units were dead (no validation image turned them on)")
+                    "90% (no-dropout) of fc7's units were dead")
     assert "not been measured" in dead_units_text(study, "printed", 0.003)
     assert "not been measured" in dead_units_text(None, "coded", 0.003)

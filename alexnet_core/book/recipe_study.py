@@ -219,7 +219,7 @@ def dead_units_text(study: dict | None, recipe: str, lr: float) -> str:
     most = max(rows, key=lambda r: r["dead fc7 units (%)"])
     return (f"after the first {study['rows'][0]['steps']} steps under the {recipe} recipe at lr {lr:g}, between "
             f"{fewest['dead fc7 units (%)']:.0f}% ({fewest['variant']}) and {most['dead fc7 units (%)']:.0f}% "
-            f"({most['variant']}) of fc7's units were dead (no validation image turned them on)")
+            f"({most['variant']}) of fc7's units were dead")
 
 
 def choice_text(study: dict | None, recipe: str, lr: float) -> str:
