@@ -201,3 +201,18 @@ def test_dead_units_in_words_name_the_fewest_and_the_most():
                     "90% (no-dropout) of fc7's units were dead")
     assert "not been measured" in dead_units_text(study, "printed", 0.003)
     assert "not been measured" in dead_units_text(None, "coded", 0.003)
+
+
+def test_a_variants_start_in_words_beside_the_reference():
+    from alexnet_core.book.recipe_study import start_contrast_text
+
+    def row(variant, left, dead, seed=0):
+        return dict(recipe="coded", lr=0.003, variant=variant, seed=seed, steps=146, left_chance_step=left,
+                    step_losses=[2.0] * 146, dead_units={"fc7": dead})
+    study = dict(rows=[row("reference", 53, 0.7), row("reference", 71, 0.75, seed=1), row("bias-zero", 25, 0.02),
+                       row("bias-zero", 28, 0.03, seed=1)])
+    assert start_contrast_text(study, "coded", 0.003, "bias-zero") == (
+        "In the first-steps measurement under the coded recipe at lr 0.003, bias-zero left chance at step 25, 28 "
+        "(per seed) against 53, 71 for reference, with 2% of fc7's units dead against 72%.")
+    assert start_contrast_text(study, "coded", 0.003, "no-lrn") == ""
+    assert start_contrast_text(None, "coded", 0.003, "bias-zero") == ""

@@ -222,6 +222,21 @@ def dead_units_text(study: dict | None, recipe: str, lr: float) -> str:
             f"({most['variant']}) of fc7's units were dead")
 
 
+def start_contrast_text(study: dict | None, recipe: str, lr: float, variant: str,
+                        against: str = "reference") -> str:
+    """``variant``'s first steps beside ``against``'s under ``recipe`` at ``lr``, as words: the
+    step at which each seed left chance and the share of fc7's units left dead (empty when
+    either was not measured)."""
+    rows = {r["variant"]: r for r in summary_rows(study) if (r["recipe"], r["lr"]) == (recipe, lr)} if study else {}
+    if variant not in rows or against not in rows:
+        return ""
+    mine, theirs = rows[variant], rows[against]
+    return (f"In the first-steps measurement under the {recipe} recipe at lr {lr:g}, {variant} left chance at step "
+            f"{mine['left chance at step (per seed)']} (per seed) against {theirs['left chance at step (per seed)']} "
+            f"for {against}, with {mine['dead fc7 units (%)']:.0f}% of fc7's units dead against "
+            f"{theirs['dead fc7 units (%)']:.0f}%.")
+
+
 def choice_text(study: dict | None, recipe: str, lr: float) -> str:
     """Why the book trains ``recipe`` at ``lr``, from the measurement: for each candidate, closest
     to the paper first, whether every run left chance within the steps measured."""
