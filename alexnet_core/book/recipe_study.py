@@ -208,11 +208,17 @@ def _candidate(study: dict, recipe: str, lr: float) -> str:
     return f"every run left chance, the last at step {last['left_chance_step']} ({last['variant']}, seed {last['seed']})"
 
 
+def _measured_rows(study: dict | None, recipe: str, lr: float) -> dict[str, dict]:
+    """:func:`summary_rows` of ``recipe`` at ``lr`` by variant, those with dead-unit counts only
+    (a variant whose every seed diverged has none)."""
+    return {r["variant"]: r for r in (summary_rows(study) if study else [])
+            if (r["recipe"], r["lr"]) == (recipe, lr) and r["dead fc7 units (%)"] is not None}
+
+
 def dead_units_text(study: dict | None, recipe: str, lr: float) -> str:
     """How many of fc7's units the first steps left dead under ``recipe`` at ``lr``: the fewest
     and the most over the variants (mean over seeds, diverged runs left out), as words."""
-    rows = [r for r in summary_rows(study) if (r["recipe"], r["lr"]) == (recipe, lr)
-            and r["dead fc7 units (%)"] is not None] if study else []
+    rows = list(_measured_rows(study, recipe, lr).values())
     if not rows:
         return f"the first steps have not been measured under the {recipe} recipe at lr {lr:g}"
     fewest = min(rows, key=lambda r: r["dead fc7 units (%)"])
@@ -227,7 +233,7 @@ def start_contrast_text(study: dict | None, recipe: str, lr: float, variant: str
     """``variant``'s first steps beside ``against``'s under ``recipe`` at ``lr``, as words: the
     step at which each seed left chance and the share of fc7's units left dead (empty when
     either was not measured)."""
-    rows = {r["variant"]: r for r in summary_rows(study) if (r["recipe"], r["lr"]) == (recipe, lr)} if study else {}
+    rows = _measured_rows(study, recipe, lr)
     if variant not in rows or against not in rows:
         return ""
     mine, theirs = rows[variant], rows[against]
