@@ -189,18 +189,20 @@ def test_the_choice_in_words_names_what_left_chance():
 
 
 def test_dead_units_in_words_name_the_fewest_and_the_most():
-    from alexnet_core.book.recipe_study import dead_units_text
+    from alexnet_core.book.recipe_study import dead_units_text, start_contrast_text
 
     def row(variant, dead, seed=0, lr=0.003, diverged=None):
         return dict(recipe="coded", lr=lr, variant=variant, seed=seed, steps=146, left_chance_step=50,
                     step_losses=[2.0] * 146, dead_units={"fc7": dead}, diverged_at_step=diverged)
     study = dict(rows=[row("reference", 0.7), row("reference", 0.8, seed=1), row("bias-zero", 0.02),
-                       row("no-dropout", 0.9), row("no-dropout", None, lr=0.01, diverged=21)])
-    text = dead_units_text(study, "coded", 0.003)
+                       row("no-dropout", 0.9), row("no-dropout", None, lr=0.01, diverged=21),
+                       row("no-overlap", None, diverged=5)])
+    text = dead_units_text(study, "coded", 0.003)  # no-overlap diverged: no count, so not among them
     assert text == ("after the first 146 steps under the coded recipe at lr 0.003, between 2% (bias-zero) and "
                     "90% (no-dropout) of fc7's units were dead")
     assert "not been measured" in dead_units_text(study, "printed", 0.003)
     assert "not been measured" in dead_units_text(None, "coded", 0.003)
+    assert start_contrast_text(study, "coded", 0.003, "no-overlap") == ""
 
 
 def test_a_variants_start_in_words_beside_the_reference():
