@@ -107,6 +107,8 @@ def _add_diagnostic_commands(commands) -> None:
     study.add_argument("--lrs", default="0.01,0.003", help="comma-separated learning rates")
     study.add_argument("--seeds", default="0,1", help="comma-separated seeds")
     study.add_argument("--steps", type=int, default=146, help="training steps per run (146: two Imagenette epochs)")
+    study.add_argument("--dropout-scalings", default="test", help="comma-separated dropout forms: test (the "
+                       "paper's: no rescaling in training, x0.5 at test) and/or train (nn.Dropout's inverted form)")
     _data_and_device(study)
 
 
@@ -169,7 +171,8 @@ def _recipe_start(args: argparse.Namespace) -> int:
     seeds, lrs = _seeds_and_lrs(args)
     recipe_start(args.profile, recipes=tuple(args.recipes.split(",")), lrs=lrs,
                  variants=tuple(args.variants.split(",")), seeds=seeds, steps=args.steps,
-                 data_root=args.data_root, device=args.device)
+                 data_root=args.data_root, device=args.device,
+                 dropout_scalings=tuple(args.dropout_scalings.split(",")))
     print(f"written {study_path(args.profile)}")
     return 0
 

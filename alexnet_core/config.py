@@ -19,9 +19,9 @@ def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
 #: convdata.py; book chapter "The paper and its code").
 RECIPES: dict[str, dict] = {
     "printed": dict(lrn_alpha="printed", lrn1_before_relu=False, norm2_within_map=False, conv345_std=0.01,
-                    bias_lr_mult=1.0, colour_rescale=False),
+                    bias_lr_mult=1.0, colour_rescale=False, dropout_scaling="test"),
     "coded": dict(lrn_alpha="per-window", lrn1_before_relu=True, norm2_within_map=True, conv345_std=0.03,
-                  bias_lr_mult=2.0, colour_rescale=True),
+                  bias_lr_mult=2.0, colour_rescale=True, dropout_scaling="test"),
 }
 
 
@@ -69,6 +69,9 @@ class TrainConfig:
     bias_lr_mult: float | None = opt(None, "biases' learning rate over the weights' (the paper: 1; the 2012 code: 2)")
     colour_rescale: bool | None = opt(None, "divide each training crop by 1 + pca_std after the colour noise, as the "
                                             "2012 code does (the paper does not)")
+    dropout_scaling: str | None = opt(None, "where dropout rescales: test (the paper and the 2012 code: a plain 0/1 "
+                                            "mask in training, outputs x0.5 at test) or train (nn.Dropout's "
+                                            "inverted form, /0.5 in training)", ("test", "train"))
     # --- augmentation (section 4.1)
     crop: int | None = opt(None, "input side: 224 or 227 for AlexNet (default 224), 24 or 32 for the CIFAR-10 nets (default 24)")
     random_crop: bool = opt(True, "random crops in training (off: centre crop)")
@@ -192,7 +195,12 @@ def _problems(cfg: TrainConfig) -> list[tuple[str, object, str]]:
 
 #: The switch fields of :data:`RECIPES`, in the order the book's table lists them.
 RECIPE_SWITCHES = ("lrn_alpha", "lrn1_before_relu", "norm2_within_map", "conv345_std", "bias_lr_mult",
-                   "colour_rescale")
+                   "colour_rescale", "dropout_scaling")
+
+#: Settings added to TrainConfig whose default changed what is computed: the value every record
+#: made before the setting existed was trained with (records.recorded_hash fills it in). Until
+#: December 2026 AlexNet used nn.Dropout, the inverted form.
+LEGACY_SETTINGS = dict(dropout_scaling="train")
 
 #: Settings that do not change what is computed, only how fast or how it is shown.
 RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device", "record_steps",

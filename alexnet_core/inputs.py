@@ -25,7 +25,8 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
                                    activation=cfg.activation, dropout=cfg.dropout, init=cfg.init,
                                    width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv,
                                    lrn_alpha=recipe["lrn_alpha"], lrn1_before_relu=recipe["lrn1_before_relu"],
-                                   norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"])
+                                   norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"],
+                                   dropout_scaling=recipe["dropout_scaling"])
     elif cfg.model == "cifarnet":
         model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
     elif cfg.model == "convlocal":  # the source's own normalisation convention unless set explicitly

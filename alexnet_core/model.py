@@ -146,6 +146,46 @@ class WithinMapNorm(nn.Module):
         return f"size={self.size}, alpha={self.alpha} (divided by size^2), beta={self.beta}, k={self.k}"
 
 
+class PaperDropout(nn.Module):
+    """Dropout as section 4.2 and the 2012 code (``hs`` layers, ``src/layer.cu``) compute it.
+
+    ``scaling="test"`` (the paper): in training each output is kept with probability ``1 - p``
+    and zeroed otherwise, *not* rescaled; at test time every output is multiplied by ``1 - p``
+    ("we use all the neurons but multiply their outputs by 0.5"). ``scaling="train"``: the
+    inverted form of ``nn.Dropout``, which divides the kept outputs by ``1 - p`` in training and
+    leaves test outputs alone. Both compute the same functions (the inverted form's next layer
+    holds the paper's weights times ``1 - p``), but under the same initialisation and learning
+    rate they do not learn alike: the inverted form's fc7 and fc8 start as if their weights were
+    twice as large and learn four times as fast, in the paper's terms. Both forms draw the same
+    masks from the same random stream.
+    """
+
+    def __init__(self, p: float = 0.5, scaling: str = "test"):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        if scaling not in DROPOUT_SCALINGS:
+            raise ValueError(f"unknown dropout scaling {scaling!r}: choose test (the paper) or train (nn.Dropout)")
+        self.p, self.scaling = p, scaling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0:
+            return x
+        if self.scaling == "train":
+            return F.dropout(x, self.p, self.training)
+        keep = 1.0 - self.p
+        if self.training:  # the inverted form's mask and division, undone: a plain 0/1 mask
+            return F.dropout(x, self.p, True) * keep
+        return x * keep
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, scaling={self.scaling} ({'the paper' if self.scaling == 'test' else 'inverted'})"
+
+
+#: Where dropout's ``1 / (1 - p)`` goes: ``test`` (the paper, x0.5 at test) or ``train`` (nn.Dropout).
+DROPOUT_SCALINGS = ("test", "train")
+
+
 def make_activation(name: str) -> nn.Module:
     """The non-linearity of section 3.1: ``relu`` (the paper's) or ``tanh`` (its baseline)."""
     if name == "relu":
@@ -174,6 +214,8 @@ class AlexNet(nn.Module):
         overlap_pool: 3/2 max-pooling (True, the paper) or 2/2 (section 3.4's baseline).
         activation: ``relu`` or ``tanh`` (section 3.1).
         dropout: probability of zeroing fc6's and fc7's outputs in training (section 4.2).
+        dropout_scaling: ``test`` (the paper: no rescaling in training, x(1 - p) at test) or
+            ``train`` (``nn.Dropout``'s inverted form); see :class:`PaperDropout`.
         init: ``paper`` (weights N(0, 0.01), biases 1 in conv2/4/5, fc6, fc7, else 0;
             section 5) or ``kaiming`` (He-normal weights, zero biases) for comparisons.
         width: scales the kernel counts of conv1-conv4. Section 3.2's baseline, "one column
@@ -192,7 +234,7 @@ class AlexNet(nn.Module):
                  overlap_pool: bool = True, activation: Activation = "relu", dropout: float = 0.5,
                  init: Init = "paper", width: float = 1.0, input_size: int = 224,
                  remove_conv: int | None = None, lrn_alpha: str = "printed", lrn1_before_relu: bool = False,
-                 norm2_within_map: bool = False, conv345_std: float = 0.01):
+                 norm2_within_map: bool = False, conv345_std: float = 0.01, dropout_scaling: str = "test"):
         super().__init__()
         if input_size not in CONV1_PADDING:
             raise ValueError(f"input_size must be 224 or 227, got {input_size}")
@@ -206,7 +248,8 @@ class AlexNet(nn.Module):
                            overlap_pool=overlap_pool, activation=activation, dropout=dropout,
                            init=init, width=width, input_size=input_size, remove_conv=remove_conv,
                            lrn_alpha=lrn_alpha, lrn1_before_relu=lrn1_before_relu,
-                           norm2_within_map=norm2_within_map, conv345_std=conv345_std)
+                           norm2_within_map=norm2_within_map, conv345_std=conv345_std,
+                           dropout_scaling=dropout_scaling)
         self.input_size = input_size
         self.lrn1_before_relu = lrn1_before_relu
 
@@ -232,10 +275,10 @@ class AlexNet(nn.Module):
         self.pool5 = make_pool(overlap_pool)
         self.fc6 = nn.Linear(c5 * 6 * 6, 4096)
         self.act6 = make_activation(activation)
-        self.drop6 = nn.Dropout(dropout)
+        self.drop6 = PaperDropout(dropout, dropout_scaling)
         self.fc7 = nn.Linear(4096, 4096)
         self.act7 = make_activation(activation)
-        self.drop7 = nn.Dropout(dropout)
+        self.drop7 = PaperDropout(dropout, dropout_scaling)
         self.fc8 = nn.Linear(4096, num_classes)
         initialise(self, init, layer_std=dict.fromkeys(("conv3", "conv4", "conv5"), conv345_std))
 

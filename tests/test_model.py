@@ -268,3 +268,45 @@ def test_depth_ablation_removes_one_middle_conv(layer):
         assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 1000)
     with pytest.raises(ValueError, match="remove_conv"):
         AlexNet(remove_conv=2)
+
+
+def test_paper_dropout_scales_at_test_time_not_in_training():
+    """Section 4.2 and the 2012 code's hs layer: a plain 0/1 mask in training, x(1 - p) at test."""
+    from alexnet_core.model import PaperDropout
+    x = torch.rand(64, 4096) + 0.5
+    paper, inverted = PaperDropout(0.5, "test"), PaperDropout(0.5, "train")
+    torch.manual_seed(3)
+    kept = paper.train()(x)
+    assert set(torch.unique(kept / x).tolist()) == {0.0, 1.0}  # no rescaling in training
+    torch.manual_seed(3)
+    assert torch.equal(inverted.train()(x), kept * 2)  # the same mask, divided by 0.5
+    assert torch.equal(paper.eval()(x), x * 0.5) and torch.equal(inverted.eval()(x), x)
+    assert torch.equal(PaperDropout(0.0, "test").train()(x), x)
+    with pytest.raises(ValueError, match="dropout scaling"):
+        PaperDropout(0.5, "sometimes")
+
+
+def test_paper_dropout_equals_the_inverted_form_with_fc7_and_fc8_halved_in_eval_mode():
+    torch.manual_seed(0)
+    paper = AlexNet(num_classes=10, dropout_scaling="test").eval()
+    inverted = AlexNet(num_classes=10, dropout_scaling="train").eval()
+    inverted.load_state_dict(paper.state_dict())
+    with torch.no_grad():
+        inverted.fc7.weight.mul_(0.5)
+        inverted.fc8.weight.mul_(0.5)
+        x = torch.randn(2, 3, 224, 224)
+        torch.testing.assert_close(paper(x), inverted(x), rtol=1e-4, atol=1e-5)
+
+
+def test_both_recipes_use_the_papers_dropout_and_the_cifar_nets_have_none():
+    from alexnet_core.config import RECIPES, TrainConfig
+    from alexnet_core.inputs import build_model
+    from alexnet_core.model import PaperDropout
+    assert RECIPES["printed"]["dropout_scaling"] == RECIPES["coded"]["dropout_scaling"] == "test"
+    for recipe in RECIPES:
+        model = build_model(TrainConfig(recipe=recipe), 10)
+        assert model.drop6.scaling == model.drop7.scaling == "test"
+    assert build_model(TrainConfig(recipe="coded", dropout_scaling="train"), 10).drop7.scaling == "train"
+    for net in ("cifarnet", "convlocal"):
+        cifar = build_model(TrainConfig(model=net, dataset="cifar10", crop=24), 10)
+        assert not any(isinstance(m, (PaperDropout, torch.nn.Dropout)) for m in cifar.modules())

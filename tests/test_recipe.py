@@ -132,11 +132,23 @@ def test_presets_set_every_switch_and_explicit_flags_win():
 
 
 def test_records_made_before_the_switches_keep_their_hash():
-    """A record written before these fields existed is the printed recipe: same config hash."""
-    cfg = TrainConfig(lr=0.003).to_dict()
+    """A record written before these fields existed is the printed recipe with nn.Dropout's
+    inverted form (the AlexNet of that time): same config hash as that, not as today's default."""
+    cfg = TrainConfig(lr=0.003, dropout_scaling="train").to_dict()
     old = {k: v for k, v in cfg.items() if k not in (*RECIPE_SWITCHES, "recipe", "record_steps")}
     assert recorded_hash(dict(config=old)) == config_hash(cfg)
-    assert config_hash(TrainConfig(recipe="coded").to_dict()) != config_hash(cfg)
+    assert recorded_hash(dict(config=old)) != config_hash(TrainConfig(lr=0.003).to_dict())
+    assert config_hash(TrainConfig(recipe="coded").to_dict()) != config_hash(TrainConfig(lr=0.003).to_dict())
+
+
+def test_the_dropout_form_counts_only_where_there_is_dropout():
+    """Without dropout (rate 0, or a CIFAR-10 net) where it would rescale changes nothing: a record
+    made before the switch existed is still today's run."""
+    for settings in (dict(dropout=0.0), dict(model="cifarnet", dataset="cifar10", dropout=0.0),
+                     dict(model="convlocal", dataset="cifar10")):
+        cfg = TrainConfig(recipe="coded", **settings).to_dict()
+        old = {k: v for k, v in cfg.items() if k != "dropout_scaling"}
+        assert recorded_hash(dict(config=old)) == config_hash(cfg), settings
 
 
 # --------------------------------------------------------------------------- the study

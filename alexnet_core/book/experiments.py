@@ -17,7 +17,7 @@ from ..paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
 from ..train import RunOutcome, train
 from .analysis import family_noise
 from .records import config_hash, load_record, recorded_index
-from .runner import load_or_train, superseded_record
+from .runner import load_or_train, superseded_label, superseded_record
 
 # --------------------------------------------------------------------------- profiles
 
@@ -57,9 +57,11 @@ _CIFAR = dict(dataset="cifar10", model="cifarnet", crop=24, pca_colour=False, dr
 IMAGENETTE_LR = 0.003
 #: The recipe (alexnet_core.config.RECIPES) and learning rate of the book's AlexNet runs.
 ALEXNET_RECIPE = dict(recipe="coded", lr=IMAGENETTE_LR)
-#: Recipes that earlier records were trained under. Until a run is recorded under
+#: Recipes that earlier records were trained under, newest first. Until a run is recorded under
 #: ALEXNET_RECIPE, its record under one of these stands in for it in the book, marked as such.
-SUPERSEDED_ALEXNET_RECIPES: tuple[dict, ...] = (dict(recipe="printed", lr=IMAGENETTE_LR),)
+#: Every one of them used nn.Dropout's inverted form; the paper's dropout is the recipes' own now.
+SUPERSEDED_ALEXNET_RECIPES: tuple[dict, ...] = (dict(recipe="coded", lr=IMAGENETTE_LR, dropout_scaling="train"),
+                                                dict(recipe="printed", lr=IMAGENETTE_LR, dropout_scaling="train"))
 _ALEXNET = dict(dataset="imagenette", model="alexnet", crop=224, ten_crop=True) | ALEXNET_RECIPE
 
 PROFILES: dict[str, Profile] = {
@@ -409,7 +411,7 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stan
             record = load_record(paths[0])
             record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
             if older is not None:
-                record["provenance"]["superseded"] = f"recipe {older.recipe}, lr {older.lr:g}"
+                record["provenance"]["superseded"] = superseded_label(older)
             records.append(record)
     return records
 

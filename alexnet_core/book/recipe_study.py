@@ -13,6 +13,7 @@ run is written at once, so a killed study resumes where it stopped.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -22,6 +23,7 @@ from statistics import mean
 import torch
 
 from ..config import RECIPES, TrainConfig
+from ..model import DROPOUT_SCALINGS
 from ..files import atomic_write_json
 from ..hardware import resolve_device, resolve_precision
 from ..inputs import load_data
@@ -69,11 +71,17 @@ def left_chance_step(losses: list[float], chance: float, margin: float = CHANCE_
     return first + window  # running[j] ends at step j + window (1-based)
 
 
+def row_dropout(row: dict) -> str:
+    """The dropout form a study row trained with: ``test`` (the paper's) or ``train`` (inverted;
+    every row recorded before the switch existed, when AlexNet used nn.Dropout)."""
+    return row.get("dropout_scaling") or row.get("recipe_settings", {}).get("dropout_scaling", "train")
+
+
 def _config(profile: str, recipe: str, variant: str, lr: float, seed: int, steps: int,
-            data_root: str | None, device: str, val_images: int) -> TrainConfig:
+            data_root: str | None, device: str, val_images: int, dropout_scaling: str = "test") -> TrainConfig:
     prof = get_profile(profile)
     settings = prof.base("alexnet") | ABLATIONS[variant] | dict(
-        recipe=recipe, lr=lr, seed=seed, early_stop=False, max_drops=0, drop_by=0, ten_crop=False,
+        recipe=recipe, lr=lr, seed=seed, dropout_scaling=dropout_scaling, early_stop=False, max_drops=0, drop_by=0, ten_crop=False,
         limit_val=val_images, record_steps=steps, data_root=data_root, device=device, progress=False)
     if prof.name == "smoke" and not data_available(data_root):
         settings["dataset"] = "synthetic"
@@ -82,37 +90,38 @@ def _config(profile: str, recipe: str, variant: str, lr: float, seed: int, steps
 
 def recipe_start(profile: str, *, recipes: tuple[str, ...], lrs: tuple[float, ...], variants: tuple[str, ...],
                  seeds: tuple[int, ...], steps: int, data_root: str | None = None, device: str = "auto",
-                 val_images: int = 256, path: Path | None = None, progress: bool = True) -> dict:
-    """Train every (recipe, variant, lr, seed) for ``steps`` steps, skipping those ``path``
-    already holds; the study is rewritten after each run. Returns the whole study."""
-    unknown = [r for r in recipes if r not in RECIPES] + [v for v in variants if v not in ABLATIONS]
-    if unknown or steps < CHANCE_WINDOW or not seeds or not lrs:
-        raise ValueError(f"recipe-start needs known recipes ({', '.join(RECIPES)}) and variants "
-                         f"({', '.join(ABLATIONS)}), at least {CHANCE_WINDOW} steps, one seed and one lr"
+                 val_images: int = 256, path: Path | None = None, progress: bool = True,
+                 dropout_scalings: tuple[str, ...] = ("test",)) -> dict:
+    """Train every (recipe, dropout form, variant, lr, seed) for ``steps`` steps, skipping those
+    ``path`` already holds; the study is rewritten after each run. Returns the whole study."""
+    unknown = ([r for r in recipes if r not in RECIPES] + [v for v in variants if v not in ABLATIONS]
+               + [d for d in dropout_scalings if d not in DROPOUT_SCALINGS])
+    if unknown or steps < CHANCE_WINDOW or not seeds or not lrs or not dropout_scalings:
+        raise ValueError(f"recipe-start needs known recipes ({', '.join(RECIPES)}), dropout forms "
+                         f"({', '.join(DROPOUT_SCALINGS)}) and variants ({', '.join(ABLATIONS)}), "
+                         f"at least {CHANCE_WINDOW} steps, one seed and one lr"
                          + (f"; unknown: {unknown}" if unknown else ""))
     path = path or study_path(get_profile(profile).name)
     study = json.loads(path.read_text()) if path.exists() else dict(profile=profile, rows=[])
-    done = {(r["recipe"], r["variant"], r["lr"], r["seed"], r["steps"]) for r in study["rows"]}
+    done = {(r["recipe"], row_dropout(r), r["variant"], r["lr"], r["seed"], r["steps"]) for r in study["rows"]}
     dev = resolve_device(device)
     data = None
-    for seed in seeds:  # a whole first seed before the second: the cheapest complete picture first
-        for recipe in recipes:
-            for lr in lrs:
-                for variant in variants:
-                    if (recipe, variant, lr, seed, steps) in done:
-                        continue
-                    cfg = _config(profile, recipe, variant, lr, seed, steps, data_root, device, val_images)
-                    if data is None:
-                        data = load_data(cfg)
-                    cfg.epochs = max(1, math.ceil(steps / max(1, len(data[0]) // cfg.batch_size)))
-                    row = _one_run(cfg, data, dev, val_images, steps)
-                    row |= dict(recipe=recipe, variant=variant, lr=lr, seed=seed)
-                    study["rows"].append(row)
-                    study |= dict(chance_loss=row["chance_loss"], batch_size=cfg.batch_size,
-                                  provenance=provenance(dev, row["precision"], None, git_state()))
-                    atomic_write_json(path, study)
-                    if progress:
-                        print(f"{recipe:<8} {variant:<16} lr {lr:<6g} seed {seed}: {_summary(row)}", flush=True)
+    for seed, recipe, form, lr, variant in itertools.product(seeds, recipes, dropout_scalings, lrs, variants):
+        # seeds outermost: a whole first seed before the second, the cheapest complete picture first
+        if (recipe, form, variant, lr, seed, steps) in done:
+            continue
+        cfg = _config(profile, recipe, variant, lr, seed, steps, data_root, device, val_images, form)
+        if data is None:
+            data = load_data(cfg)
+        cfg.epochs = max(1, math.ceil(steps / max(1, len(data[0]) // cfg.batch_size)))
+        row = _one_run(cfg, data, dev, val_images, steps)
+        row |= dict(recipe=recipe, dropout_scaling=form, variant=variant, lr=lr, seed=seed,
+                    provenance=provenance(dev, row["precision"], None, git_state()))
+        study["rows"].append(row)
+        study |= dict(chance_loss=row["chance_loss"], batch_size=cfg.batch_size, provenance=row["provenance"])
+        atomic_write_json(path, study)
+        if progress:
+            print(f"{recipe:<8} dropout {form:<5} {variant:<16} lr {lr:<6g} seed {seed}: {_summary(row)}", flush=True)
     return study
 
 

@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from ..config import RUNTIME_ONLY, TrainConfig
+from ..config import LEGACY_SETTINGS, RUNTIME_ONLY, TrainConfig
 from ..paths import DIAGNOSTICS
 
 
@@ -17,15 +17,21 @@ RECORD_KEYS = ("config", "history", "metrics", "provenance")
 
 
 def config_hash(config: dict) -> str:
-    """A short hash of everything in a config that changes what is computed."""
-    stable = {k: v for k, v in sorted(config.items()) if k not in RUNTIME_ONLY}
+    """A short hash of everything in a config that changes what is computed (where dropout is
+    off, or the net has none, where it rescales changes nothing)."""
+    inert = set(RUNTIME_ONLY)
+    if config.get("model", "alexnet") != "alexnet" or not config.get("dropout", 0.5):
+        inert.add("dropout_scaling")
+    stable = {k: v for k, v in sorted(config.items()) if k not in inert}
     return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def recorded_hash(record: dict) -> str:
     """The config hash of a record, with settings added to TrainConfig after it was made filled
-    in with their defaults (a new setting must default to the old behaviour)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    in with their defaults (a new setting must default to the old behaviour), or, for a setting
+    whose default changed the computation (``config.LEGACY_SETTINGS``), with the value the record
+    was in fact trained with."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | LEGACY_SETTINGS
     return config_hash(defaults | record.get("config", {}))
 
 

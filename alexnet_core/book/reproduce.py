@@ -22,7 +22,7 @@ import yaml
 from ..files import atomic_write_text
 from ..paths import GENERATED as GENERATED_PATH
 from ..paths import REPO_ROOT, RESULTS_DIR, data_root_setting
-from .experiments import EXPERIMENTS, PROFILES, get_profile, profile_for
+from .experiments import EXPERIMENTS, PROFILES, SUPERSEDED_ALEXNET_RECIPES, get_profile, profile_for
 from .records import config_hash, recorded_index
 from .run_times import write_run_times
 from .scorecard import HEADLINE_FILE
@@ -72,12 +72,13 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
 RECORDED, STANDING_IN, MISSING = "recorded", "superseded recipe", "missing"
 
 
-def run_state(spec, index: dict[str, list[Path]]) -> str:
+def run_state(spec, index: dict[str, list[Path]], newest: int | None = None) -> str:
     """Whether a run (an experiments.RunSpec) is recorded under its own config, only under a
-    superseded recipe (its old record stands in until it is retrained), or not at all."""
+    superseded recipe (its old record stands in until it is retrained; with ``newest``, only the
+    newest that many superseded recipes count), or not at all."""
     if config_hash(spec.config.to_dict()) in index:
         return RECORDED
-    if any(config_hash(c.to_dict()) in index for c in spec.superseded):
+    if any(config_hash(c.to_dict()) in index for c in spec.superseded[:newest]):
         return STANDING_IN
     return MISSING
 
@@ -103,10 +104,10 @@ def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[
     return states
 
 
-def _book_run_states(profile: str, results_dir: Path) -> dict[tuple[str, str], str]:
+def _book_run_states(profile: str, results_dir: Path, newest: int | None = None) -> dict[tuple[str, str], str]:
     """(profile, config hash) -> :func:`run_state` of the runs the book needs: a run shared by
     experiments counts once, and experiments still pending do not count (the book shows what they have)."""
-    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index)
+    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index, newest)
             for e, prof, spec, index in _runs_with_index(profile, results_dir) if not e.pending}
 
 
@@ -126,21 +127,21 @@ def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: 
 def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
     """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke; a profile
     whose every run is recorded under the book's own recipe comes before one that still shows
-    some from a superseded recipe (so once the cpu AlexNet runs are all re-recorded, the book
-    shows them rather than gpu runs of the old recipe).
+    some from a superseded recipe, and one whose stand-ins come from a newer superseded recipe
+    before one that needs older ones (so the book shows the cpu runs of the authors' recipe
+    rather than the gpu runs of the printed one while both wait to be re-recorded).
 
     A partly recorded profile is not chosen, so ``make book`` never starts hours of
     training by surprise; it says what is recorded and how to complete it.
     """
-    states = {profile: _book_run_states(profile, results_dir) for profile in ("gpu", "cpu")}
-    fractions = {(profile, stand_ins): _fraction(states[profile], stand_ins)
-                 for stand_ins in (False, True) for profile in ("gpu", "cpu")}
-    for (profile, stand_ins), fraction in fractions.items():
-        if fraction == 1.0:
-            return profile
+    for newest in range(len(SUPERSEDED_ALEXNET_RECIPES) + 1):
+        for profile in ("gpu", "cpu"):
+            if _fraction(_book_run_states(profile, results_dir, newest), stand_ins=True) == 1.0:
+                return profile
     for profile in ("gpu", "cpu"):
-        if fractions[(profile, True)] > 0:
-            print(f"note: the {profile} profile is {100 * fractions[(profile, True)]:.0f}% recorded; "
+        fraction = recorded_fraction(profile, results_dir)
+        if fraction > 0:
+            print(f"note: the {profile} profile is {100 * fraction:.0f}% recorded; "
                   f"'make reproduce PROFILE={profile}' trains the rest, then 'make book' renders it", flush=True)
     return "smoke"
 

@@ -140,9 +140,15 @@ def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
             record = load_record(found)
             record["provenance"] = record["provenance"] | dict(
                 experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
-                superseded=f"recipe {older.recipe}, lr {older.lr:g}")
+                superseded=superseded_label(older))
             return record
     return None
+
+
+def superseded_label(older) -> str:
+    """How the book names a superseded recipe: 'recipe coded, lr 0.003, inverted dropout'."""
+    inverted = older.recipe_settings()["dropout_scaling"] == "train" and older.dropout > 0
+    return f"recipe {older.recipe}, lr {older.lr:g}" + (", inverted dropout" if inverted else "")
 
 
 def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, results_dir: Path):
