@@ -19,9 +19,11 @@ def opt(default: Any, help: str, choices: tuple | None = None) -> Any:
 #: convdata.py; book chapter "The paper and its code").
 RECIPES: dict[str, dict] = {
     "printed": dict(lrn_alpha="printed", lrn1_before_relu=False, norm2_within_map=False, conv345_std=0.01,
-                    bias_lr_mult=1.0, colour_rescale=False, dropout_scaling="test"),
+                    bias_lr_mult=1.0, colour_rescale=False, dropout_scaling="test",
+                    lrn_per_column=False),
     "coded": dict(lrn_alpha="per-window", lrn1_before_relu=True, norm2_within_map=True, conv345_std=0.03,
-                  bias_lr_mult=2.0, colour_rescale=True, dropout_scaling="test"),
+                  bias_lr_mult=2.0, colour_rescale=True, dropout_scaling="test",
+                  lrn_per_column=True),
 }
 
 
@@ -46,6 +48,10 @@ class TrainConfig:
     model: str = opt("alexnet", "network: alexnet (sections 3.1-3.5), cifarnet (Figure 1's four-layer net) or "
                                 "convlocal (cuda-convnet's conv-local pair of section 3.3)",
                      ("alexnet", "cifarnet", "convlocal"))
+    convlocal_version: str = opt("r540", "the conv-local net's 11% file: r540 (cuda-convnet's draft, size-5 "
+                                         "normalisation before each pooling) or r541 (the final file: size-9 "
+                                         "normalisation after pool1 and before pool2, local3 of 64, fc10 decay 0.01)",
+                                 ("r540", "r541"))
     groups: int = opt(2, "AlexNet columns: 2 (paper) or 1", (1, 2))
     width: float = opt(1.0, "scale conv1-conv4 kernel counts (0.5 with --groups 1: section 3.2's baseline)")
     lrn: bool = opt(True, "local response normalisation (section 3.3)")
@@ -69,6 +75,8 @@ class TrainConfig:
     bias_lr_mult: float | None = opt(None, "biases' learning rate over the weights' (the paper: 1; the 2012 code: 2)")
     colour_rescale: bool | None = opt(None, "divide each training crop by 1 + pca_std after the colour noise, as the "
                                             "2012 code does (the paper does not)")
+    lrn_per_column: bool | None = opt(None, "normalise each column's maps apart, as the 2012 code does (rnorm1a, "
+                                            "rnorm2a of layers-145.cfg); the paper does not say")
     dropout_scaling: str | None = opt(None, "where dropout rescales: test (the paper and the 2012 code: a plain 0/1 "
                                             "mask in training, outputs x0.5 at test) or train (nn.Dropout's "
                                             "inverted form, /0.5 in training)", ("test", "train"))
@@ -195,12 +203,12 @@ def _problems(cfg: TrainConfig) -> list[tuple[str, object, str]]:
 
 #: The switch fields of :data:`RECIPES`, in the order the book's table lists them.
 RECIPE_SWITCHES = ("lrn_alpha", "lrn1_before_relu", "norm2_within_map", "conv345_std", "bias_lr_mult",
-                   "colour_rescale", "dropout_scaling")
+                   "colour_rescale", "dropout_scaling", "lrn_per_column")
 
 #: Settings added to TrainConfig whose default changed what is computed: the value every record
 #: made before the setting existed was trained with (records.recorded_hash fills it in). Until
-#: December 2026 AlexNet used nn.Dropout, the inverted form.
-LEGACY_SETTINGS = dict(dropout_scaling="train")
+#: December 2026 AlexNet used nn.Dropout, the inverted form, and normalised across both columns' maps.
+LEGACY_SETTINGS = dict(dropout_scaling="train", lrn_per_column=False)
 
 #: Settings that do not change what is computed, only how fast or how it is shown.
 RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device", "record_steps",

@@ -11,6 +11,15 @@ The 11% file adds a cross-map response normalisation (``rnorm``, ``size=5``, ``s
 its pooling. Weights start from N(0, initW) with initW 1e-4, 0.01, 0.04, 0.04, 0.01 and
 biases from 0; the parameter files decay the locally connected and softmax layers' weights
 (``wc=0.004``) and not the convolutions' (``wc=0``), with ``epsB`` twice ``epsW``.
+
+That 11% file is the r540 draft (``3878e8f3``, 2012-03-13 21:45). The final file, committed 93
+seconds later (svn r541, ``a2a6af8``; unchanged in layout at ``35d0bc4``), is the net behind the
+paper's 11%: a cross-map normalisation (``cmrnorm``, ``size=9``, ``scale=0.001`` divided by the
+size, ``pow=0.75``, k = 1) *after* pool1 and another after conv2's ReLU before pool2, local3
+with 64 filters instead of 32, and fc10's weight decay 0.01 instead of 0.004: 2,112,970
+parameters. ``version="r541"`` builds it; ``version="r540"`` (the default, which earlier
+records used) the draft. With ``lrn=False`` the r540 layout is the 13% file exactly, and the
+r541 layout is the 11% net without its two normalisations.
 """
 from __future__ import annotations
 
@@ -26,6 +35,12 @@ from .model import LRN_BETA, Activation, LocalResponseNorm, make_activation
 SOURCE_INIT_STD = {"conv1": 1e-4, "conv2": 0.01, "local3": 0.04, "local4": 0.04, "fc10": 0.01}
 #: The source's response normalisation: window 5, scale 0.001 per window, power 0.75, k = 1.
 SOURCE_NORM_SIZE, SOURCE_NORM_SCALE, SOURCE_NORM_K = 5, 1e-3, 1.0
+#: The two layouts of the 11% file (see the module docstring): the r540 draft and the final r541.
+VERSIONS = ("r540", "r541")
+#: The final file's window (``layers-conv-local-11pct.cfg`` r541: ``size=9``).
+FINAL_NORM_SIZE = 9
+#: fc10's weight decay in the final params file (``wc=0.01``) over the locally connected layers' 0.004.
+FINAL_FC10_DECAY_MULT = 0.01 / 0.004
 
 
 class LocallyConnected2d(nn.Module):
@@ -57,44 +72,52 @@ class LocallyConnected2d(nn.Module):
                 f"positions={self.output_size}x{self.output_size}")
 
 
-def source_norm(convention: str = "per-window") -> LocalResponseNorm:
-    """The 11% file's normalisation. ``per-window``: cuda-convnet divides ``scale`` by the
-    window, as PyTorch does; ``printed``: the same number used as the paper prints alpha."""
+def source_norm(convention: str = "per-window", size: int = SOURCE_NORM_SIZE) -> LocalResponseNorm:
+    """The 11% file's normalisation over ``size`` maps (5 in the r540 draft, 9 in the final r541).
+    ``per-window``: cuda-convnet divides ``scale`` by the window, as PyTorch does; ``printed``:
+    the same number used as the paper prints alpha."""
     if convention not in ("per-window", "printed"):
         raise ValueError(f"unknown LRN convention {convention!r}: choose per-window or printed")
-    alpha = SOURCE_NORM_SCALE / SOURCE_NORM_SIZE if convention == "per-window" else SOURCE_NORM_SCALE
-    return LocalResponseNorm(SOURCE_NORM_SIZE, alpha=alpha, beta=LRN_BETA, k=SOURCE_NORM_K)
+    alpha = SOURCE_NORM_SCALE / size if convention == "per-window" else SOURCE_NORM_SCALE
+    return LocalResponseNorm(size, alpha=alpha, beta=LRN_BETA, k=SOURCE_NORM_K)
 
 
 class ConvLocalNet(nn.Module):
-    """cuda-convnet's ``layers-conv-local-13pct`` (``lrn=False``) and ``-11pct`` (``lrn=True``).
+    """cuda-convnet's ``layers-conv-local-13pct`` (``lrn=False``) and ``-11pct`` (``lrn=True``),
+    the latter as the r540 draft or the final r541 file (``version``; the module docstring).
 
     ``overlap_pool=False`` pools 2/2 instead of 3/2 (section 3.4 at this size); pooling keeps
     cuda-convnet's output sides (24 -> 12 -> 6: a window may hang over the edge). ``decay_mult``
-    gives each layer's weight decay over the run's: 0 for the convolutions, as in the source.
+    gives each layer's weight decay over the run's: 0 for the convolutions, as in the source
+    (and 2.5 for fc10 in r541, whose ``wc=0.01`` against the locally connected layers' 0.004).
     """
-
-    #: per layer, the weight decay over the configured one (the source: wc 0 for conv1-2, 0.004 else)
-    decay_mult = {"conv1": 0.0, "conv2": 0.0}
 
     def __init__(self, num_classes: int = 10, *, lrn: bool = True, lrn_alpha: str = "per-window",
                  overlap_pool: bool = True, activation: Activation = "relu", input_size: int = 24,
-                 init: str = "paper"):
+                 init: str = "paper", version: str = "r540"):
         super().__init__()
-        self.input_size = input_size
+        if version not in VERSIONS:
+            raise ValueError(f"unknown conv-local version {version!r}: choose {' or '.join(VERSIONS)}")
+        final = version == "r541"
+        self.input_size, self.version = input_size, version
+        #: per layer, the weight decay over the configured one (the source: wc 0 for conv1-2, 0.004 else)
+        self.decay_mult = {"conv1": 0.0, "conv2": 0.0} | ({"fc10": FINAL_FC10_DECAY_MULT} if final else {})
+        norm_size = FINAL_NORM_SIZE if final else SOURCE_NORM_SIZE
         pool = dict(kernel_size=3, stride=2, ceil_mode=True) if overlap_pool else dict(kernel_size=2, stride=2)
         self.conv1 = nn.Conv2d(3, 64, 5, padding=2)
         self.act1 = make_activation(activation)
-        self.norm1 = source_norm(lrn_alpha) if lrn else nn.Identity()
+        self.norm1 = source_norm(lrn_alpha, norm_size) if lrn else nn.Identity()
         self.pool1 = nn.MaxPool2d(**pool)
+        self.norm1_after_pool = final  # r541: conv1 -> ReLU -> pool1 -> rnorm1; r540: rnorm1 before pool1
         self.conv2 = nn.Conv2d(64, 64, 5, padding=2)
         self.act2 = make_activation(activation)
-        self.norm2 = source_norm(lrn_alpha) if lrn else nn.Identity()
+        self.norm2 = source_norm(lrn_alpha, norm_size) if lrn else nn.Identity()
         self.pool2 = nn.MaxPool2d(**pool)
         side = _pooled(_pooled(input_size, overlap_pool), overlap_pool)
-        self.local3 = LocallyConnected2d(64, 32, 3, side, padding=1)
+        local3 = 64 if final else 32
+        self.local3 = LocallyConnected2d(64, local3, 3, side, padding=1)
         self.act3 = make_activation(activation)
-        self.local4 = LocallyConnected2d(32, 32, 3, side, padding=1)
+        self.local4 = LocallyConnected2d(local3, 32, 3, side, padding=1)
         self.act4 = make_activation(activation)
         self.fc10 = nn.Linear(32 * side * side, num_classes)
         self._initialise(init)
@@ -111,7 +134,8 @@ class ConvLocalNet(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The softmax layer's input: the second locally connected layer's output, flattened."""
-        x = self.pool1(self.norm1(self.act1(self.conv1(x))))
+        x = self.act1(self.conv1(x))
+        x = self.norm1(self.pool1(x)) if self.norm1_after_pool else self.pool1(self.norm1(x))
         x = self.pool2(self.norm2(self.act2(self.conv2(x))))
         x = self.act4(self.local4(self.act3(self.local3(x))))
         return torch.flatten(x, 1)

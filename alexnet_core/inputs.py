@@ -26,12 +26,13 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
                                    width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv,
                                    lrn_alpha=recipe["lrn_alpha"], lrn1_before_relu=recipe["lrn1_before_relu"],
                                    norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"],
-                                   dropout_scaling=recipe["dropout_scaling"])
+                                   dropout_scaling=recipe["dropout_scaling"], lrn_per_column=recipe["lrn_per_column"])
     elif cfg.model == "cifarnet":
         model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
     elif cfg.model == "convlocal":  # the source's own normalisation convention unless set explicitly
         model = ConvLocalNet(num_classes, lrn=cfg.lrn, lrn_alpha=cfg.lrn_alpha or "per-window",
-                             overlap_pool=cfg.overlap_pool, activation=cfg.activation, input_size=crop, init=cfg.init)
+                             overlap_pool=cfg.overlap_pool, activation=cfg.activation, input_size=crop, init=cfg.init,
+                             version=cfg.convlocal_version)
         return model  # biases start at 0 in the source: bias_one does not apply
     else:
         raise ValueError(f"unknown model {cfg.model!r}: choose alexnet, cifarnet or convlocal")

@@ -28,17 +28,24 @@ PAPER_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
 CONV1_PADDING = {224: 2, 227: 0}
 
 
-def channel_window_sum(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Sum over ``size`` (odd) adjacent channels (dim 1) centred on each channel, truncated at the ends.
+def channel_window_sum(x: torch.Tensor, size: int, groups: int = 1) -> torch.Tensor:
+    """Sum over ``size`` (odd) adjacent channels (dim 1) centred on each channel, truncated at the
+    ends, and with ``groups`` at the ends of each of that many equal blocks of channels (the 2012
+    code normalises each column's maps apart: ``rnorm1a``/``rnorm1b`` of layers-145.cfg).
 
     Written as shifted in-place additions (no padding copy): on a memory-bound CPU every
     full pass over an activation tensor counts.
     """
-    half = size // 2
+    half, channels = size // 2, x.shape[1]
+    if channels % groups:
+        raise ValueError(f"{channels} channels do not split into {groups} columns")
+    block = channels // groups
     total = x.clone()
-    for offset in range(1, half + 1):
-        total[:, offset:] += x[:, :-offset]
-        total[:, :-offset] += x[:, offset:]
+    for start in range(0, channels, block):
+        end = start + block
+        for offset in range(1, min(half, block - 1) + 1):
+            total[:, start + offset:end] += x[:, start:end - offset]
+            total[:, start:end - offset] += x[:, start + offset:end]
     return total
 
 
@@ -53,24 +60,24 @@ class _PaperLRN(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a, size, alpha, beta, k):
+    def forward(ctx, a, size, alpha, beta, k, groups=1):
         compute = torch.promote_types(a.dtype, torch.float32)
         af = a.to(compute)
-        d = channel_window_sum(af.square(), size).mul_(alpha).add_(k)
+        d = channel_window_sum(af.square(), size, groups).mul_(alpha).add_(k)
         scale = d.pow(-beta)
         ctx.save_for_backward(af, d, scale)
-        ctx.constants = (size, alpha, beta, a.dtype)
+        ctx.constants = (size, alpha, beta, a.dtype, groups)
         return (af * scale).to(a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         af, d, scale = ctx.saved_tensors
-        size, alpha, beta, dtype = ctx.constants
+        size, alpha, beta, dtype, groups = ctx.constants
         g = grad.to(af.dtype)
         gs = g * scale
-        inner = channel_window_sum((gs * af).div_(d), size)
+        inner = channel_window_sum((gs * af).div_(d), size, groups)
         da = inner.mul_(af).mul_(-2.0 * alpha * beta).add_(gs)
-        return da.to(dtype), None, None, None, None
+        return da.to(dtype), None, None, None, None, None
 
 
 def _set_window(module: nn.Module, size: int, alpha: float, beta: float, k: float, requirement: str) -> None:
@@ -92,15 +99,17 @@ class LocalResponseNorm(nn.Module):
     unnormalised ReLU outputs lose too much in bfloat16's 8-bit mantissa.
     """
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
+    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, groups: int = 1):
         super().__init__()
         _set_window(self, size, alpha, beta, k, "LRN size must be an odd number of channels (the paper: 5)")
+        self.groups = groups  # >1: each column's maps normalised apart, as the 2012 code did
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _PaperLRN.apply(x, self.size, self.alpha, self.beta, self.k)
+        return _PaperLRN.apply(x, self.size, self.alpha, self.beta, self.k, self.groups)
 
     def extra_repr(self) -> str:
-        return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper form)"
+        columns = f", within each of {self.groups} columns" if self.groups > 1 else ""
+        return f"size={self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k} (paper form{columns})"
 
 
 #: Section 3.3's constants: ``k, n, alpha, beta`` (the paper prints alpha for a sum that is not
@@ -108,18 +117,19 @@ class LocalResponseNorm(nn.Module):
 LRN_K, LRN_SIZE, LRN_ALPHA, LRN_BETA = 2.0, 5, 1e-4, 0.75
 
 
-def paper_lrn(convention: str = "printed") -> "LocalResponseNorm":
+def paper_lrn(convention: str = "printed", groups: int = 1) -> "LocalResponseNorm":
     """Section 3.3's normalisation under one of the two conventions for alpha.
 
     ``printed``: alpha = 1e-4 multiplies the plain sum over n = 5 channels, as the formula is
     printed. ``per-window``: alpha / n multiplies it, as the authors' 2012 code computed
     (``layer.py``, ``CrossMapNormLayerParser``: ``scale /= size``) and as PyTorch's
-    ``nn.LocalResponseNorm(5, 1e-4, 0.75, 2)`` does: five times weaker.
+    ``nn.LocalResponseNorm(5, 1e-4, 0.75, 2)`` does: five times weaker. ``groups`` > 1 sums
+    each column's maps apart (the 2012 code's ``rnorm1a``, ``rnorm2a``...).
     """
     if convention not in ("printed", "per-window"):
         raise ValueError(f"unknown LRN alpha convention {convention!r}: choose printed or per-window")
     alpha = LRN_ALPHA if convention == "printed" else LRN_ALPHA / LRN_SIZE
-    return LocalResponseNorm(LRN_SIZE, alpha, LRN_BETA, LRN_K)
+    return LocalResponseNorm(LRN_SIZE, alpha, LRN_BETA, LRN_K, groups)
 
 
 class WithinMapNorm(nn.Module):
@@ -228,13 +238,16 @@ class AlexNet(nn.Module):
         lrn1_before_relu: layer 1 as the 2012 code has it, conv1 -> LRN -> pool -> ReLU.
         norm2_within_map: the code's extra :class:`WithinMapNorm` after conv2's LRN.
         conv345_std: initial weight std of conv3-conv5 (the paper 0.01, the code 0.03).
+        lrn_per_column: normalise each column's maps apart, as the 2012 code does (its window
+            never reaches into the other column's maps); the paper does not say.
     """
 
     def __init__(self, num_classes: int = 1000, *, groups: int = 2, lrn: bool = True,
                  overlap_pool: bool = True, activation: Activation = "relu", dropout: float = 0.5,
                  init: Init = "paper", width: float = 1.0, input_size: int = 224,
                  remove_conv: int | None = None, lrn_alpha: str = "printed", lrn1_before_relu: bool = False,
-                 norm2_within_map: bool = False, conv345_std: float = 0.01, dropout_scaling: str = "test"):
+                 norm2_within_map: bool = False, conv345_std: float = 0.01, dropout_scaling: str = "test",
+                 lrn_per_column: bool = False):
         super().__init__()
         if input_size not in CONV1_PADDING:
             raise ValueError(f"input_size must be 224 or 227, got {input_size}")
@@ -249,17 +262,18 @@ class AlexNet(nn.Module):
                            init=init, width=width, input_size=input_size, remove_conv=remove_conv,
                            lrn_alpha=lrn_alpha, lrn1_before_relu=lrn1_before_relu,
                            norm2_within_map=norm2_within_map, conv345_std=conv345_std,
-                           dropout_scaling=dropout_scaling)
+                           dropout_scaling=dropout_scaling, lrn_per_column=lrn_per_column)
         self.input_size = input_size
         self.lrn1_before_relu = lrn1_before_relu
 
         self.conv1 = nn.Conv2d(3, c1, 11, stride=4, padding=CONV1_PADDING[input_size])
         self.act1 = make_activation(activation)
-        self.norm1 = paper_lrn(lrn_alpha) if lrn else nn.Identity()
+        columns = groups if lrn_per_column else 1
+        self.norm1 = paper_lrn(lrn_alpha, columns) if lrn else nn.Identity()
         self.pool1 = make_pool(overlap_pool)
         self.conv2 = nn.Conv2d(c1, c2, 5, padding=2, groups=groups)
         self.act2 = make_activation(activation)
-        self.norm2 = paper_lrn(lrn_alpha) if lrn else nn.Identity()
+        self.norm2 = paper_lrn(lrn_alpha, columns) if lrn else nn.Identity()
         self.norm2b = WithinMapNorm() if lrn and norm2_within_map else nn.Identity()
         self.pool2 = make_pool(overlap_pool)
         if remove_conv == 3:

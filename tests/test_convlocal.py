@@ -7,6 +7,7 @@ from torch import nn
 from alexnet_core.config import TrainConfig
 from alexnet_core.convlocal import SOURCE_INIT_STD, ConvLocalNet, LocallyConnected2d, source_norm
 from alexnet_core.inputs import build_model
+from alexnet_core.model import count_parameters
 from alexnet_core.optim import parameter_groups
 from alexnet_core.train import train
 
@@ -99,3 +100,47 @@ def test_a_config_builds_it_and_it_trains(tmp_path):
     assert len(outcome.history) == 2 and outcome.metrics["val10_top1"] is not None
     printed = build_model(TrainConfig(model="convlocal", lrn_alpha="printed"), 10)
     assert printed.norm1.alpha == pytest.approx(1e-3)
+
+
+# The final 11% file (dnouri/cuda-convnet r541, example-layers/layers-conv-local-11pct.cfg and
+# layer-params-conv-local-11pct.cfg), layer by layer: (layer, filters or outputs, weights of one
+# position or kernel, positions). Its params file: wc 0 on the convolutions, 0.004 on local3-4, 0.01 on fc10.
+R541 = [("conv1", 64, 3 * 5 * 5, 1), ("conv2", 64, 64 * 5 * 5, 1), ("local3", 64, 64 * 3 * 3, 36),
+        ("local4", 32, 64 * 3 * 3, 36), ("fc10", 10, 32 * 6 * 6, 1)]
+
+
+def test_the_final_11pct_net_matches_its_cfg_layer_by_layer():
+    net = ConvLocalNet(lrn=True, version="r541")
+    for name, outputs, fan_in, positions in R541:
+        assert getattr(net, name).weight.numel() == outputs * fan_in * positions, name
+    assert count_parameters(net) == 2_112_970  # cuda-convnet's own count of the r541 net
+    assert count_parameters(ConvLocalNet(lrn=False)) == 1_116_490  # the 13% file
+    for norm in (net.norm1, net.norm2):  # cmrnorm size=9, scale=0.001 (divided by the size), pow=0.75, k=1
+        assert (norm.size, norm.alpha, norm.beta, norm.k) == (9, pytest.approx(1e-3 / 9), 0.75, 1.0)
+    assert count_parameters(ConvLocalNet(lrn=False, version="r541")) == 2_112_970  # norms have no weights
+    with pytest.raises(ValueError, match="r540 or r541"):
+        ConvLocalNet(version="r539")
+
+
+def test_the_final_11pct_net_normalises_after_pool1_and_before_pool2():
+    """r541: conv1 -> ReLU -> pool1 -> rnorm1 -> conv2 -> ReLU -> rnorm2 -> pool2 (the r540 draft
+    normalised before pool1)."""
+    order = []
+    for version in ("r541", "r540"):
+        net, calls = ConvLocalNet(lrn=True, version=version), []
+        for name in ("pool1", "norm1", "conv2", "norm2", "pool2"):
+            getattr(net, name).register_forward_hook(lambda *_, n=name: calls.append(n))
+        net(torch.zeros(1, 3, 24, 24))
+        order.append(calls)
+    assert order[0] == ["pool1", "norm1", "conv2", "norm2", "pool2"]
+    assert order[1] == ["norm1", "pool1", "conv2", "norm2", "pool2"]
+
+
+def test_the_final_file_decays_fc10_at_0_01():
+    net = ConvLocalNet(version="r541")
+    groups = parameter_groups(net, 0.004, decay_biases=False, bias_lr_mult=2.0)
+    decay_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    assert decay_of[id(net.fc10.weight)] == pytest.approx(0.01) and decay_of[id(net.local3.weight)] == 0.004
+    assert decay_of[id(net.conv1.weight)] == 0.0
+    built = build_model(TrainConfig(model="convlocal", dataset="cifar10", convlocal_version="r541"), 10)
+    assert built.version == "r541" and built.local3.out_channels == 64

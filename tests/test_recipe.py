@@ -134,7 +134,7 @@ def test_presets_set_every_switch_and_explicit_flags_win():
 def test_records_made_before_the_switches_keep_their_hash():
     """A record written before these fields existed is the printed recipe with nn.Dropout's
     inverted form (the AlexNet of that time): same config hash as that, not as today's default."""
-    cfg = TrainConfig(lr=0.003, dropout_scaling="train").to_dict()
+    cfg = TrainConfig(lr=0.003, dropout_scaling="train", lrn_per_column=False).to_dict()
     old = {k: v for k, v in cfg.items() if k not in (*RECIPE_SWITCHES, "recipe", "record_steps")}
     assert recorded_hash(dict(config=old)) == config_hash(cfg)
     assert recorded_hash(dict(config=old)) != config_hash(TrainConfig(lr=0.003).to_dict())
@@ -230,3 +230,18 @@ def test_a_variants_start_in_words_beside_the_reference():
         "(per seed) against 53, 71 for reference, with 2% of fc7's units dead against 72%.")
     assert start_contrast_text(study, "coded", 0.003, "no-lrn") == ""
     assert start_contrast_text(None, "coded", 0.003, "bias-zero") == ""
+
+
+def test_lrn_within_each_column_sums_no_map_of_the_other_column():
+    """layers-145.cfg normalises each column apart (rnorm1a over conv1a's 48 maps, rnorm2a over
+    conv2a's 128): the per-column LRN equals the LRN of each half alone, gradients included."""
+    from alexnet_core.model import LocalResponseNorm
+    x = torch.randn(2, 8, 3, 3, dtype=torch.float64, requires_grad=True)
+    per_column = LocalResponseNorm(5, 1e-2, 0.75, 2.0, groups=2)
+    apart = torch.cat([LocalResponseNorm(5, 1e-2, 0.75, 2.0)(half) for half in x.split(4, dim=1)], dim=1)
+    torch.testing.assert_close(per_column(x), apart)
+    assert not torch.allclose(LocalResponseNorm(5, 1e-2, 0.75, 2.0)(x), apart)  # across columns: not the same
+    assert torch.autograd.gradcheck(per_column, (x,))
+    coded, printed = build_model(TrainConfig(recipe="coded"), 10), build_model(TrainConfig(recipe="printed"), 10)
+    assert coded.norm1.groups == coded.norm2.groups == 2 and printed.norm1.groups == 1
+    assert build_model(TrainConfig(recipe="coded", groups=1, width=0.5), 10).norm1.groups == 1

@@ -59,9 +59,11 @@ IMAGENETTE_LR = 0.003
 ALEXNET_RECIPE = dict(recipe="coded", lr=IMAGENETTE_LR)
 #: Recipes that earlier records were trained under, newest first. Until a run is recorded under
 #: ALEXNET_RECIPE, its record under one of these stands in for it in the book, marked as such.
-#: Every one of them used nn.Dropout's inverted form; the paper's dropout is the recipes' own now.
-SUPERSEDED_ALEXNET_RECIPES: tuple[dict, ...] = (dict(recipe="coded", lr=IMAGENETTE_LR, dropout_scaling="train"),
-                                                dict(recipe="printed", lr=IMAGENETTE_LR, dropout_scaling="train"))
+#: Every one of them used nn.Dropout's inverted form and normalised across both columns' maps; the
+#: paper's dropout is both recipes' own now, and the coded recipe normalises within each column.
+_BEFORE_DECEMBER = dict(dropout_scaling="train", lrn_per_column=False)
+SUPERSEDED_ALEXNET_RECIPES: tuple[dict, ...] = (dict(recipe="coded", lr=IMAGENETTE_LR) | _BEFORE_DECEMBER,
+                                                dict(recipe="printed", lr=IMAGENETTE_LR) | _BEFORE_DECEMBER)
 _ALEXNET = dict(dataset="imagenette", model="alexnet", crop=224, ten_crop=True) | ALEXNET_RECIPE
 
 PROFILES: dict[str, Profile] = {

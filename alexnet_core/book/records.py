@@ -18,10 +18,14 @@ RECORD_KEYS = ("config", "history", "metrics", "provenance")
 
 def config_hash(config: dict) -> str:
     """A short hash of everything in a config that changes what is computed (where dropout is
-    off, or the net has none, where it rescales changes nothing)."""
+    off, or the net has none, where it rescales changes nothing; without normalisation or with one
+    column, whether it stays within a column changes nothing)."""
     inert = set(RUNTIME_ONLY)
-    if config.get("model", "alexnet") != "alexnet" or not config.get("dropout", 0.5):
+    alexnet = config.get("model", "alexnet") == "alexnet"
+    if not alexnet or not config.get("dropout", 0.5):
         inert.add("dropout_scaling")
+    if not alexnet or not config.get("lrn", True) or config.get("groups", 2) == 1:
+        inert.add("lrn_per_column")
     stable = {k: v for k, v in sorted(config.items()) if k not in inert}
     return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
 
