@@ -66,6 +66,8 @@ def _add_run_commands(commands) -> None:
     add_config_arguments(train)
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint: centre crop and ten patches")
     evaluate.add_argument("checkpoint", help="a checkpoint.pt written by train")
+    evaluate.add_argument("--dataset", default=None, help="where the dataset it was trained on is now, if it moved "
+                          "(a name or a path, as for train; default: the checkpoint's)")
     _data_and_device(evaluate, devices=None)
 
 
@@ -130,7 +132,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    print(json.dumps(evaluate_checkpoint(Path(args.checkpoint), args.data_root, args.device), indent=2))
+    print(json.dumps(evaluate_checkpoint(Path(args.checkpoint), args.data_root, args.device, args.dataset), indent=2))
     return 0
 
 

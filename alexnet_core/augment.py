@@ -37,7 +37,9 @@ class AugmentConfig:
     ``subtract_mean`` removes the per-pixel mean image; ``colour_rescale`` divides each training
     crop by ``1 + pca_std`` after the colour noise, as the authors' 2012 code did "so that the
     overall scale of the training data doesn't become too different from the test data"
-    (``convdata.py``); test views are never scaled.
+    (``convdata.py``); test views are never scaled. The code ties that division to the noise (at
+    noise 0 it divides by 1); ``rescale_alone`` keeps it without the noise, so an ablation of the
+    colour noise can leave the rescale in place and measure the noise alone.
     """
 
     crop: int = 224
@@ -47,11 +49,13 @@ class AugmentConfig:
     pca_std: float = 0.1
     subtract_mean: bool = True
     colour_rescale: bool = False
+    rescale_alone: bool = False
 
     @property
     def train_scale(self) -> float:
         """The factor training crops are multiplied by (1, or 1 / (1 + pca_std) as coded)."""
-        return 1.0 / (1.0 + self.pca_std) if self.colour_rescale and self.pca_colour else 1.0
+        rescaled = self.colour_rescale and (self.pca_colour or self.rescale_alone)
+        return 1.0 / (1.0 + self.pca_std) if rescaled else 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -71,12 +71,15 @@ def save_checkpoint(path: Path, **state: Any) -> None:
 
 def _disk_full_message(path: Path, epoch: int | None, needed: int, free: int) -> str:
     mib = 2**20
-    kept = "the previous epoch's checkpoint is kept as it was" if path.exists() else "no earlier checkpoint exists"
+    earlier = path.exists()
+    kept = "the previous epoch's checkpoint is kept as it was" if earlier else "no earlier checkpoint exists"
+    again = ("run again: experiments resume from the last checkpoint by themselves, `train` with --resume"
+             if earlier else "run again (no checkpoint was written yet, so the run starts afresh; not --resume)")
     return (f"not enough disk space for the checkpoint{f' of epoch {epoch}' if epoch else ''} at {path}: "
-            f"it needs about {needed / mib:.0f} MiB and {free / mib:.0f} MiB are free there; {kept}. "
+            f"it needs about {needed / mib:.0f} MiB plus a margin of {DISK_MARGIN / mib:.0f} MiB, and "
+            f"{free / mib:.0f} MiB are free there; {kept}. "
             "Free some space (finished runs' checkpoint.pt files under runs/ can go: their records are in "
-            "results/) or train onto a larger disk (--out for `train`, ALEXNET_RUNS for experiments), then "
-            "run again: experiments resume from the last checkpoint by themselves, `train` with --resume.")
+            f"results/) or train onto a larger disk (--out for `train`, ALEXNET_RUNS for experiments), then {again}.")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:

@@ -48,7 +48,7 @@ class TrainConfig:
     model: str = opt("alexnet", "network: alexnet (sections 3.1-3.5), cifarnet (Figure 1's four-layer net) or "
                                 "convlocal (cuda-convnet's conv-local pair of section 3.3)",
                      ("alexnet", "cifarnet", "convlocal"))
-    convlocal_version: str = opt("r540", "the conv-local net's 11% file: r540 (cuda-convnet's draft, size-5 "
+    convlocal_version: str = opt("r540", "the conv-local net's file with normalisation: r540 (cuda-convnet's draft, size-5 "
                                          "normalisation before each pooling) or r541 (the final file: size-9 "
                                          "normalisation after pool1 and before pool2, local3 of 64, fc10 decay 0.01)",
                                  ("r540", "r541"))
@@ -86,6 +86,9 @@ class TrainConfig:
     flip: bool = opt(True, "random horizontal reflections in training")
     pca_colour: bool = opt(True, "PCA colour augmentation (section 4.1)")
     pca_std: float = opt(0.1, "standard deviation of the PCA colour coefficients")
+    colour_rescale_alone: bool = opt(False, "with the colour rescale (--colour-rescale) and --no-pca-colour, still "
+                                            "divide training crops by 1 + pca_std: the colour noise's ablation "
+                                            "alone (the 2012 code drops the division with the noise)")
     subtract_mean: bool = opt(True, "subtract the training set's mean image (section 2)")
     # --- learning (section 5)
     epochs: int = opt(90, "epoch cap (the paper: about 90)")
@@ -168,6 +171,9 @@ def _number_problem(value: float | int | None, *, minimum: float, above: bool = 
     return None
 
 
+#: The largest seed: its generators (seed * 1000 + 17 for the augmentation) must fit in 64 bits.
+MAX_SEED = 2**32 - 1
+
 #: (field, range) for every numeric setting: see :func:`_number_problem`.
 NUMBER_RANGES = dict(
     limit_train=dict(minimum=1, whole=True, optional=True), limit_val=dict(minimum=1, whole=True, optional=True),
@@ -176,7 +182,7 @@ NUMBER_RANGES = dict(
     pca_std=dict(minimum=0), epochs=dict(minimum=1, whole=True), batch_size=dict(minimum=1, whole=True),
     lr=dict(minimum=0, above=True), momentum=dict(minimum=0, maximum=1, below=True), weight_decay=dict(minimum=0),
     patience=dict(minimum=1, whole=True), max_drops=dict(minimum=0, whole=True), lr_factor=dict(minimum=1, above=True),
-    min_delta=dict(minimum=0), drop_by=dict(minimum=0, whole=True), seed=dict(minimum=0, whole=True),
+    min_delta=dict(minimum=0), drop_by=dict(minimum=0, whole=True), seed=dict(minimum=0, maximum=MAX_SEED, whole=True),
     threads=dict(minimum=1, whole=True, optional=True), record_steps=dict(minimum=0, whole=True),
     train_eval_images=dict(minimum=0, whole=True), crop=dict(minimum=1, whole=True, optional=True),
     conv345_std=dict(minimum=0, above=True, optional=True), bias_lr_mult=dict(minimum=0, optional=True),

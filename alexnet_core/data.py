@@ -20,6 +20,8 @@ Augmentation randomness lives in :mod:`alexnet_core.augment`, not here.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -147,8 +149,12 @@ def check_layout(dataset: str, root: str | os.PathLike | None = None, *, downloa
             if download and dataset in ("cifar10", "imagenette"):
                 return
             raise
-    _compare_classes(class_names(folders["train"]), class_names(folders["val"]),
-                     str(folders["train"]), str(folders["val"]))
+    train_classes = class_names(folders["train"])
+    if len(train_classes) < 2:
+        raise DataError(f"{folders['train']} has {len(train_classes)} class folder(s) {train_classes}: classification "
+                        "needs at least two (with one, every prediction is right and the error is 0%). Add the "
+                        "other classes' folders, one per class, in ImageFolder layout")
+    _compare_classes(train_classes, class_names(folders["val"]), str(folders["train"]), str(folders["val"]))
 
 
 def check_same_classes(train: "ImageSet | StreamingImageFolder", val: "ImageSet | StreamingImageFolder") -> None:
@@ -223,12 +229,14 @@ def list_image_folder(folder: Path) -> tuple[list[str], list[tuple[str, int]]]:
 def decode_image(path: str, size: int | None) -> np.ndarray:
     """Decode one image to uint8 3 x S x S RGB (section 2's rescale-and-centre-crop).
 
-    Grayscale, palette, CMYK and alpha images become RGB. ``size=None`` keeps the image's
-    own size (CIFAR-10). Raises :class:`DataError` naming the file when it cannot be read.
+    Grayscale, palette, CMYK and alpha images become RGB; 16-bit images are brought to 8 bits by
+    their real range (0-65535), not clipped at 255. ``size=None`` keeps the image's own size
+    (CIFAR-10). Raises :class:`DataError` naming the file when it cannot be read, including an
+    image so large that Pillow refuses it as a possible decompression bomb.
     """
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
+            im = _to_rgb(im, path)
             if size is not None:
                 w, h = im.size
                 scale = size / min(w, h)
@@ -238,10 +246,31 @@ def decode_image(path: str, size: int | None) -> np.ndarray:
                     left, top = (nw - size) // 2, (nh - size) // 2
                     im = im.crop((left, top, left + size, top + size))
             arr = np.asarray(im, dtype=np.uint8)
+    except Image.DecompressionBombError as err:
+        raise DataError(f"cannot read image {path}: it is too large to decode safely ({err}). Shrink or delete the "
+                        "file, or pass --skip-corrupt to skip it (it is counted and listed)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise DataError(f"cannot read image {path}: {err}. Replace or delete the file, or pass "
                         "--skip-corrupt to skip unreadable images (they are counted and listed)") from err
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+#: Pillow's modes for one channel of more than 8 bits: PNG's 16-bit grayscale opens as one of them.
+WIDE_GREY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _to_rgb(im: Image.Image, path: str) -> Image.Image:
+    """RGB of 8 bits per channel. Pillow's own ``convert`` clips a 16-bit image at 255 (almost
+    white), so wide grey images are scaled by their 16-bit range first; float images are refused."""
+    if im.mode in WIDE_GREY_MODES:
+        values = np.asarray(im, dtype=np.int64)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(f"its {im.mode} pixels span {values.min()}..{values.max()}, beyond 16 bits")
+        grey = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if im.mode == "F":
+        raise ValueError("it holds floating-point pixels, whose range is unknown; save it as 8- or 16-bit")
+    return im.convert("RGB")
 
 
 def _decode_or_none(args: tuple[str, int | None, bool]) -> np.ndarray | str:
@@ -288,17 +317,66 @@ def decode_files(files: list[str], size: int | None, *, skip_corrupt: bool = Fal
 
 def cache_key(folder: Path, size: int | None, samples: list[tuple[str, int]]) -> str:
     """Key of a decoded split: its source folder, store size and file list (names, sizes, times)."""
-    h = hashlib.sha256(f"v1|{folder.resolve()}|{size}".encode())
+    h = hashlib.sha256(os.fsencode(f"v1|{folder.resolve()}|{size}"))
     for path, label in samples:
         st = os.stat(path)
-        h.update(f"|{path}|{label}|{st.st_size}|{int(st.st_mtime)}".encode())
+        h.update(os.fsencode(f"|{path}|{label}|{st.st_size}|{int(st.st_mtime)}"))  # names need not be UTF-8
     return h.hexdigest()[:20]
 
 
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+class CacheError(DataError):
+    """The decoded-image cache cannot be read or written; the message names the file and the fix."""
+
+
+def _cache_fix(path: Path) -> str:
+    return (f"delete {path} (it is rebuilt from the images) or point ALEXNET_CACHE at another folder "
+            f"(now {paths.cache_dir()})")
+
+
+def _read_cache(images_path: Path, meta_path: Path) -> tuple[np.ndarray, dict]:
+    """A decoded split from the cache; a :class:`CacheError` naming the damaged file if it is cut short."""
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict) or not {"classes", "labels", "files", "skipped"} <= set(meta):
+            raise ValueError("it lacks the classes, labels or files")
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CacheError(f"the decoded-image cache file {meta_path} is damaged ({err}); {_cache_fix(meta_path)}") \
+            from None
+    try:
+        images = np.load(images_path, mmap_mode="c")
+        if images.shape[0] != len(meta["labels"]):
+            raise ValueError(f"{images.shape[0]} images for {len(meta['labels'])} labels")
+    except (OSError, ValueError, EOFError) as err:
+        raise CacheError(f"the decoded-image cache file {images_path} is damaged ({err}); "
+                         f"{_cache_fix(images_path)}") from None
+    return images, meta
+
+
+def _write_cache(cache_dir: Path, images_path: Path, meta_path: Path, array: np.ndarray, meta: dict) -> bool:
+    """Write a decoded split atomically; False (with a warning) where the cache folder cannot be
+    written at all (read-only), so the run goes on without it. A full disk is an error that names
+    the cache; a partial file is never left behind."""
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise CacheError(f"the decoded-image cache {cache_dir} is a file, not a folder: point ALEXNET_CACHE at a "
+                         "folder (or move the file away)")
+    tmps = [images_path.with_suffix(f".tmp{os.getpid()}.npy"), meta_path.with_suffix(f".tmp{os.getpid()}")]
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        np.save(tmps[0], array)
+        tmps[1].write_text(json.dumps(meta))
+        os.replace(tmps[0], images_path)
+        os.replace(tmps[1], meta_path)
+    except OSError as err:
+        for tmp in tmps:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            warnings.warn(f"the decoded-image cache {cache_dir} cannot be written ({err.strerror}); decoding without "
+                          "it (the next run decodes again: point ALEXNET_CACHE at a writable folder)", stacklevel=3)
+            return False
+        raise CacheError(f"cannot write the decoded-image cache in {cache_dir} ({err}); free space there, or "
+                         "point ALEXNET_CACHE at a folder with room (a partial file was removed)") from None
+    return True
 
 
 def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None = None,
@@ -316,31 +394,33 @@ def load_image_folder(folder: Path, size: int | None, *, cache_dir: Path | None 
     cache_dir = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     key = cache_key(folder, size, samples)
     images_path, meta_path = cache_dir / f"{key}.images.npy", cache_dir / f"{key}.json"
-    if use_cache and images_path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
+    if use_cache and images_path.is_file() and meta_path.is_file():
+        cached, meta = _read_cache(images_path, meta_path)
         if meta["skipped"]:
             _announce_cached_skips(folder, meta["skipped"], skip_corrupt)
-        images = torch.from_numpy(np.load(images_path, mmap_mode="c"))
         labels = torch.tensor(meta["labels"], dtype=torch.int64)
-        return ImageSet(images, labels, meta["classes"], name or folder.name, meta["files"], meta["skipped"], key)
+        return ImageSet(torch.from_numpy(cached), labels, meta["classes"], name or folder.name, meta["files"],
+                        meta["skipped"], key)
     files = [f for f, _ in samples]
     array, kept, skipped = decode_files(files, size, skip_corrupt=skip_corrupt,
                                         desc=f"decoding {folder} once")
     if skipped:
         warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {folder}: {skipped[:5]}", stacklevel=2)
     labels = [samples[i][1] for i in kept]
+    emptied = [c for i, c in enumerate(classes) if i not in set(labels)]
+    if emptied:
+        warnings.warn(f"--skip-corrupt left class(es) {emptied} of {folder} without a single readable image: the "
+                      "network still has an output for each, but nothing to learn it from", stacklevel=2)
     kept_files = [files[i] for i in kept]
+    cached = False
     if use_cache:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_save_npy(images_path, array)
         meta = dict(classes=classes, labels=labels, files=kept_files, skipped=skipped,
                     source=str(folder.resolve()), size=size)
-        tmp = meta_path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, meta_path)
-        array = np.load(images_path, mmap_mode="c")
+        cached = _write_cache(cache_dir, images_path, meta_path, array, meta)
+        if cached:
+            array = np.load(images_path, mmap_mode="c")
     return ImageSet(torch.from_numpy(array), torch.tensor(labels, dtype=torch.int64), classes,
-                    name or folder.name, kept_files, skipped, key if use_cache else "")
+                    name or folder.name, kept_files, skipped, key if cached else "")
 
 
 def _announce_cached_skips(folder: Path, skipped: list[str], skip_corrupt: bool) -> None:

@@ -3,6 +3,8 @@ network, and the augmentation settings (sections 2, 3 and 4.1)."""
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 
 import torch
 from torch import nn
@@ -43,6 +45,16 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     return model
 
 
+def check_crop_fits(cfg: TrainConfig, size: int | None) -> None:
+    """Refuse a ``--crop`` larger than the images are stored at, before any image is decoded."""
+    stored = D.KNOWN_DATASETS[cfg.dataset]["size"] if size == -1 and cfg.dataset in D.KNOWN_DATASETS else size
+    if stored is None and cfg.dataset == "cifar10":
+        stored = 32
+    if stored not in (None, -1) and cfg.resolved_crop() > stored:
+        raise ValueError(f"--crop {cfg.resolved_crop()}: larger than the {stored}x{stored} images {cfg.dataset} is "
+                         f"stored at; give --crop {stored} or less")
+
+
 def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
     """Training and validation splits (decoded once) and the training set's colour statistics.
 
@@ -55,6 +67,7 @@ def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
         return train, val, ColourStats.from_images(train)
     D.check_layout(cfg.dataset, cfg.data_root, download=cfg.download)
     size = D.store_size(cfg.dataset, cfg.model)
+    check_crop_fits(cfg, size)
     if cfg.stream or cfg.dataset == "imagenet":
         train = D.load_streaming(cfg.dataset, "train", cfg.data_root, skip_corrupt=cfg.skip_corrupt,
                                  limit=cfg.limit_train, size=size)
@@ -76,20 +89,30 @@ def load_data(cfg: TrainConfig) -> tuple[D.ImageSet, D.ImageSet, ColourStats]:
 
 
 def cached_colour_stats(train: D.ImageSet) -> ColourStats:
-    """Mean image and RGB eigen-decomposition of the whole training split, cached beside its images."""
+    """Mean image and RGB eigen-decomposition of the whole training split, cached beside its images
+    (computed afresh, with the cache file named, where the cached copy is damaged or cannot be written)."""
     key = getattr(train, "key", "")
     path = cache_dir() / f"{key}.stats.pt" if key else None
     if path is not None and path.exists():
-        return ColourStats(**torch.load(path, weights_only=True))
+        try:
+            return ColourStats(**torch.load(path, weights_only=True))
+        except (OSError, RuntimeError, EOFError, TypeError, ValueError, pickle.UnpicklingError) as err:
+            warnings.warn(f"the cached colour statistics {path} are damaged ({err}); computing them afresh", stacklevel=2)
     stats = ColourStats.from_images(train)
     if path is not None:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(stats.state_dict(), tmp)
-        os.replace(tmp, path)
+        try:
+            torch.save(stats.state_dict(), tmp)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as err:
+            tmp.unlink(missing_ok=True)
+            warnings.warn(f"cannot cache the colour statistics at {path} ({err}); they are recomputed next time",
+                          stacklevel=2)
     return stats
 
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
     return AugmentConfig(crop=cfg.resolved_crop(), random_crop=cfg.random_crop, flip=cfg.flip,
                          pca_colour=cfg.pca_colour, pca_std=cfg.pca_std, subtract_mean=cfg.subtract_mean,
-                         colour_rescale=cfg.recipe_settings()["colour_rescale"])
+                         colour_rescale=cfg.recipe_settings()["colour_rescale"],
+                         rescale_alone=cfg.colour_rescale_alone)

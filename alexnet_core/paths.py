@@ -32,7 +32,13 @@ def data_root_setting(root: str | os.PathLike | None = None) -> str | None:
 def runs_dir() -> Path:
     """Where experiments train: ``ALEXNET_RUNS`` if set, else ``runs/`` in the repository."""
     value = os.environ.get("ALEXNET_RUNS")
-    return Path(value).expanduser() if value else REPO_ROOT / "runs"
+    path = Path(value).expanduser() if value else REPO_ROOT / "runs"
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = f"ALEXNET_RUNS={value}" if value else f"the default {path}"
+        raise ValueError(f"{where} cannot hold run folders: {blocker} is a file, not a folder. Point ALEXNET_RUNS "
+                         "at a folder (experiments train and keep checkpoints there), or move the file away")
+    return path
 
 
 def cache_dir() -> Path:

@@ -20,6 +20,8 @@ except ImportError:  # pragma: no cover - not on Windows: runs there are not loc
 
 #: The files a run writes into its folder (alexnet_core.train).
 RUN_FILES = ("checkpoint.pt", "history.jsonl", "result.json")
+#: The temporary files an atomic write leaves if the process is killed mid-write (``.<name>.tmp<pid>``).
+LEFTOVER_PATTERNS = tuple(f".{name}.tmp*" for name in RUN_FILES)
 
 
 class RunFolderError(RuntimeError):
@@ -34,10 +36,12 @@ def claim_run_folder(out: Path, *, resume: bool = False, overwrite: bool = False
     asked for). Yields the folder; the lock is released when the block ends.
     """
     out = Path(out)
+    created = not out.exists()
     _make_writable_folder(out)
     handle = os.open(out, os.O_RDONLY)
     try:
         _lock(handle, out)
+        _remove_leftovers(out)  # we hold the lock: no other process is writing them
         existing = [name for name in RUN_FILES if (out / name).exists()]
         if existing and not resume:
             if not overwrite:
@@ -47,8 +51,21 @@ def claim_run_folder(out: Path, *, resume: bool = False, overwrite: bool = False
             for name in existing:
                 (out / name).unlink()
         yield out
+    except BaseException:
+        if created:  # a start refused or failed before writing anything leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise
     finally:
         os.close(handle)  # closing the descriptor releases the lock
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Temporary files of an earlier process killed while writing (``kill -9``): never a whole file."""
+    for pattern in LEFTOVER_PATTERNS:
+        for leftover in out.glob(pattern):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 def _make_writable_folder(out: Path) -> None:

@@ -32,7 +32,7 @@ from .allocator import keep_freed_memory
 from .augment import Augmenter
 from .checkpoint import CHECKPOINT, CheckpointError, CheckpointWriteError, load_checkpoint, save_checkpoint
 from .config import RUNTIME_ONLY, TrainConfig
-from .data import ImageSet, skipped_images
+from .data import DataError, ImageSet, skipped_images
 from .distributed import DistInfo, init_distributed
 from .epoch import NonFiniteLoss, epoch_batches, train_epoch
 from .evaluate import evaluate
@@ -72,8 +72,12 @@ def write_history(out: Path, history: list[dict]) -> None:
 
 
 def comparable(config: dict) -> dict:
-    """The settings that must agree between a checkpoint and its resumption."""
-    return {k: v for k, v in config.items() if k not in RUNTIME_ONLY and k not in ("epochs", "early_stop")}
+    """The settings that must agree between a checkpoint and its resumption (a dataset given as a
+    path is the same dataset with or without a trailing slash)."""
+    same = {k: v for k, v in config.items() if k not in RUNTIME_ONLY and k not in ("epochs", "early_stop")}
+    if isinstance(same.get("dataset"), str) and os.sep in same["dataset"]:
+        same["dataset"] = os.path.normpath(same["dataset"])
+    return same
 
 
 @dataclass
@@ -116,6 +120,9 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
         torch.cuda.set_device(device)
     if cfg.batch_size % rank.world:
         raise ValueError(f"batch size {cfg.batch_size} does not split over {rank.world} processes")
+    if out is not None and not str(out).strip():
+        raise RunFolderError("--out is empty (it would train into the current folder); give the run its own "
+                             "folder, e.g. --out runs/alexnet")
     out_dir = Path(out) if out is not None else None
     if resume and out_dir is None:
         raise ResumeError("resume needs the run folder (--out) whose checkpoint to continue")
@@ -123,6 +130,8 @@ def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: boo
              else contextlib.nullcontext())
     with claim:
         state = resume_state(out_dir / CHECKPOINT, cfg, device) if resume else None
+        if state is not None and _finished(state, cfg) and (out_dir / RESULT).exists():
+            return _already_finished(out_dir, state)
         run = TrainingRun(cfg, data if data is not None else load_data(cfg), device, precision, rank, out_dir)
         if state is not None:
             run.restore(state)
@@ -143,6 +152,25 @@ def resume_state(path: Path, cfg: TrainConfig, device: torch.device) -> dict:
         raise ResumeError(f"the checkpoint in {path.parent} was made with other settings {diff} "
                           "(checkpoint, now); resume with the same settings or use a new --out")
     return state
+
+
+def _finished(state: dict, cfg: TrainConfig) -> bool:
+    """Whether a checkpoint's run has nothing left to train under ``cfg``: its epochs are done (or
+    more than asked for), or its schedule ended it early."""
+    if state["epoch"] >= cfg.epochs:
+        return True
+    schedule = PlateauSchedule(lr=cfg.lr, patience=cfg.patience, max_drops=cfg.max_drops, factor=cfg.lr_factor,
+                               min_delta=cfg.min_delta, drop_by=cfg.drop_by)
+    schedule.load_state_dict(state["schedule"])
+    return schedule.finished and cfg.early_stop
+
+
+def _already_finished(out_dir: Path, state: dict) -> RunOutcome:
+    """A resumed run that is already finished: said, and nothing trained, evaluated or rewritten."""
+    record = json.loads((out_dir / RESULT).read_text())
+    print(f"the run in {out_dir} already finished after {state['epoch']} epoch(s); nothing was trained and no file "
+          "changed. To train it further, --resume with a larger --epochs.", file=sys.stderr, flush=True)
+    return RunOutcome(record["config"], record["history"], record["metrics"], record["provenance"])
 
 
 class TrainingRun:
@@ -193,7 +221,7 @@ class TrainingRun:
                    cuda=torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None)
         save_checkpoint(self.ckpt_path, epoch=epoch, config=self.cfg.to_dict(), model=self.model.state_dict(),
                         optimizer=self.optimizer.state_dict(), schedule=self.schedule.state_dict(),
-                        history=self.history, rng=rng)
+                        history=self.history, rng=rng, classes=list(self.train_set.classes))
         write_history(self.ckpt_path.parent, self.history)
 
     def _place_data(self) -> None:
@@ -364,15 +392,44 @@ def _diverged_message(epoch: int, step: int, ckpt: Path | None, cfg: TrainConfig
             f"Try {', '.join(remedies[:-1]) + ' or ' + remedies[-1] if len(remedies) > 1 else remedies[0]}.")
 
 
-def evaluate_checkpoint(path: Path, data_root: str | None = None, device: str = "auto") -> dict:
-    """Centre-crop and ten-patch validation error of a saved checkpoint."""
+def check_checkpoint_classes(path: Path, state: dict, classes: list[str], dataset: str) -> None:
+    """Refuse to evaluate a checkpoint on a dataset of other classes: by name where the checkpoint
+    stores them, else by the number of the network's outputs."""
+    known = state.get("classes")
+    outputs = next((v.shape[0] for k, v in state["model"].items() if k in OUTPUT_WEIGHTS), None)
+    if known is not None and list(known) != classes:
+        missing, extra = sorted(set(known) - set(classes)), sorted(set(classes) - set(known))
+        detail = (f"missing here: {missing}; " if missing else "") + (f"not trained on: {extra}" if extra else "")
+        raise DataError(f"the checkpoint {path} was trained on {len(known)} classes that dataset {dataset!r} does not "
+                        f"match ({detail.strip('; ') or 'the same names in another order'}). Evaluate it on the dataset "
+                        "it was trained on: point --dataset or --data-root at it")
+    if outputs is not None and outputs != len(classes):
+        raise DataError(f"the checkpoint {path} has {outputs} class outputs but dataset {dataset!r} has {len(classes)} "
+                        "classes; evaluate it on the dataset it was trained on (--dataset, --data-root)")
+
+
+#: The final layer's weight of each network: its rows are the class outputs.
+OUTPUT_WEIGHTS = ("fc8.weight", "fc.weight", "fc10.weight")
+
+
+def evaluate_checkpoint(path: Path, data_root: str | None = None, device: str = "auto",
+                        dataset: str | None = None) -> dict:
+    """Centre-crop and ten-patch validation error of a saved checkpoint, on the dataset it was
+    trained on (``dataset``/``data_root`` say where it is now, if it moved), checked by class name."""
     state = load_checkpoint(path, map_location="cpu")
     cfg = TrainConfig.from_dict(state["config"])
     if data_root is not None:
         cfg.data_root = data_root
+    if dataset is not None:
+        cfg.dataset = dataset
     dev = resolve_device(device)
     precision = resolve_precision(cfg.precision, dev)
-    train_set, val_set, stats = load_data(cfg)
+    try:
+        train_set, val_set, stats = load_data(cfg)
+    except DataError as err:
+        raise DataError(f"{err}. The checkpoint {path} was trained on {cfg.dataset!r}: if that dataset moved, point "
+                        "at its new place with --dataset (or --data-root)") from None
+    check_checkpoint_classes(path, state, list(train_set.classes), cfg.dataset)
     model = build_model(cfg, len(train_set.classes))
     model.load_state_dict(state["model"])
     model = model.to(dev)

@@ -257,7 +257,7 @@ def _corrupt_record(listing: str) -> Callable[[Path, Path], Callable[[], object]
     def setup(tmp: Path, trained: Path) -> Callable[[], object]:
         good = tmp / "results" / "cpu" / "exp"
         good.mkdir(parents=True)
-        (good / "a.json").write_text(json.dumps(dict(config={}, history=[], metrics={}, provenance={})))
+        (good / "a.json").write_text(json.dumps(dict(config={}, history=[], metrics={"val_top1": 30.0}, provenance={})))
         (good / "b.json").write_text('{"config": {"dataset": "imagen')  # cut short by a crash or a bad merge
         if listing == "index":
             return lambda: recorded_index(tmp / "results", "cpu")
@@ -275,6 +275,101 @@ def _diverging_checkpoint(tmp: Path, trained: Path) -> Callable[[], object]:
     def raise_it():
         raise TrainingDiverged(message)
     return raise_it
+
+
+# --------------------------------------------------------------------------- second round (#32)
+
+def _one_class(tmp: Path, trained: Path) -> list[str]:
+    root = cifar_like_folder(tmp / "oneclass", classes=("cat",))
+    return ["train", *cifarnet_on(root), "--out", str(tmp / "out")]
+
+
+def _trained_on_folder(tmp: Path, classes=("cat", "dog")) -> tuple[Path, Path]:
+    root = cifar_like_folder(tmp / "pets", classes=classes)
+    out = tmp / "petrun"
+    assert main(["train", *cifarnet_on(root), "--out", str(out)]) == 0
+    return root, out
+
+
+def _evaluate_other_classes(tmp: Path, trained: Path) -> list[str]:
+    _, out = _trained_on_folder(tmp)
+    other = cifar_like_folder(tmp / "others", classes=("bird", "frog"))
+    return ["evaluate", str(out / CHECKPOINT), "--dataset", str(other)]
+
+
+def _evaluate_other_count_old_checkpoint(tmp: Path, trained: Path) -> list[str]:
+    _, out = _trained_on_folder(tmp)
+    state = torch.load(out / CHECKPOINT, weights_only=True)
+    del state["classes"]  # a checkpoint written before the class names were stored
+    torch.save(state, out / CHECKPOINT)
+    other = cifar_like_folder(tmp / "three", classes=("bird", "cat", "frog"))
+    return ["evaluate", str(out / CHECKPOINT), "--dataset", str(other)]
+
+
+def _tiny(epochs: int) -> list[str]:
+    at = TINY.index("--epochs") + 1
+    return [*TINY[:at], str(epochs), *TINY[at + 1:]]
+
+
+def _resume_finished(tmp: Path, trained: Path) -> list[str]:
+    return ["train", *TINY, "--out", str(copy_run(trained, tmp)), "--resume"]
+
+
+def _resume_fewer_epochs(tmp: Path, trained: Path) -> list[str]:
+    out = tmp / "run"
+    assert main(["train", *_tiny(2), "--out", str(out)]) == 0
+    return ["train", *_tiny(1), "--out", str(out), "--resume"]
+
+
+def _experiment_only_unknown(tmp: Path, trained: Path) -> list[str]:
+    return ["experiment", "lrn_cifar", "--profile", "smoke", "--only", "no-such-run"]
+
+
+def _record_shape(record: object) -> Callable[[Path, Path], Callable[[], object]]:
+    def setup(tmp: Path, trained: Path) -> Callable[[], object]:
+        folder = tmp / "results" / "cpu" / "exp"
+        folder.mkdir(parents=True)
+        (folder / "a.json").write_text(json.dumps(record))
+        return lambda: recorded_index(tmp / "results", "cpu")
+    return setup
+
+
+def _runs_is_a_file(command: list[str]) -> Callable[[Path, Path], Callable[[], object]]:
+    def setup(tmp: Path, trained: Path) -> Callable[[], object]:
+        (tmp / "runsfile").write_text("x")
+
+        def run():
+            old = os.environ.get("ALEXNET_RUNS")
+            os.environ["ALEXNET_RUNS"] = str(tmp / "runsfile")
+            try:
+                return main(command)
+            finally:
+                if old is None:
+                    os.environ.pop("ALEXNET_RUNS")
+                else:
+                    os.environ["ALEXNET_RUNS"] = old
+        return run
+    return setup
+
+
+def _crop_too_large(tmp: Path, trained: Path) -> list[str]:
+    root = cifar_like_folder(tmp / "small")
+    return ["train", *cifarnet_on(root), "--crop", "40", "--out", str(tmp / "out")]
+
+
+def _empty_out(tmp: Path, trained: Path) -> Callable[[], object]:
+    def run():
+        here = os.getcwd()
+        os.chdir(tmp)
+        try:
+            return main(["train", *TINY, "--out", ""])
+        finally:
+            os.chdir(here)
+    return run
+
+
+def _nothing_written_here(tmp: Path, out: str) -> None:
+    assert not any(p.name in ("checkpoint.pt", "history.jsonl", "result.json") for p in tmp.iterdir())
 
 
 def _argv(*args: str) -> Callable[[Path, Path], list[str]]:
@@ -345,6 +440,33 @@ CASES = {
                                         not_says=("--init kaiming", "--precision fp32")),
     "only train/ present": Case(_only_train_split, 2, ("split 'val' not found", "ImageFolder layout"),
                                 after=_nothing_decoded),
+    # --- second round (#32): no silently wrong number
+    "a dataset with one class": Case(_one_class, 2, ("1 class folder", "at least two", "Add the other classes"),
+                                     after=_nothing_decoded),
+    "evaluate on other classes": Case(_evaluate_other_classes, 2, ("trained on 2 classes", "bird", "--dataset")),
+    "evaluate on another count, old checkpoint": Case(_evaluate_other_count_old_checkpoint, 2,
+                                                      ("has 2 class outputs", "3 classes", "--dataset")),
+    "--resume on a finished run": Case(_resume_finished, 0, ("already finished after 1 epoch",
+                                                                   "no file changed", "larger --epochs"), watch="run"),
+    "--resume with fewer --epochs than done": Case(_resume_fewer_epochs, 0, ("already finished after 2 epoch",),
+                                                   watch="run"),
+    "train --out ''": Case(_empty_out, 3, ("--out is empty", "its own folder"), after=_nothing_written_here),
+    "experiment --only unknown": Case(_experiment_only_unknown, 2, ("--only no-such-run", "choose among", "lrn-s0")),
+    "reproduce --only unknown": Case(lambda tmp, trained: ["reproduce", "--profile", "smoke", "--only", "nosuch",
+                                                           "--no-build"], 2, ("--only names no notebook",)),
+    "record, config is a list": Case(_record_shape(dict(config=[], history=[], metrics={}, provenance={})),
+                                     RecordError, ("a.json", "wrong shape", "config is a list", "git checkout")),
+    "record, metrics without val_top1": Case(_record_shape(dict(config={}, history=[], metrics={}, provenance={})),
+                                             RecordError, ("a.json", "lack val_top1")),
+    "record --parallel 0": Case(lambda tmp, trained: ["record", "--profile", "smoke", "--parallel", "0"], 2,
+                                ("--parallel 0", "at least 1")),
+    "ALEXNET_RUNS is a file, record": Case(_runs_is_a_file(["record", "--profile", "smoke"]), 2,
+                                           ("ALEXNET_RUNS=", "is a file", "Point ALEXNET_RUNS")),
+    "ALEXNET_RUNS is a file, experiment": Case(_runs_is_a_file(["experiment", "lrn_cifar", "--profile", "smoke"]), 2,
+                                               ("ALEXNET_RUNS=", "is a file")),
+    "--seed beyond 64 bits": Case(_argv(*TINY, "--seed", str(2**64)), 2, ("--seed 18446744073709551616", "at most")),
+    "--crop larger than the images": Case(_crop_too_large, 2, ("--crop 40", "32x32", "--crop 32 or less"),
+                                          after=_nothing_decoded),
 }
 
 
@@ -427,3 +549,146 @@ def test_a_cache_with_skipped_images_is_announced_when_used_with_the_flag(tmp_pa
     with pytest.warns(UserWarning, match="leaves out 1 unreadable image.*broken.jpg"):
         again = D.load(str(root), "train", size=32, skip_corrupt=True)
     assert len(again.skipped) == 1 and again.subset(4).skipped == again.skipped
+
+
+# --------------------------------------------------------------------------- second round (#32), own tests
+
+def test_a_16_bit_png_is_read_by_its_range_not_clipped_white(tmp_path):
+    from alexnet_core.data import decode_image
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    pixels = decode_image(str(tmp_path / "deep.png"), None)
+    assert pixels.shape == (3, 64, 64) and pixels.min() == 0 and pixels.max() == 255
+    assert abs(pixels.mean() - 127.5) < 1.0  # not 254.5, as clipping at 255 gave
+    np.testing.assert_array_equal(pixels[0], np.rint(ramp / 257.0).astype(np.uint8))
+
+
+def test_an_image_too_large_to_decode_safely_is_named_and_skippable(tmp_path, monkeypatch):
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "bomb")
+    Image.fromarray(np.zeros((200, 200, 3), dtype=np.uint8)).save(root / "train" / "cat" / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # stands in for a 14000 x 14000 image
+    with pytest.raises(D.DataError, match="huge.png: it is too large to decode safely.*--skip-corrupt"):
+        D.decode_image(str(root / "train" / "cat" / "huge.png"), 32)
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        kept = D.load(str(root), "train", size=32, skip_corrupt=True, use_cache=False)
+    assert len(kept) == 16 and any("huge.png" in f for f in kept.skipped)
+
+
+def test_a_file_name_that_is_not_utf8_is_supported(tmp_path, monkeypatch):
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "names")
+    odd = root / "train" / "cat" / os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes, not UTF-8
+    Image.fromarray(np.zeros((32, 32, 3), dtype=np.uint8)).save(odd)
+    monkeypatch.setenv("ALEXNET_CACHE", str(tmp_path / "cache"))
+    first = D.load(str(root), "train", size=32)
+    again = D.load(str(root), "train", size=32)  # from the cache, whose index holds the name
+    assert len(first) == len(again) == 17 and str(odd) in again.files
+
+
+def test_skip_corrupt_warns_when_it_empties_a_class(tmp_path):
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "emptied")
+    for f in (root / "train" / "dog").iterdir():
+        f.write_bytes(b"not an image")
+    with pytest.warns(UserWarning, match=r"left class\(es\) \['dog'\].*without a single readable image"):
+        D.load(str(root), "train", size=32, skip_corrupt=True, use_cache=False)
+
+
+@pytest.mark.parametrize("damage", ["npy", "json"])
+def test_a_damaged_cache_file_is_named_with_its_fix(tmp_path, monkeypatch, damage):
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "cached")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALEXNET_CACHE", str(cache))
+    D.load(str(root), "train", size=32)
+    victim = next(cache.glob(f"*.images.npy" if damage == "npy" else "*[0-9a-f].json"))
+    victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])
+    with pytest.raises(D.DataError, match=f"{victim.name} is damaged.*delete .*ALEXNET_CACHE"):
+        D.load(str(root), "train", size=32)
+    code = main(["train", *cifarnet_on(root), "--out", str(tmp_path / "out")])
+    assert code == 2
+
+
+def test_a_full_cache_disk_is_named_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "full")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ALEXNET_CACHE", str(cache))
+
+    def short_write(path, array):
+        Path(path).write_bytes(b"\x93NUMPY partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(D.np, "save", short_write)
+    with pytest.raises(D.CacheError, match="cannot write the decoded-image cache.*No space left.*ALEXNET_CACHE"):
+        D.load(str(root), "train", size=32)
+    assert list(cache.iterdir()) == []  # the partial file was removed
+
+
+def test_a_read_only_cache_falls_back_to_no_cache(tmp_path, monkeypatch):
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "ro")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setenv("ALEXNET_CACHE", str(cache))
+    with read_only(cache):
+        with pytest.warns(UserWarning, match="cannot be written.*decoding without it"):
+            loaded = D.load(str(root), "train", size=32)
+    assert len(loaded) == 16 and loaded.key == ""
+
+
+def test_a_cache_that_is_a_file_is_named(tmp_path, monkeypatch):
+    from alexnet_core import data as D
+    root = cifar_like_folder(tmp_path / "cf")
+    (tmp_path / "cachefile").write_text("x")
+    monkeypatch.setenv("ALEXNET_CACHE", str(tmp_path / "cachefile"))
+    with pytest.raises(D.CacheError, match="cachefile is a file, not a folder: point ALEXNET_CACHE"):
+        D.load(str(root), "train", size=32)
+
+
+def test_evaluate_finds_a_moved_dataset_by_dataset_and_checks_its_classes(tmp_path, capsys):
+    root, out = _trained_on_folder(tmp_path)
+    assert load_checkpoint(out / CHECKPOINT)["classes"] == ["cat", "dog"]
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    assert main(["evaluate", str(out / CHECKPOINT)]) == 2  # the old place is gone: named, no traceback
+    assert "if that dataset moved, point at its new place with --dataset" in capsys.readouterr().err
+    assert main(["evaluate", str(out / CHECKPOINT), "--dataset", str(moved)]) == 0
+    assert "val10_top1" in capsys.readouterr().out
+
+
+def test_resume_accepts_the_dataset_path_with_a_trailing_slash(tmp_path):
+    root = cifar_like_folder(tmp_path / "slash")
+    args = ["train", *cifarnet_on(root), "--out", str(tmp_path / "run")]
+    assert main(args) == 0
+    slashed = [a + "/" if a == str(root) else a for a in args]
+    assert main([*slashed[:slashed.index("--epochs") + 1], "2", *slashed[slashed.index("--epochs") + 2:],
+                 "--resume"]) == 0
+    assert load_checkpoint(tmp_path / "run" / CHECKPOINT)["epoch"] == 2
+
+
+def test_leftover_temporary_files_are_removed_at_the_next_start(trained_run, tmp_path):
+    out = copy_run(trained_run, tmp_path)
+    for name in (".checkpoint.pt.tmp4242", ".history.jsonl.tmp4242", ".result.json.tmp99"):
+        (out / name).write_bytes(b"half a file")
+    assert main(["train", *_tiny(2), "--out", str(out), "--resume"]) == 0
+    assert not list(out.glob(".*.tmp*"))
+
+
+def test_a_refused_start_leaves_no_empty_out_folder(tmp_path, capsys):
+    root = tmp_path / "nowhere"
+    assert main(["train", *cifarnet_on(root), "--out", str(tmp_path / "fresh")]) == 2
+    assert not (tmp_path / "fresh").exists()
+
+
+def test_the_free_space_refusal_states_its_margin_and_no_resume_without_a_checkpoint(tmp_path, monkeypatch):
+    import shutil as sh
+    from alexnet_core import checkpoint as C
+    monkeypatch.setattr(C.shutil, "disk_usage", lambda p: sh._ntuple_diskusage(1, 1, 10 * 2**20))
+    with pytest.raises(C.CheckpointWriteError) as raised:
+        C.save_checkpoint(tmp_path / CHECKPOINT, epoch=1, model=torch.zeros(2**20))
+    text = str(raised.value)
+    assert "margin of 64 MiB" in text and "no earlier checkpoint exists" in text and "not --resume" in text
+    assert "`train` with --resume" not in text

@@ -242,7 +242,7 @@ def test_recorded_runs_reads_what_is_there_and_never_trains(tmp_path):
     path = tmp_path / "cpu" / "lrn_alexnet" / "lrn-s0.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(dict(config=spec.config.to_dict(), provenance=dict(variant="lrn", seed=0),
-                                    metrics={}, history=[])))
+                                    metrics=dict(val_top1=None), history=[])))
     runs = X.recorded_runs("overlap_pool", "cpu", tmp_path)
     assert [r["provenance"]["variant"] for r in runs] == ["overlap"]  # no-overlap is not recorded: left out
     assert X.recorded_runs("lrn_cifar", "gpu", tmp_path) == []  # the gpu profile runs no CIFAR-10
@@ -322,7 +322,7 @@ def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(t
             config = (spec.superseded or (spec.config,))[0].to_dict()
             path = R.record_path(tmp_path, "cpu", spec.experiment, spec.name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(dict(config=config, history=[], metrics={}, provenance={})))
+            path.write_text(json.dumps(dict(config=config, history=[], metrics=dict(val_top1=None), provenance={})))
     assert P.recorded_fraction("cpu", tmp_path) == 1.0  # every AlexNet run stands in under the old recipe
     states = P.run_states("cpu", tmp_path)
     assert set(states["dropout"].values()) == {P.STANDING_IN} and set(states["relu_vs_tanh"].values()) == {P.RECORDED}

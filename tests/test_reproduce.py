@@ -54,7 +54,7 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     def record(profile, spec):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics={}, provenance={})))
+        path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics=dict(val_top1=None), provenance={})))
 
     assert P.best_recorded_profile(tmp_path) == "smoke"
     specs = {p: [s for e in EXPERIMENTS.values() for s in e.runs(p)] for p in ("cpu", "gpu")}
@@ -83,7 +83,7 @@ def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, 
     def record(profile, spec, config):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(config=config.to_dict(), history=[], metrics={}, provenance={})))
+        path.write_text(json.dumps(dict(config=config.to_dict(), history=[], metrics=dict(val_top1=None), provenance={})))
 
     old = dict(X.ALEXNET_RECIPE)
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
@@ -107,7 +107,7 @@ def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, 
 
 
 def test_only_unknown_notebook_is_a_clear_error():
-    with pytest.raises(P.ReproduceError, match="--only names no notebook"):
+    with pytest.raises(ValueError, match="--only names no notebook"):
         P.reproduce("smoke", only=["nope"], build=False)
 
 
@@ -117,7 +117,7 @@ def test_run_time_table_counts_a_shared_run_once(tmp_path):
     def write(profile, experiment, run, **prov):
         path = tmp_path / profile / experiment / f"{run}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dict(config={}, history=[], metrics={},
+        path.write_text(json.dumps(dict(config={}, history=[], metrics=dict(val_top1=None),
                                         provenance=dict(device="cpu X", precision="bf16", date="2026-11-27", **prov))))
 
     write("cpu", "lrn_alexnet", "lrn-s0", wall_seconds=600)

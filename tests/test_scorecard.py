@@ -202,7 +202,7 @@ def test_the_scorecard_rows_follow_the_papers_sections_and_name_each_nets_model(
     rows = S.scorecard(lambda name: [], lambda name: "cpu", False, lambda family: {})
     keys = [S.section_key(row["section"]) for row in rows]
     assert keys == sorted(keys) and S.section_key("3.10") > S.section_key("3.4")
-    pair = next(row for row in rows if "paper's net pair" in row["claim"])
+    pair = next(row for row in rows if "conv-local pair (r540 draft)" in row["claim"])
     assert "convlocal" in pair["setting"] and pair["word"] == "not measured yet"
     assert pair["caveat"] == f"0 of {len(EXPERIMENTS['lrn_convlocal'].runs('cpu'))} runs recorded"
 
@@ -302,7 +302,7 @@ def test_memory_rows_take_the_family_from_the_config(tmp_path):
                                             ("odd_name", "x-s0", "alexnet", 7000.0, "2026-11-02")):
         path = tmp_path / "cpu" / exp / f"{run_name}.json"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(dict(config=dict(model=model), history=[], metrics={},
+        path.write_text(json.dumps(dict(config=dict(model=model), history=[], metrics=dict(val_top1=None),
                                         provenance=dict(peak_rss_mb=rss, date=date, device="EPYC", commit="abc"))))
     rows = P.memory_rows(None, tmp_path)
     assert [r["what"] for r in rows] == ["peak resident memory of a cpu-profile AlexNet-224 run (odd_name/x-s0)",

@@ -43,9 +43,32 @@ DIFFERENCES = (
                "epsB=0.02: biases at twice the weights' starting rate; the notes lower only epsW",
                "layers/layer-params-145.cfg:19 and notes at 169-181", "bias_lr_mult",
                "1x, or 2x as coded (kept at 2x the weights' rate after each drop, unlike run #145)"),
+    Difference("LRN across the columns", "adjacent kernel maps (the two columns are not mentioned)",
+               "each column normalised apart: rnorm1a/rnorm1b over conv1a's/conv1b's 48 maps, rnorm2a/rnorm2b "
+               "over 128: a window never reaches into the other column's maps",
+               "layers/layers-145.cfg:35-45, 95-105", "lrn_per_column", "across both, or within each column as coded"),
+    Difference("Dropout's scale", "at test time, use all the neurons but multiply their outputs by 0.5",
+               "hs layers (keep=0.5): a 0/1 mask in training with no rescaling, outputs x0.5 at test, as printed",
+               "src/layer.cu:1126-1135; layers/layers-145.cfg:256-264, 284-292", "dropout_scaling",
+               "x0.5 at test under both recipes (nn.Dropout's inverted form, /0.5 in training, before December 2026)"),
     Difference("Colour noise", "add [p1 p2 p3][a1 l1, a2 l2, a3 l3]^T, a ~ N(0, 0.1)",
-               "the same noise, then the whole crop divided by 1 + 0.1",
-               "convdata.py:202-205", "colour_rescale", "not divided, or divided as coded"),
+               "the same noise, then the whole crop divided by 1 + 0.1 (at noise 0, divided by 1)",
+               "convdata.py:202-205", "colour_rescale",
+               "not divided, or divided as coded; the colour ablation keeps the division "
+               "(--colour-rescale-alone) so it measures the noise alone"),
+    Difference("conv1's learning rate in the file", "one learning rate for all layers",
+               "epsW=0.000, epsB=0.0 for conv1a/conv1b: the run's late state (the notes: conv1's rate cut at "
+               "epoch 67 and set to 0 at epoch 72, colour noise off from 67), not its start",
+               "layers/layer-params-145.cfg:1-11 and notes at 177-179", "",
+               "conv1 learns at the weights' rate throughout (documented, not switched)"),
+    Difference("The CIFAR-10 net with normalisation (11%)", "a four-layer CNN: 13% without normalisation, 11% with",
+               "the final layers-conv-local-11pct.cfg (cuda-convnet svn r541): size-9 cross-map normalisation "
+               "after pool1 and after conv2 before pool2, local3 of 64, fc10 decay 0.01; 2,112,970 parameters "
+               "(the r540 draft, 93 s older: size 5 before each pooling, local3 of 32)",
+               "dnouri/cuda-convnet r541 (a2a6af8) example-layers/layers-conv-local-11pct.cfg:32-38, 53-59, 71-74; "
+               "layer-params-conv-local-11pct.cfg:41-46", "convlocal_version",
+               "r541 for the pair as run, normalisation alone and pooling (pending); lrn_convlocal's records "
+               "used the r540 draft"),
     Difference("Crops and flips", "a random 224 crop and reflection per image",
                "one crop position and one flip decision per chunk of 32 images (crop_chunk = 32)",
                "convdata.py:125, 252-259", "", "per image"),

@@ -12,6 +12,7 @@ import torch
 
 from ..model import paper_lrn
 from .analysis import mean_and_se
+from .recipe_study import DROPOUT_NAMES, row_dropout
 
 #: Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -184,7 +185,7 @@ def early_steps_figure(result: dict):
 
 
 def recipe_start_figure(study: dict, columns: int = 2):
-    """The first steps' training loss under each recipe, one panel per variant and learning rate
+    """The first steps' training loss under each recipe and dropout form, one panel per variant and learning rate
     measured: every seed faint, the mean bold (runs that diverged are left out and named in the
     table), chance dashed; one legend for all panels, above them."""
     import matplotlib.pyplot as plt
@@ -192,16 +193,16 @@ def recipe_start_figure(study: dict, columns: int = 2):
     rows = study["rows"]
     panels = list(dict.fromkeys((r["variant"], r["lr"]) for r in sorted(rows, key=lambda r: -r["lr"])))
     panels.sort(key=lambda p: [r["variant"] for r in rows].index(p[0]))
-    recipes = sorted({r["recipe"] for r in rows}, key=lambda name: name != "printed")
+    recipes = sorted({(r["recipe"], row_dropout(r)) for r in rows}, key=lambda c: (c[0] != "printed", c[1] != "test"))
     n_rows = -(-len(panels) // columns)
     fig, axes = plt.subplots(n_rows, columns, figsize=(WIDTH, 0.8 + 2.0 * n_rows), squeeze=False,
                              sharex=True, sharey=True)
     for ax, (variant, lr) in zip(axes.flat, panels):
-        for colour, recipe in zip(PALETTE, recipes):
-            runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"]) == (variant, lr, recipe)
-                    and r["step_losses"]]
+        for colour, (recipe, dropout) in zip(PALETTE, recipes):
+            runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"], row_dropout(r))
+                    == (variant, lr, recipe, dropout) and r["step_losses"]]
             if runs:
-                seed_lines(ax, runs, colour, f"recipe {recipe}")
+                seed_lines(ax, runs, colour, f"{recipe}, {DROPOUT_NAMES[dropout]}")
         ax.axhline(study["chance_loss"], **PAPER_STYLE, label="chance")
         ax.set_title(f"{variant}, lr {lr:g}")
         ax.set_ylim(0, 2 * study["chance_loss"])
@@ -213,7 +214,7 @@ def recipe_start_figure(study: dict, columns: int = 2):
     for row in axes:
         row[0].set_ylabel("loss")
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside upper center", ncols=3)
+    fig.legend(handles.values(), handles.keys(), loc="outside upper center", ncols=2)
     return fig
 
 

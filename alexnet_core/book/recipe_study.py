@@ -160,20 +160,36 @@ def load_study(profile: str = "cpu", path: Path | None = None) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+#: How the book names each dropout form in the study's tables and sentences.
+DROPOUT_NAMES = {"test": "paper's dropout", "train": "inverted dropout"}
+
+
+def _order(recipe: str, dropout: str, lr: float) -> tuple:
+    """Candidates closest to the paper first: printed before coded, the paper's dropout before
+    the inverted form, higher learning rates (the paper's 0.01) before lower ones."""
+    return recipe != "printed", dropout != "test", -lr
+
+
+def _of(study: dict, recipe: str, lr: float, dropout: str) -> list[dict]:
+    return [r for r in study["rows"] if (r["recipe"], r["lr"], row_dropout(r)) == (recipe, lr, dropout)]
+
+
 def summary_rows(study: dict) -> list[dict]:
-    """One row per recipe, learning rate and variant: per seed, the step at which the loss left
-    chance ("never" within the steps, "diverged at k"), the mean loss of the last ten steps and
-    the share of fc7's units dead after the steps (means over the runs that did not diverge)."""
+    """One row per recipe, dropout form, learning rate and variant: per seed, the step at which
+    the loss left chance ("never" within the steps, "diverged at k"), the mean loss of the last
+    ten steps and the share of fc7's units dead after the steps (means over the runs that did
+    not diverge)."""
     groups: dict[tuple, list[dict]] = {}
     for row in study["rows"]:
-        groups.setdefault((row["recipe"], row["lr"], row["variant"]), []).append(row)
+        groups.setdefault((row["recipe"], row_dropout(row), row["lr"], row["variant"]), []).append(row)
     out = []
     order = list(ABLATIONS)
-    for (recipe, lr, variant), rows in sorted(groups.items(), key=lambda kv: (
-            kv[0][0] != "printed", -kv[0][1], order.index(kv[0][2]) if kv[0][2] in order else len(order))):
+    for (recipe, dropout, lr, variant), rows in sorted(groups.items(), key=lambda kv: (
+            *_order(kv[0][0], kv[0][1], kv[0][2]), order.index(kv[0][3]) if kv[0][3] in order else len(order))):
         rows = sorted(rows, key=lambda r: r["seed"])
         finished = [r for r in rows if not r.get("diverged_at_step")]
-        out.append({"recipe": recipe, "lr": lr, "variant": variant, "seeds": len(rows),
+        out.append({"recipe": recipe, "dropout": DROPOUT_NAMES[dropout], "lr": lr, "variant": variant,
+                    "seeds": len(rows),
                     "left chance at step (per seed)": ", ".join(_left(r) for r in rows),
                     "loss, last 10 steps": round(mean(mean(r["step_losses"][-10:]) for r in finished), 2)
                     if finished else None,
@@ -188,26 +204,26 @@ def _left(row: dict) -> str:
     return "never" if row["left_chance_step"] is None else str(row["left_chance_step"])
 
 
-def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, ...] | None = None) -> bool:
-    """Whether every run of ``recipe`` at ``lr`` (of ``variants``, default all measured) left chance
-    within its measured steps."""
-    rows = [r for r in study["rows"] if r["recipe"] == recipe and r["lr"] == lr
-            and (variants is None or r["variant"] in variants)]
+def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, ...] | None = None,
+                      dropout: str = "test") -> bool:
+    """Whether every run of ``recipe`` with ``dropout`` at ``lr`` (of ``variants``, default all
+    measured) left chance within its measured steps."""
+    rows = [r for r in _of(study, recipe, lr, dropout) if variants is None or r["variant"] in variants]
     return bool(rows) and all(r.get("left_chance_step") is not None for r in rows)
 
 
 def describe(study: dict) -> str:
-    """The measurement in words, per recipe and learning rate: when each variant left chance."""
+    """The measurement in words, per recipe, dropout form and learning rate: when each variant left chance."""
     parts = []
     for row in summary_rows(study):
-        parts.append(f"{row['recipe']} at lr {row['lr']:g}, {row['variant']}: "
+        parts.append(f"{row['recipe']} with the {row['dropout']} at lr {row['lr']:g}, {row['variant']}: "
                      f"{row['left chance at step (per seed)']}")
     return "; ".join(parts)
 
 
-def _candidate(study: dict, recipe: str, lr: float) -> str:
+def _candidate(study: dict, recipe: str, lr: float, dropout: str) -> str:
     """'every run left chance, the last at step 93 (no-dropout, seed 1)' or which runs did not."""
-    rows = [r for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)]
+    rows = _of(study, recipe, lr, dropout)
     stuck = [r for r in rows if r.get("left_chance_step") is None]
     if stuck:
         names = ", ".join(f"{r['variant']} seed {r['seed']}" + (" diverged" if r.get("diverged_at_step") else "")
@@ -217,51 +233,75 @@ def _candidate(study: dict, recipe: str, lr: float) -> str:
     return f"every run left chance, the last at step {last['left_chance_step']} ({last['variant']}, seed {last['seed']})"
 
 
-def _measured_rows(study: dict | None, recipe: str, lr: float) -> dict[str, dict]:
-    """:func:`summary_rows` of ``recipe`` at ``lr`` by variant, those with dead-unit counts only
-    (a variant whose every seed diverged has none)."""
+def _measured_rows(study: dict | None, recipe: str, lr: float, dropout: str) -> dict[str, dict]:
+    """:func:`summary_rows` of ``recipe`` with ``dropout`` at ``lr`` by variant, those with
+    dead-unit counts only (a variant whose every seed diverged has none)."""
     return {r["variant"]: r for r in (summary_rows(study) if study else [])
-            if (r["recipe"], r["lr"]) == (recipe, lr) and r["dead fc7 units (%)"] is not None}
+            if (r["recipe"], r["lr"], r["dropout"]) == (recipe, lr, DROPOUT_NAMES[dropout])
+            and r["dead fc7 units (%)"] is not None}
 
 
-def dead_units_text(study: dict | None, recipe: str, lr: float) -> str:
-    """How many of fc7's units the first steps left dead under ``recipe`` at ``lr``: the fewest
-    and the most over the variants (mean over seeds, diverged runs left out), as words."""
-    rows = list(_measured_rows(study, recipe, lr).values())
+def _named(recipe: str, lr: float, dropout: str) -> str:
+    return f"the {recipe} recipe with the {DROPOUT_NAMES[dropout]} at lr {lr:g}"
+
+
+def dead_units_text(study: dict | None, recipe: str, lr: float, dropout: str = "test") -> str:
+    """How many of fc7's units the first steps left dead under ``recipe`` with ``dropout`` at
+    ``lr``: the fewest and the most over the variants (mean over seeds, diverged runs left out), as words."""
+    rows = list(_measured_rows(study, recipe, lr, dropout).values())
     if not rows:
-        return f"the first steps have not been measured under the {recipe} recipe at lr {lr:g}"
+        return f"the first steps have not been measured under {_named(recipe, lr, dropout)}"
     fewest = min(rows, key=lambda r: r["dead fc7 units (%)"])
     most = max(rows, key=lambda r: r["dead fc7 units (%)"])
-    return (f"after the first {study['rows'][0]['steps']} steps under the {recipe} recipe at lr {lr:g}, between "
+    return (f"after the first {study['rows'][0]['steps']} steps under {_named(recipe, lr, dropout)}, between "
             f"{fewest['dead fc7 units (%)']:.0f}% ({fewest['variant']}) and {most['dead fc7 units (%)']:.0f}% "
             f"({most['variant']}) of fc7's units were dead")
 
 
 def start_contrast_text(study: dict | None, recipe: str, lr: float, variant: str,
-                        against: str = "reference") -> str:
-    """``variant``'s first steps beside ``against``'s under ``recipe`` at ``lr``, as words: the
-    step at which each seed left chance and the share of fc7's units left dead (empty when
-    either was not measured)."""
-    rows = _measured_rows(study, recipe, lr)
+                        against: str = "reference", dropout: str = "test") -> str:
+    """``variant``'s first steps beside ``against``'s under ``recipe`` with ``dropout`` at ``lr``,
+    as words: the step at which each seed left chance and the share of fc7's units left dead
+    (empty when either was not measured)."""
+    rows = _measured_rows(study, recipe, lr, dropout)
     if variant not in rows or against not in rows:
         return ""
     mine, theirs = rows[variant], rows[against]
-    return (f"In the first-steps measurement under the {recipe} recipe at lr {lr:g}, {variant} left chance at step "
+    return (f"In the first-steps measurement under {_named(recipe, lr, dropout)}, {variant} left chance at step "
             f"{mine['left chance at step (per seed)']} (per seed) against {theirs['left chance at step (per seed)']} "
             f"for {against}, with {mine['dead fc7 units (%)']:.0f}% of fc7's units dead against "
             f"{theirs['dead fc7 units (%)']:.0f}%.")
 
 
-def choice_text(study: dict | None, recipe: str, lr: float) -> str:
-    """Why the book trains ``recipe`` at ``lr``, from the measurement: for each candidate, closest
-    to the paper first, whether every run left chance within the steps measured."""
+def dropout_contrast_text(study: dict | None, recipe: str, lr: float) -> str:
+    """The two dropout forms side by side under ``recipe`` at ``lr``: how many runs of each left
+    chance within the steps, and fc7's dead units (empty unless both were measured)."""
+    if not study or not _of(study, recipe, lr, "test") or not _of(study, recipe, lr, "train"):
+        return ""
+    parts = []
+    for dropout in ("test", "train"):
+        rows = _of(study, recipe, lr, dropout)
+        left = sum(r.get("left_chance_step") is not None for r in rows)
+        dead = [r["dead_units"]["fc7"] for r in rows if r.get("dead_units", {}).get("fc7") is not None]
+        parts.append(f"with the {DROPOUT_NAMES[dropout]} {left} of {len(rows)} runs left chance"
+                     + (f" ({100 * mean(dead):.0f}% of fc7's units dead on average)" if dead else ""))
+    return f"Under the {recipe} recipe at lr {lr:g}, " + "; ".join(parts) + "."
+
+
+def choice_text(study: dict | None, recipe: str, lr: float, dropout: str = "test") -> str:
+    """Why the book trains ``recipe`` with ``dropout`` at ``lr``, from the measurement: for each
+    candidate, closest to the paper first, whether every run left chance within the steps measured."""
     if not study:
         return "The first steps have not been measured yet, so the recipe is not chosen from evidence."
-    candidates = sorted({(r["recipe"], r["lr"]) for r in study["rows"]}, key=lambda c: (c[0] != "printed", -c[1]))
+    candidates = sorted({(r["recipe"], row_dropout(r), r["lr"]) for r in study["rows"]}, key=lambda c: _order(*c))
     steps = study["rows"][0]["steps"]
-    verdicts = [f"{name} at lr {rate:g}: {_candidate(study, name, rate)}" for name, rate in candidates]
-    variants = sorted({r["variant"] for r in study["rows"] if (r["recipe"], r["lr"]) == (recipe, lr)})
+    verdicts = [f"{name} with the {DROPOUT_NAMES[form]} at lr {rate:g}: {_candidate(study, name, rate, form)}"
+                for name, form, rate in candidates]
+    variants = sorted({r["variant"] for r in _of(study, recipe, lr, dropout)})
+    if not variants:
+        return (f"Over the first {steps} steps, candidates closest to the paper first: " + "; ".join(verdicts)
+                + f". The book's recipe, {_named(recipe, lr, dropout)}, has not been measured yet.")
     return (f"Over the first {steps} steps, candidates closest to the paper first: " + "; ".join(verdicts)
-            + f". The book's AlexNet runs train the {recipe} recipe at lr {lr:g}, the closest to the paper under "
-            f"which {'every run' if starts_everywhere(study, recipe, lr) else 'not every run'} of the "
-            f"{len(variants)} variants measured left chance.")
+            + f". The book's AlexNet runs train {_named(recipe, lr, dropout)}, the closest to the paper under "
+            f"which {'every run' if starts_everywhere(study, recipe, lr, dropout=dropout) else 'not every run'} of "
+            f"the {len(variants)} variants measured left chance.")

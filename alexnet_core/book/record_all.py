@@ -45,6 +45,8 @@ def record_profile(profile: str, *, parallel: int = 1, device: str = "auto", dat
                    logs: Path | None = None, threads_per_run: int | None = None) -> list[str]:
     """Train every unrecorded run of ``profile`` (``parallel`` processes at a time), then load
     every experiment once. Returns the names of runs that failed (their logs say why)."""
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        raise ValueError(f"--parallel {parallel!r}: must be a whole number of at least 1 (runs trained side by side)")
     todo = distinct_runs(profile)
     logs = Path(logs or runs_dir() / profile / "logs")
     logs.mkdir(parents=True, exist_ok=True)

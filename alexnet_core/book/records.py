@@ -14,6 +14,8 @@ from ..paths import DIAGNOSTICS
 
 #: Keys of a run record, in this order of importance.
 RECORD_KEYS = ("config", "history", "metrics", "provenance")
+#: What each key holds.
+RECORD_SHAPE = dict(config=dict, history=list, metrics=dict, provenance=dict)
 
 
 def config_hash(config: dict) -> str:
@@ -83,6 +85,12 @@ def load_record(path: Path) -> dict:
     missing = [k for k in RECORD_KEYS if k not in record]
     if missing:
         raise RecordError(f"the run record {path} lacks {missing}; {fix}")
+    wrong = [f"{key} is a {type(record[key]).__name__}, not a {kind.__name__}" for key, kind in RECORD_SHAPE.items()
+             if not isinstance(record[key], kind)]
+    if not wrong and "val_top1" not in record["metrics"]:
+        wrong = ["its metrics lack val_top1"]
+    if wrong:
+        raise RecordError(f"the run record {path} has the wrong shape ({'; '.join(wrong)}); {fix}")
     return record
 
 

@@ -229,7 +229,7 @@ def reproduce(profile: str, *, retrain: bool = False, only: list[str] | None = N
         names = {n.removesuffix(".md") for n in only}
         unknown = names - {p.stem for p in notebooks}
         if unknown:
-            raise ReproduceError(f"--only names no notebook in _toc.yml: {sorted(unknown)}; "
+            raise ValueError(f"--only names no notebook in _toc.yml: {sorted(unknown)}; "
                                  f"choose from {[p.stem for p in notebooks]}")
         notebooks = [p for p in notebooks if p.stem in names]
     data_root = data_root_setting(data_root)
