@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import norm_kernels
+
 Activation = Literal["relu", "tanh"]
 Init = Literal["paper", "kaiming"]
 
@@ -105,6 +107,10 @@ class LocalResponseNorm(nn.Module):
         self.groups = groups  # >1: each column's maps normalised apart, as the 2012 code did
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if norm_kernels.eligible(x):  # a CPU tensor in channels-last layout: the fused kernels
+            y = norm_kernels.compiled_lrn(x, self.size, self.alpha, self.beta, self.k, self.groups)
+            if y is not None:
+                return y
         return _PaperLRN.apply(x, self.size, self.alpha, self.beta, self.k, self.groups)
 
     def extra_repr(self) -> str:
@@ -146,6 +152,10 @@ class WithinMapNorm(nn.Module):
         _set_window(self, size, alpha, beta, k, "within-map normalisation size must be odd")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if norm_kernels.eligible(x):  # the fused kernels, alpha/size^2 on the plain sum over the window
+            y = norm_kernels.compiled_lrn(x, self.size, self.alpha / self.size ** 2, self.beta, self.k, groups=0)
+            if y is not None:
+                return y
         xf = x.float()
         # the mean over the window with zero padding, times size^2: the sum over the valid part
         window_mean = F.avg_pool2d(xf.square(), self.size, stride=1, padding=self.size // 2, count_include_pad=True)

@@ -1,0 +1,202 @@
+"""Section 3.3's normalisation at memory speed: compiled kernels for the cross-map LRN on a CPU.
+
+The LRN is memory-bound work on AlexNet's largest activations (conv1's output is 128 x 96 x
+55 x 55). Written in eager PyTorch (:class:`alexnet_core.model._PaperLRN`) it makes a dozen
+passes over them in float32 and keeps three float32 copies for the backward pass; on a 2-core
+CPU that was a sixth of AlexNet's training step. Here the same arithmetic is compiled by
+``torch.compile`` (Inductor's C++ backend) into three fused kernels over the channels-last
+layout, where each pixel's channels are contiguous, so the window sum over adjacent maps is a
+short run of loads the compiler keeps in registers:
+
+- forward: ``b = a * d^-beta`` with ``d = k + alpha * window_sum(a^2)``, float32 inside, the
+  input's dtype out; only the input is kept for the backward pass;
+- backward, in two kernels (one would recompute the window of a window, 25 loads an element):
+  ``scale = d^-beta`` and ``t = g * scale * a / d``; then
+  ``da = g * scale - 2 alpha beta * a * window_sum(t)``.
+
+For beta = 0.75 (the paper's) ``d^-0.75`` is ``rsqrt(d) * rsqrt(sqrt(d))``: square roots are
+single vector instructions where a general power is a logarithm and an exponential. The window
+stays within each column when ``groups`` > 1, as the 2012 code normalises each column apart.
+
+The 2012 code's within-map normalisation (:class:`alexnet_core.model.WithinMapNorm`, after
+conv2 in the coded recipe) is the same arithmetic over a 5 x 5 neighbourhood in each map instead
+of 5 adjacent maps, and runs through the same kernels (``groups=0`` selects its window).
+
+``ALEXNET_NORM_KERNEL=eager`` (or :func:`use_kernels`) turns the kernels off; they are also left
+alone on a GPU, for tensors not in channels-last layout and inside a model that is itself being
+compiled, where the eager function serves (tests check the two agree, and gradcheck the kernels
+in float64).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+
+#: ``auto`` (compiled where eligible) or ``eager``; read at each call, so a test or benchmark may set it.
+KERNEL_SETTING = "ALEXNET_NORM_KERNEL"
+_disabled_after_failure = False
+
+
+def use_kernels(on: bool) -> None:
+    """Switch the compiled kernels on (``auto``) or off (``eager``) for this process."""
+    os.environ[KERNEL_SETTING] = "auto" if on else "eager"
+
+
+def eligible(x: torch.Tensor) -> bool:
+    """Whether ``x`` goes through the compiled kernels: a 4-d CPU tensor in channels-last layout
+    (bf16, float32, or float64 for gradcheck), kernels not switched off, and not inside a model
+    being compiled."""
+    if _disabled_after_failure or os.environ.get(KERNEL_SETTING, "auto") == "eager":
+        return False
+    return (x.dim() == 4 and x.device.type == "cpu" and x.dtype in (torch.bfloat16, torch.float32, torch.float64)
+            and x.is_contiguous(memory_format=torch.channels_last) and not torch.compiler.is_compiling())
+
+
+def _window(s: torch.Tensor, size: int, groups: int) -> torch.Tensor:
+    """Sum over ``size`` adjacent channels (the last dim of N x H x W x C), zero beyond the ends of
+    each of ``groups`` equal blocks of channels (the columns); ``groups`` = 0: the columns of the
+    within-map window instead (dim 1; see :func:`_row_sums`)."""
+    half = size // 2
+    if groups == 0:  # within each map: the rows were summed by _row_sums, now the columns
+        padded = F.pad(s, (0, 0, 0, 0, half, half))
+        height = s.shape[1]
+        total = padded[:, 0:height]
+        for dy in range(1, size):
+            total = total + padded[:, dy:dy + height]
+        return total
+    blocks = s.unflatten(-1, (groups, s.shape[-1] // groups))  # the window ends where each column does
+    padded = F.pad(blocks, (half, half))
+    width = blocks.shape[-1]
+    total = padded[..., 0:width]
+    for offset in range(1, size):
+        total = total + padded[..., offset:offset + width]
+    return total.flatten(-2)
+
+
+def _row_sums(s: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum over ``size`` neighbours along each row of each map (N x H x W x C: dim 2), zero beyond
+    the border: the first half of the within-map window, a kernel of its own so the second half
+    reads it instead of recomputing 25 loads an element."""
+    half = size // 2
+    padded = F.pad(s, (0, 0, half, half))
+    width = s.shape[2]
+    total = padded[:, :, 0:width]
+    for dx in range(1, size):
+        total = total + padded[:, :, dx:dx + width]
+    return total
+
+
+def _square_rows(a: torch.Tensor, size: int) -> torch.Tensor:
+    af = _wide(a)
+    return _row_sums(af * af, size)
+
+
+def _neg_power(d: torch.Tensor, beta: float) -> torch.Tensor:
+    """``d ** -beta``; for the paper's 0.75 by square roots, which vectorise where a power does not."""
+    if beta == 0.75:
+        return torch.rsqrt(d) * torch.rsqrt(torch.sqrt(d))
+    return d.pow(-beta)
+
+
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    """The dtype the arithmetic runs in: float32, or float64 for float64 input (gradcheck)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def _squares_summed(a: torch.Tensor, rows: torch.Tensor | None, size: int, groups: int) -> torch.Tensor:
+    """The window sum of a^2: over channels, or (``groups`` = 0) over the columns of ``rows``,
+    the row sums of a^2 a kernel before."""
+    if groups == 0:
+        return _window(rows, size, 0)
+    af = _wide(a)
+    return _window(af * af, size, groups)
+
+
+def _forward(a: torch.Tensor, rows: torch.Tensor | None, size: int, alpha: float, beta: float, k: float,
+             groups: int) -> torch.Tensor:
+    d = _squares_summed(a, rows, size, groups) * alpha + k
+    return (_wide(a) * _neg_power(d, beta)).to(a.dtype)
+
+
+def _backward_inner(a: torch.Tensor, rows: torch.Tensor | None, g: torch.Tensor, size: int, alpha: float, beta: float,
+                    k: float, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    d = _squares_summed(a, rows, size, groups) * alpha + k
+    scale = _neg_power(d, beta)
+    return scale, _wide(g) * scale * _wide(a) / d
+
+
+def _backward_outer(a: torch.Tensor, g: torch.Tensor, scale: torch.Tensor, t: torch.Tensor, size: int,
+                    alpha: float, beta: float, groups: int) -> torch.Tensor:
+    return (_wide(g) * scale - (2.0 * alpha * beta) * _wide(a) * _window(t, size, groups)).to(g.dtype)
+
+
+#: Graphs each kernel may compile: AlexNet's two activation shapes, each at the training and the
+#: evaluation batch (and a last, smaller one), per column or across, and the within-map window.
+RECOMPILE_LIMIT = 64
+_KERNELS = {"forward": _forward, "inner": _backward_inner, "outer": _backward_outer, "rows": _row_sums,
+            "square_rows": _square_rows}
+
+
+@lru_cache(maxsize=None)
+def _compiled(name: str):
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+    return torch.compile(_KERNELS[name], dynamic=False)
+
+
+def _nhwc(x: torch.Tensor) -> torch.Tensor:
+    """A channels-last N x C x H x W tensor as the contiguous N x H x W x C view it is in memory."""
+    return x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
+
+
+def _nchw(y: torch.Tensor) -> torch.Tensor:
+    return y.permute(0, 3, 1, 2)
+
+
+def _through_kernels(a: torch.Tensor, g: torch.Tensor | None, size: int, alpha: float, beta: float, k: float,
+                     groups: int) -> torch.Tensor:
+    """Forward (``g`` None) or the input gradient, N x H x W x C, through the kernels: three of
+    them (two for the forward), and for the within-map window a row-sum kernel before each window."""
+    within_map = groups == 0
+    rows = _compiled("square_rows")(a, size) if within_map else None
+    if g is None:
+        return _compiled("forward")(a, rows, size, alpha, beta, k, groups)
+    scale, t = _compiled("inner")(a, rows, g, size, alpha, beta, k, groups)
+    if within_map:
+        t = _compiled("rows")(t, size)
+    return _compiled("outer")(a, g, scale, t, size, alpha, beta, groups)
+
+
+class CompiledLRN(torch.autograd.Function):
+    """The cross-map LRN (or, ``groups=0``, the within-map normalisation) through the compiled
+    kernels above: the same arithmetic as ``_PaperLRN`` and ``WithinMapNorm``."""
+
+    @staticmethod
+    def forward(ctx, a, size, alpha, beta, k, groups=1):
+        ctx.save_for_backward(a)
+        ctx.constants = (size, alpha, beta, k, groups)
+        return _nchw(_through_kernels(_nhwc(a.detach()), None, size, alpha, beta, k, groups))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        size, alpha, beta, k, groups = ctx.constants
+        da = _through_kernels(_nhwc(a.detach()), _nhwc(grad.to(a.dtype)), size, alpha, beta, k, groups)
+        return _nchw(da), None, None, None, None, None
+
+
+def compiled_lrn(a: torch.Tensor, size: int, alpha: float, beta: float, k: float, groups: int = 1) -> torch.Tensor | None:
+    """The LRN of ``a`` through the compiled kernels (``groups=0``: the within-map window, with
+    ``alpha`` multiplying the plain sum over it), or None where they cannot serve (no C++
+    compiler, say): the caller then computes it eagerly, and this process stops trying."""
+    global _disabled_after_failure
+    try:
+        return CompiledLRN.apply(a, size, alpha, beta, k, groups)
+    except Exception as err:  # noqa: BLE001 - any compiler failure means: compute it eagerly
+        _disabled_after_failure = True
+        warnings.warn(f"the compiled LRN kernels are unavailable here ({type(err).__name__}: {err}); "
+                      "computing the normalisation eagerly (slower, same numbers)", stacklevel=2)
+        return None

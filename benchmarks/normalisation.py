@@ -1,0 +1,173 @@
+"""The normalisations at memory speed (section 3.3's LRN, the 2012 code's within-map normalisation).
+
+Measured in one process, so every ratio compares rows of the same machine at the same moment:
+
+1. the machine's memory-copy rate (a large float32 copy, bytes read plus bytes written per second);
+2. each normalisation alone, forward + backward on AlexNet's activations in bf16 channels-last
+   (conv1's 128 x 96 x 55 x 55 across both columns and within each, conv2's 128 x 256 x 27 x 27,
+   and the within-map normalisation on conv2's output), eager (``_PaperLRN``, the within-map
+   module's autograd) against the compiled kernels of ``alexnet_core.norm_kernels``, as time and
+   as GB/s of the least traffic the operation needs (read a, write b; read a and g, write da:
+   five activations) against the copy rate;
+3. AlexNet's whole training step (the trainer's ``train_step``) without normalisation, with it
+   eager, and with the kernels, under the printed and the coded recipe;
+4. the trainer's own epoch (``train``, one epoch of synthetic images, the kernels on) beside the
+   step rate of the same settings, so a gap between the two is seen.
+
+    python benchmarks/normalisation.py --out benchmarks/results/cpu-avx512-bf16/normalisation.json
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from alexnet_core import norm_kernels  # noqa: E402
+from alexnet_core.allocator import keep_freed_memory  # noqa: E402
+from alexnet_core.augment import Augmenter, ColourStats  # noqa: E402
+from alexnet_core.config import TrainConfig  # noqa: E402
+from alexnet_core.data import synthetic_image_set  # noqa: E402
+from alexnet_core.files import atomic_write_json  # noqa: E402
+from alexnet_core.hardware import cpu_isa, resolve_precision  # noqa: E402
+from alexnet_core.inputs import augment_config, build_model  # noqa: E402
+from alexnet_core.model import LocalResponseNorm, WithinMapNorm, paper_lrn  # noqa: E402
+from alexnet_core.optim import make_optimizer  # noqa: E402
+from alexnet_core.provenance import provenance  # noqa: E402
+from alexnet_core.step import train_step  # noqa: E402
+from alexnet_core.train import train  # noqa: E402
+
+#: (row, module, activation shape): the normalisations of AlexNet's step at batch 128.
+NORMALISATIONS = (
+    ("LRN after conv1 (across both columns)", lambda: paper_lrn("per-window"), (128, 96, 55, 55)),
+    ("LRN after conv1 (within each column)", lambda: paper_lrn("per-window", groups=2), (128, 96, 55, 55)),
+    ("LRN after conv2 (within each column)", lambda: paper_lrn("per-window", groups=2), (128, 256, 27, 27)),
+    ("within-map normalisation after conv2", WithinMapNorm, (128, 256, 27, 27)),
+)
+
+
+def timed(fn, reps: int, warmup: int = 1) -> float:
+    """Seconds per call of ``fn``, after ``warmup`` calls (the kernels compile on the first)."""
+    for _ in range(warmup):
+        fn()
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - start) / reps
+
+
+def copy_rate(megabytes: int = 512, reps: int = 5) -> float:
+    """Bytes read plus written per second by a large float32 copy."""
+    src = torch.rand(megabytes * 2**20 // 4)
+    dst = torch.empty_like(src)
+    return 2 * src.numel() * 4 / timed(lambda: dst.copy_(src), reps)
+
+
+def normalisation_row(name: str, make, shape: tuple, reps: int, copy: float) -> dict:
+    """One normalisation alone, forward + backward, eager against compiled."""
+    module = make()
+    a = (torch.randn(shape) * 3).relu().to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    g = torch.randn(shape).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    least_bytes = 5 * a.numel() * a.element_size()
+    row = dict(normalisation=name, shape=list(shape), dtype="bfloat16")
+    for label, on in (("eager", False), ("compiled", True)):
+        norm_kernels.use_kernels(on)
+
+        def once():
+            x = a.detach().requires_grad_()
+            module(x).backward(g)
+        seconds = timed(once, reps, warmup=2)
+        row[f"{label}_ms"] = round(1e3 * seconds, 1)
+        row[f"{label}_gb_per_s"] = round(least_bytes / seconds / 1e9, 2)
+        row[f"{label}_of_copy_rate"] = round(least_bytes / seconds / copy, 3)
+    row["speedup"] = round(row["eager_ms"] / row["compiled_ms"], 2)
+    return row
+
+
+def step_rate(cfg: TrainConfig, kernels: bool, steps: int, warmup: int) -> float:
+    """Images/s of the trainer's step on two alternating synthetic batches at ``cfg``'s settings."""
+    norm_kernels.use_kernels(kernels)
+    torch.manual_seed(0)
+    data = synthetic_image_set(n=2 * cfg.batch_size, num_classes=10, side=256)
+    augmenter = Augmenter(augment_config(cfg), ColourStats.from_images(data.images[:64]))
+    model = build_model(cfg, 10).to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.decay_biases,
+                               cfg.recipe_settings()["bias_lr_mult"])
+    gen, device = torch.Generator().manual_seed(0), torch.device("cpu")
+    precision = resolve_precision(cfg.precision, device)
+
+    def step(i: int) -> None:
+        batch = slice((i % 2) * cfg.batch_size, (i % 2 + 1) * cfg.batch_size)
+        train_step(model, optimizer, augmenter, data.images[batch], data.labels[batch], gen, device, precision)
+    for i in range(warmup):
+        step(i)
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    return cfg.batch_size * steps / (time.perf_counter() - start)
+
+
+def trainer_rate(cfg: TrainConfig, images: int) -> float:
+    """Images/s the trainer reports for one epoch of ``images`` synthetic images (the kernels on)."""
+    norm_kernels.use_kernels(True)
+    run = TrainConfig(**(cfg.to_dict() | dict(dataset="synthetic", limit_train=images, limit_val=64, epochs=1,
+                                              ten_crop=False, train_eval_images=0, progress=False)))
+    with tempfile.TemporaryDirectory() as out:
+        outcome = train(run, Path(out) / "run")
+    return outcome.history[-1]["images_per_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="timed calls of each normalisation alone")
+    parser.add_argument("--steps", type=int, default=6, help="timed training steps per row")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--epoch-images", type=int, default=1536, help="images in the trainer's timed epoch")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    keep_freed_memory()
+    started = time.time()
+    copy = copy_rate()
+    print(f"memory copy: {copy / 1e9:.1f} GB/s (read + write), {cpu_isa()}", flush=True)
+    alone = []
+    for name, make, shape in NORMALISATIONS:
+        alone.append(normalisation_row(name, make, shape, args.reps, copy))
+        r = alone[-1]
+        print(f"{name:<42} eager {r['eager_ms']:7.1f} ms ({r['eager_of_copy_rate']:.0%} of copy)  compiled "
+              f"{r['compiled_ms']:7.1f} ms ({r['compiled_of_copy_rate']:.0%})  x{r['speedup']:.2f}", flush=True)
+    steps = []
+    for recipe in ("printed", "coded"):
+        base = TrainConfig(recipe=recipe, precision="auto")
+        rates = dict(no_lrn=step_rate(TrainConfig(**(base.to_dict() | dict(lrn=False))), True, args.steps, args.warmup),
+                     lrn_eager=step_rate(base, False, args.steps, args.warmup),
+                     lrn_compiled=step_rate(base, True, args.steps, args.warmup))
+        row = dict(recipe=recipe, **{f"{k}_images_per_s": round(v, 1) for k, v in rates.items()},
+                   eager_of_no_lrn=round(rates["lrn_eager"] / rates["no_lrn"], 3),
+                   compiled_of_no_lrn=round(rates["lrn_compiled"] / rates["no_lrn"], 3))
+        steps.append(row)
+        print(f"AlexNet step, {recipe:<8} no LRN {rates['no_lrn']:6.1f} img/s; LRN eager {rates['lrn_eager']:6.1f} "
+              f"({row['eager_of_no_lrn']:.0%}); LRN compiled {rates['lrn_compiled']:6.1f} ({row['compiled_of_no_lrn']:.0%})",
+              flush=True)
+    coded = TrainConfig(recipe="coded", precision="auto")
+    epoch = trainer_rate(coded, args.epoch_images)
+    step = next(r for r in steps if r["recipe"] == "coded")["lrn_compiled_images_per_s"]
+    trainer = dict(recipe="coded", epoch_images=args.epoch_images, epoch_images_per_s=epoch,
+                   step_images_per_s=step, epoch_of_step=round(epoch / step, 3))
+    print(f"trainer, coded recipe: one epoch of {args.epoch_images} images at {epoch:.1f} img/s against the step's "
+          f"{step:.1f} ({trainer['epoch_of_step']:.0%})", flush=True)
+    result = dict(copy_gb_per_s=round(copy / 1e9, 2), normalisations=alone, steps=steps, trainer=trainer,
+                  batch=128, cpu_isa=cpu_isa(),
+                  provenance=provenance(torch.device("cpu"), resolve_precision("auto", torch.device("cpu")),
+                                        time.time() - started))
+    if args.out:
+        atomic_write_json(args.out, result)
+        print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The compiled normalisation kernels (alexnet_core.norm_kernels) against the eager modules they
+replace on the CPU: the same values and gradients, gradcheck in float64, bf16 within its rounding."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alexnet_core import norm_kernels
+from alexnet_core.model import LocalResponseNorm, WithinMapNorm
+
+SMALL = (2, 8, 5, 5)
+
+
+def channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def both(module, x: torch.Tensor, grad: torch.Tensor):
+    """(output, input gradient) through the kernels and eagerly."""
+    results = []
+    for on in (True, False):
+        norm_kernels.use_kernels(on)
+        leaf = x.detach().clone().requires_grad_()
+        y = module(leaf)
+        y.backward(grad)
+        results.append((y.detach(), leaf.grad))
+    norm_kernels.use_kernels(True)
+    return results
+
+
+MODULES = {
+    "LRN across columns": lambda: LocalResponseNorm(5, 1e-2, 0.75, 2.0),
+    "LRN within two columns": lambda: LocalResponseNorm(5, 1e-2, 0.75, 2.0, groups=2),
+    "LRN, another beta": lambda: LocalResponseNorm(3, 1e-2, 0.6, 1.0),
+    "within-map": lambda: WithinMapNorm(alpha=0.5),
+}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_kernels_compute_what_the_eager_modules_compute(name):
+    torch.manual_seed(0)
+    x = channels_last(torch.randn(SMALL) * 3)
+    g = channels_last(torch.randn(SMALL))
+    assert norm_kernels.eligible(x) and not norm_kernels.eligible(x.contiguous())
+    (y_fast, g_fast), (y_eager, g_eager) = both(MODULES[name](), x, g)
+    torch.testing.assert_close(y_fast, y_eager, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_fast, g_eager, rtol=1e-5, atol=1e-6)
+    assert y_fast.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_the_kernels_pass_gradcheck_in_float64(name):
+    torch.manual_seed(1)
+    x = channels_last(torch.randn(SMALL, dtype=torch.float64)).requires_grad_()
+    norm_kernels.use_kernels(True)
+    assert norm_kernels.eligible(x)
+    assert torch.autograd.gradcheck(MODULES[name](), (x,))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_bf16_through_the_kernels_agrees_with_float32_within_its_rounding(name):
+    torch.manual_seed(2)
+    x = channels_last((torch.randn(SMALL) * 3).relu())
+    g = channels_last(torch.randn(SMALL))
+    (y16, g16), _ = both(MODULES[name](), x.bfloat16(), g.bfloat16())
+    (y32, g32), _ = both(MODULES[name](), x, g)
+    torch.testing.assert_close(y16.float(), y32, rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(g16.float(), g32, rtol=5e-2, atol=5e-2)
+
+
+def test_the_kernels_can_be_switched_off(monkeypatch):
+    x = channels_last(torch.randn(SMALL))
+    monkeypatch.setenv(norm_kernels.KERNEL_SETTING, "eager")
+    assert not norm_kernels.eligible(x)
+    monkeypatch.setenv(norm_kernels.KERNEL_SETTING, "auto")
+    assert norm_kernels.eligible(x)
