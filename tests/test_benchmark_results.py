@@ -59,3 +59,20 @@ def test_pick_reads_missing_fields_as_old_defaults_and_skips_failures():
     assert pick([old], lrn=False) == []
     assert describe(row("bf16", True, 1.0, compile_=True, allocator="keep-freed")) == \
         "bf16 + channels_last, torch.compile (default), freed memory kept"
+
+
+def test_the_normalisation_rows_say_where_and_divide_rows_of_one_run(tmp_path):
+    from alexnet_core.book.performance import normalisation_results, normalisation_tables
+    result = dict(copy_gb_per_s=40.0, batch=128, cpu_isa="AVX512-BF16",
+                  normalisations=[dict(normalisation="LRN", eager_ms=200.0, compiled_ms=100.0, speedup=2.0,
+                                       eager_of_copy_rate=0.04, compiled_of_copy_rate=0.08)],
+                  steps=[dict(recipe="printed", no_lrn_images_per_s=100.0, lrn_eager_images_per_s=70.0,
+                              lrn_compiled_images_per_s=95.0, eager_of_no_lrn=0.7, compiled_of_no_lrn=0.95)],
+                  trainer=dict(recipe="coded", epoch_images=1536, epoch_images_per_s=90.0, step_images_per_s=100.0,
+                               epoch_of_step=0.9),
+                  provenance=dict(device="a CPU", precision="bf16", date="2026-12-07T00:00:00", commit="abcdef123"))
+    write(tmp_path / "cpu-avx512-bf16", "normalisation.json", result)
+    [loaded] = normalisation_results(tmp_path)
+    alone, steps, where = normalisation_tables(loaded)
+    assert alone[0]["compiled, of copy rate"] == "8%" and steps[0]["compiled, of no LRN"] == "95%"
+    assert "AVX512-BF16" in where and "2026-12-07" in where and "90% of the step's 100.0" in where

@@ -345,3 +345,30 @@ def memory_rows(scaling: dict | None, results_dir: Path = RESULTS_DIR) -> list[d
                          "commit": scaling["provenance"].get("commit", "?")[:8],
                          "date": scaling["provenance"].get("date", "?")[:16]})
     return rows
+
+
+# --------------------------------------------------------------------------- the normalisations
+
+def normalisation_results(root: Path = BENCHMARK_RESULTS_DIR) -> list[dict]:
+    """Every ``cpu-*/normalisation.json`` (``benchmarks/normalisation.py``), one per CPU class."""
+    return [json.loads(p.read_text()) for p in sorted(root.glob("cpu-*/normalisation.json"))]
+
+
+def normalisation_tables(result: dict) -> tuple[list[dict], list[dict], str]:
+    """The rows of one normalisation benchmark: each normalisation alone (eager against the
+    compiled kernels, as time and as a share of the machine's copy rate), AlexNet's step with
+    and without them per recipe, and a sentence on where and when, with the trainer's epoch rate."""
+    alone = [{"normalisation": r["normalisation"], "eager (ms)": r["eager_ms"], "compiled (ms)": r["compiled_ms"],
+              "speed-up (x)": r["speedup"], "eager, of copy rate": f"{r['eager_of_copy_rate']:.0%}",
+              "compiled, of copy rate": f"{r['compiled_of_copy_rate']:.0%}"} for r in result["normalisations"]]
+    steps = [{"recipe": r["recipe"], "no LRN (img/s)": r["no_lrn_images_per_s"],
+              "LRN eager (img/s)": r["lrn_eager_images_per_s"], "LRN compiled (img/s)": r["lrn_compiled_images_per_s"],
+              "eager, of no LRN": f"{r['eager_of_no_lrn']:.0%}", "compiled, of no LRN": f"{r['compiled_of_no_lrn']:.0%}"}
+             for r in result["steps"]]
+    prov, trainer = result["provenance"], result["trainer"]
+    where = (f"Measured on {prov['device']}, {result['cpu_isa']}, {prov['precision']}, batch {result['batch']}, "
+             f"{prov['date'][:10]} (commit {prov['commit'][:8]}); memory copy {result['copy_gb_per_s']:.1f} GB/s "
+             f"(read + write). The trainer's own epoch of {trainer['epoch_images']:,} images under the "
+             f"{trainer['recipe']} recipe ran at {trainer['epoch_images_per_s']:.1f} img/s, "
+             f"{trainer['epoch_of_step']:.0%} of the step's {trainer['step_images_per_s']:.1f}.")
+    return alone, steps, where
