@@ -15,6 +15,7 @@ Ctrl-C keeps the last checkpoint and says how to resume.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -89,9 +90,13 @@ class RunOutcome:
     metrics: dict
     provenance: dict
     model: nn.Module | None = None
+    #: Which validation images the final model got right (centre crop and ten patches; see
+    #: :func:`final_predictions`); None where not measured.
+    predictions: dict | None = None
 
     def record(self) -> dict:
-        return dict(config=self.config, history=self.history, metrics=self.metrics, provenance=self.provenance)
+        record = dict(config=self.config, history=self.history, metrics=self.metrics, provenance=self.provenance)
+        return record | (dict(predictions=self.predictions) if self.predictions is not None else {})
 
 
 def train(cfg: TrainConfig, out: str | os.PathLike | None = None, *, resume: bool = False, overwrite: bool = False,
@@ -170,7 +175,8 @@ def _already_finished(out_dir: Path, state: dict) -> RunOutcome:
     record = json.loads((out_dir / RESULT).read_text())
     print(f"the run in {out_dir} already finished after {state['epoch']} epoch(s); nothing was trained and no file "
           "changed. To train it further, --resume with a larger --epochs.", file=sys.stderr, flush=True)
-    return RunOutcome(record["config"], record["history"], record["metrics"], record["provenance"])
+    return RunOutcome(record["config"], record["history"], record["metrics"], record["provenance"],
+                      predictions=record.get("predictions"))
 
 
 class TrainingRun:
@@ -326,12 +332,13 @@ class TrainingRun:
         cfg = self.cfg
         metrics = (final_metrics(self.model, self.val_set, self.augmenter, self.device, self.precision, cfg,
                                  self.history) if self.rank.main else {})
+        predictions = metrics.pop("predictions", None)
         if self.start_epoch > 1:
             prov["resumed_after_epoch"] = self.start_epoch - 1
         skipped = skipped_images(self.train_set, self.val_set)
         if skipped:
             prov["skipped_images"] = skipped
-        outcome = RunOutcome(cfg.to_dict(), self.history, metrics, prov, self.model)
+        outcome = RunOutcome(cfg.to_dict(), self.history, metrics, prov, self.model, predictions)
         if self.ckpt_path is not None and self.rank.main:
             atomic_write_json(self.ckpt_path.parent / RESULT, outcome.record())
         return outcome
@@ -339,8 +346,9 @@ class TrainingRun:
 
 def final_metrics(model: nn.Module, val_set: ImageSet, augmenter: Augmenter, device: torch.device,
                   precision: str, cfg: TrainConfig, history: list[dict]) -> dict:
-    """Centre-crop and (optionally) ten-patch validation error of the final model."""
-    kwargs = dict(device=device, precision=precision, batch_size=256)
+    """Centre-crop and (optionally) ten-patch validation error of the final model, with which
+    images it got right under ``predictions`` (:func:`final_predictions`)."""
+    kwargs = dict(device=device, precision=precision, batch_size=256, per_image=True)
     centre = evaluate(model, val_set, augmenter, **kwargs)
     metrics = dict(val_top1=centre["top1"], val_top5=centre["top5"], val_top1_se=centre["top1_se"],
                    val_top5_se=centre["top5_se"], val_images=centre["n"], epochs=len(history),
@@ -350,10 +358,24 @@ def final_metrics(model: nn.Module, val_set: ImageSet, augmenter: Augmenter, dev
                    best_val_top1=min((h["val_top1"] for h in history), default=None),
                    lr_drops=sum(bool(h.get("lr_dropped_after")) for h in history),
                    train_images_per_s=(sum(h["images_per_s"] for h in history) / len(history)) if history else None)
+    ten = None
     if cfg.ten_crop:
         ten = evaluate(model, val_set, augmenter, ten_crop=True, **kwargs)
         metrics.update(val10_top1=ten["top1"], val10_top5=ten["top5"])
+    metrics["predictions"] = final_predictions(val_set, centre, ten)
     return metrics
+
+
+def final_predictions(val_set: ImageSet, centre: dict, ten: dict | None) -> dict:
+    """Which validation images the final model got right, packed (``evaluate.pack_hits``), with
+    a digest of the images and labels they refer to: two runs' predictions pair image by image
+    only where the digests agree."""
+    names = "\n".join(map(str, getattr(val_set, "files", []) or []))
+    digest = hashlib.sha256(names.encode("utf-8", "surrogateescape")
+                            + bytes(val_set.labels.to(torch.int64).cpu().numpy())).hexdigest()[:16]
+    views = {"centre": centre} | ({"ten_patch": ten} if ten is not None else {})
+    return dict(images=centre["n"], images_digest=digest,
+                **{view: dict(top1=result["top1_hits"], top5=result["top5_hits"]) for view, result in views.items()})
 
 
 def train_probe(train_set: ImageSet, n: int) -> ImageSet | None:
@@ -434,4 +456,7 @@ def evaluate_checkpoint(path: Path, data_root: str | None = None, device: str = 
     model.load_state_dict(state["model"])
     model = model.to(dev)
     cfg.ten_crop = True
-    return final_metrics(model, val_set, Augmenter(augment_config(cfg), stats), dev, precision, cfg, state["history"])
+    metrics = final_metrics(model, val_set, Augmenter(augment_config(cfg), stats), dev, precision, cfg,
+                            state["history"])
+    metrics.pop("predictions")  # the per-image record is for run records, not the printed summary
+    return metrics

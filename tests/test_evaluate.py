@@ -1,6 +1,8 @@
 """Top-k error, ten-patch averaging and fc7 retrieval (sections 4.1, 6)."""
+import json
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -68,3 +70,28 @@ def test_embeddings_use_the_centre_crop():
     emb = embeddings(SpyNet(), data, aug, batch_size=2)
     assert emb.shape == (5, 3)
     assert torch.allclose(emb, aug.centre(data.images).mean(dim=(2, 3)))
+
+
+def test_per_image_hits_pack_and_unpack_exactly():
+    from alexnet_core.evaluate import pack_hits, unpack_hits
+    hit = torch.rand(3925, generator=torch.Generator().manual_seed(0)) < 0.6
+    packed = pack_hits(hit)
+    assert len(packed) == 2 * (-(-3925 // 8)) and torch.equal(unpack_hits(packed, 3925), hit)
+    assert pack_hits(torch.tensor([True, False, False, False, False, False, False, False, True])) == "0101"
+
+
+def test_a_run_records_which_validation_images_it_got_right(tmp_path):
+    from alexnet_core.config import TrainConfig
+    from alexnet_core.evaluate import unpack_hits
+    from alexnet_core.train import train
+    cfg = TrainConfig(dataset="synthetic", model="cifarnet", limit_train=64, limit_val=40, batch_size=16, epochs=1,
+                      device="cpu", precision="fp32", progress=False, threads=2)
+    record = train(cfg, tmp_path / "run").record()
+    predictions = record["predictions"]
+    assert predictions["images"] == 40 and len(predictions["images_digest"]) == 16
+    for view, key in (("centre", "val_top1"), ("ten_patch", "val10_top1")):
+        right = unpack_hits(predictions[view]["top1"], 40)
+        assert 100.0 * (1 - right.float().mean().item()) == pytest.approx(record["metrics"][key])
+    assert "predictions" not in record["metrics"]
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["predictions"] == predictions
