@@ -56,10 +56,11 @@ def eligible(x: torch.Tensor) -> bool:
             and x.is_contiguous(memory_format=torch.channels_last) and not torch.compiler.is_compiling())
 
 
-def _window(s: torch.Tensor, size: int, groups: int) -> torch.Tensor:
-    """Sum over ``size`` adjacent channels (the last dim of N x H x W x C), zero beyond the ends of
-    each of ``groups`` equal blocks of channels (the columns); ``groups`` = 0: the columns of the
-    within-map window instead (dim 1; see :func:`_row_sums`)."""
+def _window(s: torch.Tensor, size: int, groups: int, masks: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum over ``size`` adjacent channels (the last dim of N x H x W x C), zero beyond the ends;
+    with ``masks`` (:func:`column_masks`) a neighbour in another column counts 0, so the window
+    ends where each column does. ``groups`` = 0: the columns of the within-map window instead
+    (dim 1; see :func:`_row_sums`)."""
     half = size // 2
     if groups == 0:  # within each map: the rows were summed by _row_sums, now the columns
         padded = F.pad(s, (0, 0, 0, 0, half, half))
@@ -68,13 +69,26 @@ def _window(s: torch.Tensor, size: int, groups: int) -> torch.Tensor:
         for dy in range(1, size):
             total = total + padded[:, dy:dy + height]
         return total
-    blocks = s.unflatten(-1, (groups, s.shape[-1] // groups))  # the window ends where each column does
-    padded = F.pad(blocks, (half, half))
-    width = blocks.shape[-1]
-    total = padded[..., 0:width]
-    for offset in range(1, size):
-        total = total + padded[..., offset:offset + width]
-    return total.flatten(-2)
+    padded = F.pad(s, (half, half))
+    width = s.shape[-1]
+    total = s
+    for i, offset in enumerate(o for o in range(-half, half + 1) if o != 0):
+        part = padded[..., half + offset:half + offset + width]
+        total = total + (part if masks is None else part * masks[i])
+    return total
+
+
+@lru_cache(maxsize=None)
+def column_masks(channels: int, groups: int, size: int) -> torch.Tensor:
+    """Per offset in the window (0 left out) and channel, 1.0 where the neighbour at that offset is
+    in the same column, else 0.0. A multiplication by a small constant table vectorises where
+    splitting the channels into columns (or an index test per element) did not (measured: 1.7x
+    slower than the window across columns, against about 1.1x)."""
+    index = torch.arange(channels)
+    block = channels // groups
+    offsets = [o for o in range(-(size // 2), size // 2 + 1) if o != 0]
+    return torch.stack([((index + o) // block == index // block) & (index + o >= 0) & (index + o < channels)
+                        for o in offsets]).float()
 
 
 def _row_sums(s: torch.Tensor, size: int) -> torch.Tensor:
@@ -107,31 +121,32 @@ def _wide(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
-def _squares_summed(a: torch.Tensor, rows: torch.Tensor | None, size: int, groups: int) -> torch.Tensor:
+def _squares_summed(a: torch.Tensor, rows: torch.Tensor | None, size: int, groups: int,
+                    masks: torch.Tensor | None) -> torch.Tensor:
     """The window sum of a^2: over channels, or (``groups`` = 0) over the columns of ``rows``,
     the row sums of a^2 a kernel before."""
     if groups == 0:
         return _window(rows, size, 0)
     af = _wide(a)
-    return _window(af * af, size, groups)
+    return _window(af * af, size, groups, masks)
 
 
-def _forward(a: torch.Tensor, rows: torch.Tensor | None, size: int, alpha: float, beta: float, k: float,
-             groups: int) -> torch.Tensor:
-    d = _squares_summed(a, rows, size, groups) * alpha + k
+def _forward(a: torch.Tensor, rows: torch.Tensor | None, masks: torch.Tensor | None, size: int, alpha: float,
+             beta: float, k: float, groups: int) -> torch.Tensor:
+    d = _squares_summed(a, rows, size, groups, masks) * alpha + k
     return (_wide(a) * _neg_power(d, beta)).to(a.dtype)
 
 
-def _backward_inner(a: torch.Tensor, rows: torch.Tensor | None, g: torch.Tensor, size: int, alpha: float, beta: float,
-                    k: float, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-    d = _squares_summed(a, rows, size, groups) * alpha + k
+def _backward_inner(a: torch.Tensor, rows: torch.Tensor | None, masks: torch.Tensor | None, g: torch.Tensor,
+                    size: int, alpha: float, beta: float, k: float, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    d = _squares_summed(a, rows, size, groups, masks) * alpha + k
     scale = _neg_power(d, beta)
     return scale, _wide(g) * scale * _wide(a) / d
 
 
-def _backward_outer(a: torch.Tensor, g: torch.Tensor, scale: torch.Tensor, t: torch.Tensor, size: int,
-                    alpha: float, beta: float, groups: int) -> torch.Tensor:
-    return (_wide(g) * scale - (2.0 * alpha * beta) * _wide(a) * _window(t, size, groups)).to(g.dtype)
+def _backward_outer(a: torch.Tensor, g: torch.Tensor, scale: torch.Tensor, t: torch.Tensor,
+                    masks: torch.Tensor | None, size: int, alpha: float, beta: float, groups: int) -> torch.Tensor:
+    return (_wide(g) * scale - (2.0 * alpha * beta) * _wide(a) * _window(t, size, groups, masks)).to(g.dtype)
 
 
 #: Graphs each kernel may compile: AlexNet's two activation shapes, each at the training and the
@@ -162,12 +177,13 @@ def _through_kernels(a: torch.Tensor, g: torch.Tensor | None, size: int, alpha: 
     them (two for the forward), and for the within-map window a row-sum kernel before each window."""
     within_map = groups == 0
     rows = _compiled("square_rows")(a, size) if within_map else None
+    masks = column_masks(a.shape[-1], groups, size).to(a.device) if groups > 1 else None
     if g is None:
-        return _compiled("forward")(a, rows, size, alpha, beta, k, groups)
-    scale, t = _compiled("inner")(a, rows, g, size, alpha, beta, k, groups)
+        return _compiled("forward")(a, rows, masks, size, alpha, beta, k, groups)
+    scale, t = _compiled("inner")(a, rows, masks, g, size, alpha, beta, k, groups)
     if within_map:
         t = _compiled("rows")(t, size)
-    return _compiled("outer")(a, g, scale, t, size, alpha, beta, groups)
+    return _compiled("outer")(a, g, scale, t, masks, size, alpha, beta, groups)
 
 
 class CompiledLRN(torch.autograd.Function):
