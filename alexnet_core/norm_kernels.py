@@ -29,6 +29,7 @@ in float64).
 """
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from functools import lru_cache
@@ -156,8 +157,14 @@ _KERNELS = {"forward": _forward, "inner": _backward_inner, "outer": _backward_ou
             "square_rows": _square_rows}
 
 
+#: Compiling imports torch's C++-extension helper, which warns on every machine without CUDA that it
+#: found no CUDA runtime: irrelevant to CPU kernels, and it would stand on the book's pages as stderr.
+CUDA_PROBE_LOGGER = "torch.utils.cpp_extension"
+
+
 @lru_cache(maxsize=None)
 def _compiled(name: str):
+    logging.getLogger(CUDA_PROBE_LOGGER).setLevel(logging.ERROR)
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
     return torch.compile(_KERNELS[name], dynamic=False)
 

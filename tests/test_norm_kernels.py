@@ -2,6 +2,10 @@
 replace on the CPU: the same values and gradients, gradcheck in float64, bf16 within its rounding."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -74,3 +78,12 @@ def test_the_kernels_can_be_switched_off(monkeypatch):
     assert not norm_kernels.eligible(x)
     monkeypatch.setenv(norm_kernels.KERNEL_SETTING, "auto")
     assert norm_kernels.eligible(x)
+
+
+def test_compiling_the_kernels_writes_nothing_to_stderr(tmp_path):
+    """The book's pages show a notebook's stderr: torch's probe for a CUDA runtime must not speak."""
+    code = ("import torch; from alexnet_core.model import LocalResponseNorm; "
+            "x = torch.randn(2, 8, 5, 5).contiguous(memory_format=torch.channels_last); LocalResponseNorm()(x)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
