@@ -10,7 +10,8 @@ Measured in one process, so every ratio compares rows of the same machine at the
    as GB/s of the least traffic the operation needs (read a, write b; read a and g, write da:
    five activations) against the copy rate;
 3. AlexNet's whole training step (the trainer's ``train_step``) without normalisation, with it
-   eager, and with the kernels, under the printed and the coded recipe;
+   eager, and with the kernels, under the printed and the coded recipe, the three taking turns
+   over several rounds (the median of each is kept);
 4. the trainer's own epoch (``train``, one epoch of synthetic images, the kernels on) beside the
    step rate of the same settings, so a gap between the two is seen.
 
@@ -19,6 +20,7 @@ Measured in one process, so every ratio compares rows of the same machine at the
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -89,27 +91,36 @@ def normalisation_row(name: str, make, shape: tuple, reps: int, copy: float) -> 
     return row
 
 
-def step_rate(cfg: TrainConfig, kernels: bool, steps: int, warmup: int) -> float:
-    """Images/s of the trainer's step on two alternating synthetic batches at ``cfg``'s settings."""
-    norm_kernels.use_kernels(kernels)
-    torch.manual_seed(0)
-    data = synthetic_image_set(n=2 * cfg.batch_size, num_classes=10, side=256)
-    augmenter = Augmenter(augment_config(cfg), ColourStats.from_images(data.images[:64]))
-    model = build_model(cfg, 10).to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.decay_biases,
-                               cfg.recipe_settings()["bias_lr_mult"])
-    gen, device = torch.Generator().manual_seed(0), torch.device("cpu")
-    precision = resolve_precision(cfg.precision, device)
+def step_rates(configs: dict[str, tuple[TrainConfig, bool]], steps: int, warmup: int, rounds: int) -> dict[str, float]:
+    """Images/s of the trainer's step per named (config, kernels on) on two alternating synthetic
+    batches: the configurations take turns, ``rounds`` times ``steps`` steps each, and each rate is
+    the median of its rounds, so a slow minute of a shared machine does not fall on one row."""
+    device = torch.device("cpu")
+    makers = {}
+    for name, (cfg, kernels) in configs.items():
+        torch.manual_seed(0)
+        data = synthetic_image_set(n=2 * cfg.batch_size, num_classes=10, side=256)
+        augmenter = Augmenter(augment_config(cfg), ColourStats.from_images(data.images[:64]))
+        model = build_model(cfg, 10).to(memory_format=torch.channels_last)
+        optimizer = make_optimizer(model, cfg.update_rule, cfg.lr, cfg.momentum, cfg.weight_decay,
+                                   cfg.decay_biases, cfg.recipe_settings()["bias_lr_mult"])
+        gen, precision = torch.Generator().manual_seed(0), resolve_precision(cfg.precision, device)
 
-    def step(i: int) -> None:
-        batch = slice((i % 2) * cfg.batch_size, (i % 2 + 1) * cfg.batch_size)
-        train_step(model, optimizer, augmenter, data.images[batch], data.labels[batch], gen, device, precision)
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    return cfg.batch_size * steps / (time.perf_counter() - start)
+        def run(n: int, cfg=cfg, data=data, augmenter=augmenter, model=model, optimizer=optimizer, gen=gen,
+                precision=precision, kernels=kernels) -> float:
+            norm_kernels.use_kernels(kernels)
+            start = time.perf_counter()
+            for i in range(n):
+                batch = slice((i % 2) * cfg.batch_size, (i % 2 + 1) * cfg.batch_size)
+                train_step(model, optimizer, augmenter, data.images[batch], data.labels[batch], gen, device, precision)
+            return cfg.batch_size * n / (time.perf_counter() - start)
+        run(warmup)
+        makers[name] = run
+    measured: dict[str, list[float]] = {name: [] for name in makers}
+    for _ in range(rounds):
+        for name, run in makers.items():
+            measured[name].append(run(steps))
+    return {name: statistics.median(values) for name, values in measured.items()}
 
 
 def trainer_rate(cfg: TrainConfig, images: int) -> float:
@@ -125,7 +136,8 @@ def trainer_rate(cfg: TrainConfig, images: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5, help="timed calls of each normalisation alone")
-    parser.add_argument("--steps", type=int, default=6, help="timed training steps per row")
+    parser.add_argument("--steps", type=int, default=4, help="timed training steps per row and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds in which the rows of a recipe take turns")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--epoch-images", type=int, default=1536, help="images in the trainer's timed epoch")
     parser.add_argument("--out", type=Path, default=None)
@@ -143,9 +155,8 @@ def main() -> None:
     steps = []
     for recipe in ("printed", "coded"):
         base = TrainConfig(recipe=recipe, precision="auto")
-        rates = dict(no_lrn=step_rate(TrainConfig(**(base.to_dict() | dict(lrn=False))), True, args.steps, args.warmup),
-                     lrn_eager=step_rate(base, False, args.steps, args.warmup),
-                     lrn_compiled=step_rate(base, True, args.steps, args.warmup))
+        rates = step_rates(dict(no_lrn=(TrainConfig(**(base.to_dict() | dict(lrn=False))), True),
+                                lrn_eager=(base, False), lrn_compiled=(base, True)), args.steps, args.warmup, args.rounds)
         row = dict(recipe=recipe, **{f"{k}_images_per_s": round(v, 1) for k, v in rates.items()},
                    eager_of_no_lrn=round(rates["lrn_eager"] / rates["no_lrn"], 3),
                    compiled_of_no_lrn=round(rates["lrn_compiled"] / rates["no_lrn"], 3))
@@ -161,7 +172,7 @@ def main() -> None:
     print(f"trainer, coded recipe: one epoch of {args.epoch_images} images at {epoch:.1f} img/s against the step's "
           f"{step:.1f} ({trainer['epoch_of_step']:.0%})", flush=True)
     result = dict(copy_gb_per_s=round(copy / 1e9, 2), normalisations=alone, steps=steps, trainer=trainer,
-                  batch=128, cpu_isa=cpu_isa(),
+                  batch=128, step_rounds=args.rounds, steps_per_round=args.steps, cpu_isa=cpu_isa(),
                   provenance=provenance(torch.device("cpu"), resolve_precision("auto", torch.device("cpu")),
                                         time.time() - started))
     if args.out:
