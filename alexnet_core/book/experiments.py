@@ -209,6 +209,11 @@ CONVLOCAL_EPOCHS = 30
 #: The final 11% file (cuda-convnet svn r541; alexnet_core.convlocal): the net behind the paper's 11%.
 #: CONVLOCAL with lrn=True is the r540 draft committed 93 seconds before it, which lrn_convlocal recorded.
 CONVLOCAL_FINAL = CONVLOCAL | dict(convlocal_version="r541")
+#: Section 3.3's CIFAR-10 claim and numbers, and the run length, shared by the conv-local experiments.
+SECTION_33_CIFAR_CLAIM = ("On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
+                          "normalization and 11% with normalization.")
+CONVLOCAL_PAPER = dict(without=13.0, with_=11.0, effect_top1=-2.0, source_epochs=470)
+CONVLOCAL_RUN_EPOCHS = dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS)
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     Experiment(
@@ -236,30 +241,22 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         effects=(Effect("LRN on CIFAR-10: test error (points)", "lrn", "no-lrn", "val_top1", -2.0),)),
     Experiment(
         "lrn_convlocal", "Local response normalisation on CIFAR-10: the conv-local pair, the 11% file's r540 draft",
-        "3.3",
-        "On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
-        "normalization and 11% with normalization.",
+        "3.3", SECTION_33_CIFAR_CLAIM,
         "cifar", {"lrn": CONVLOCAL | dict(lrn=True), "no-lrn": CONVLOCAL | dict(lrn=False)},
-        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0, source_epochs=470),
-        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS), pending=False,
+        paper=CONVLOCAL_PAPER, epochs=CONVLOCAL_RUN_EPOCHS, pending=False,
         effects=(Effect("LRN on CIFAR-10, the conv-local pair (r540 draft): ten-patch test error (points)", "lrn", "no-lrn",
                         "val10_top1", -2.0),)),
     Experiment(
         "convlocal_pair", "The authors' CIFAR-10 pair as they ran it: the 13% net and the final 11% net", "3.3",
-        "On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
-        "normalization and 11% with normalization.",
+        SECTION_33_CIFAR_CLAIM,
         "cifar", {"11pct": CONVLOCAL_FINAL | dict(lrn=True), "13pct": CONVLOCAL | dict(lrn=False)},
-        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0, source_epochs=470),
-        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS), pending=True,
+        paper=CONVLOCAL_PAPER, epochs=CONVLOCAL_RUN_EPOCHS, pending=True,
         effects=(Effect("The authors' pair, 11% net against 13% net: ten-patch test error (points)", "11pct",
                         "13pct", "val10_top1", -2.0),)),
     Experiment(
-        "lrn_convlocal_final", "Normalisation alone on the final 11% CIFAR-10 net", "3.3",
-        "On the CIFAR-10 dataset: a four-layer CNN achieved a 13% test error rate without "
-        "normalization and 11% with normalization.",
+        "lrn_convlocal_final", "Normalisation alone on the final 11% CIFAR-10 net", "3.3", SECTION_33_CIFAR_CLAIM,
         "cifar", {"lrn": CONVLOCAL_FINAL | dict(lrn=True), "no-lrn": CONVLOCAL_FINAL | dict(lrn=False)},
-        paper=dict(without=13.0, with_=11.0, effect_top1=-2.0, source_epochs=470),
-        epochs=dict(cpu=CONVLOCAL_EPOCHS, gpu=CONVLOCAL_EPOCHS), pending=True,
+        paper=CONVLOCAL_PAPER, epochs=CONVLOCAL_RUN_EPOCHS, pending=True,
         effects=(Effect("LRN on the final 11% net alone: ten-patch test error (points)", "lrn", "no-lrn",
                         "val10_top1", -2.0),)),
     Experiment(
