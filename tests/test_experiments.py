@@ -62,7 +62,8 @@ def test_record_round_trip_and_cache_hit(dirs, monkeypatch):
     assert [r["provenance"]["run"] for r in records] == ["lrn-s0", "no-lrn-s0"]
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     on_disk = json.loads(path.read_text())
-    assert list(on_disk) == sorted(R.RECORD_KEYS) and on_disk["config"]["lrn"] is True
+    assert list(on_disk) == sorted(R.RECORD_KEYS + R.NEWER_RECORD_KEYS) and on_disk["config"]["lrn"] is True
+    assert on_disk["predictions"]["images"] == on_disk["metrics"]["val_images"]  # per image, every new record
     prov = on_disk["provenance"]
     assert prov["config_hash"] == R.config_hash(on_disk["config"]) and prov["precision"] in ("bf16", "fp32")
     assert prov["commit"] and "wall_seconds" in prov and prov["device"]

@@ -16,6 +16,9 @@ from ..paths import DIAGNOSTICS
 RECORD_KEYS = ("config", "history", "metrics", "provenance")
 #: What each key holds.
 RECORD_SHAPE = dict(config=dict, history=list, metrics=dict, provenance=dict)
+#: Keys a record made since December 2026 also holds: which validation images the final model got
+#: right (alexnet_core.train.final_predictions); earlier records lack them.
+NEWER_RECORD_KEYS = ("predictions",)
 
 
 def config_hash(config: dict) -> str:
