@@ -112,7 +112,7 @@ def test_tiny_net_overfits_a_tiny_set(tmp_path):
     assert last["train_loss"] < 0.5 * first["train_loss"]
     assert last["train_top1"] <= 5.0
     record = json.loads((tmp_path / RESULT).read_text())
-    assert set(record) == {"config", "history", "metrics", "provenance"}
+    assert set(record) == {"config", "history", "metrics", "provenance", "predictions"}
     assert record["provenance"]["precision"] == "fp32" and record["provenance"]["commit"]
     lines = (tmp_path / HISTORY).read_text().splitlines()
     assert len(lines) == 25 and {"train_loss", "train_top1", "val_top1", "val_top5", "lr", "seconds",
