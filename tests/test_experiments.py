@@ -405,3 +405,14 @@ def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(mo
     before = RP.recorded_fraction("cpu")
     monkeypatch.setitem(X.EXPERIMENTS, pending[0].name, dataclasses.replace(pending[0], pending=False))
     assert RP.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count
+
+
+def test_a_superseded_recipe_is_named_with_what_differs_from_todays_switches():
+    from alexnet_core.book.runner import superseded_label
+    from alexnet_core.config import TrainConfig
+    old = dict(recipe="coded", lr=0.003, dropout_scaling="train", lrn_per_column=False)
+    assert superseded_label(TrainConfig(**old)) == "recipe coded, lr 0.003, inverted dropout, LRN across columns"
+    assert superseded_label(TrainConfig(**old, dropout=0.0)) == "recipe coded, lr 0.003, LRN across columns"
+    assert superseded_label(TrainConfig(**old, groups=1, width=0.5)) == "recipe coded, lr 0.003, inverted dropout"
+    assert superseded_label(TrainConfig(recipe="printed", lr=0.003, dropout_scaling="train")) == \
+        "recipe printed, lr 0.003, inverted dropout"

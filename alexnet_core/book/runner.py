@@ -146,9 +146,13 @@ def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
 
 
 def superseded_label(older) -> str:
-    """How the book names a superseded recipe: 'recipe coded, lr 0.003, inverted dropout'."""
-    inverted = older.recipe_settings()["dropout_scaling"] == "train" and older.dropout > 0
-    return f"recipe {older.recipe}, lr {older.lr:g}" + (", inverted dropout" if inverted else "")
+    """How the book names a superseded recipe, with what differs from the recipes' switches today:
+    'recipe coded, lr 0.003, inverted dropout, LRN across columns'."""
+    settings = older.recipe_settings()
+    differs = (["inverted dropout"] * (settings["dropout_scaling"] == "train" and older.dropout > 0)
+               + ["LRN across columns"] * (older.recipe == "coded" and not settings["lrn_per_column"] and older.lrn
+                                           and older.groups > 1))
+    return ", ".join([f"recipe {older.recipe}", f"lr {older.lr:g}", *differs])
 
 
 def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, results_dir: Path):
