@@ -183,3 +183,12 @@ def test_the_search_pages_script_holds_each_article_without_the_toolbar(tmp_path
     pages = json.loads(script.split("const PAGES = ", 1)[1].split(";\n", 1)[0])
     assert pages == {"book/a.html": '<article class="bd-article"><h1 id="a">Dropout</h1></article>'}
     assert "window.fetch" in script
+
+
+def test_only_the_root_favicon_guess_is_forgiven():
+    """CI once failed on Chromium's own guess at /favicon.ico from the root redirect page; that
+    miss is forgiven, and any other 404 (an image of the book, say) is still a fault."""
+    miss = "http://127.0.0.1:45519/favicon.ico - Failed to load resource: the server responded with a status of 404 (File not found)"
+    image = "http://127.0.0.1:45519/_images/fig.png - Failed to load resource: the server responded with a status of 404 (File not found)"
+    assert browser_check.is_root_favicon_miss(miss)
+    assert not browser_check.is_root_favicon_miss(image)
