@@ -6,10 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from .book.early_steps import diagnostics_path, early_steps
-from .book.experiments import EXPERIMENTS, PROFILES, get_profile, run_experiment
-from .book.recipe_study import recipe_start, study_path
-from .book.record_all import record_profile
+from .book.engine.diagnostics import diagnostics_path, early_steps
+from .book.engine.plan import EXPERIMENTS, PROFILES, get_profile, run_experiment
+from .book.engine.recipe_start import recipe_start, study_path
+from .book.engine.record_all import record_profile
 from .book.reproduce import MISSING, RECORDED, STANDING_IN, ReproduceError, best_recorded_profile, reproduce, run_states
 from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import add_config_arguments, config_from_args
@@ -79,7 +79,7 @@ def _add_book_commands(commands) -> None:
     _data_and_device(rep)
     rep.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the book")
     exp = commands.add_parser("experiment", help="train (or load) the runs of one experiment under a profile")
-    exp.add_argument("name", help="an experiment of alexnet_core.book.experiments (see 'list')")
+    exp.add_argument("name", help="an experiment of alexnet_core.book.engine.plan (see 'list')")
     exp.add_argument("--profile", required=True)
     exp.add_argument("--retrain", action="store_true")
     exp.add_argument("--only", nargs="+", default=None, help="only these runs or variants")
@@ -94,7 +94,7 @@ def _add_book_commands(commands) -> None:
 def _add_diagnostic_commands(commands) -> None:
     early = commands.add_parser("early-steps", help="the first steps of each variant of an experiment: per-step "
                                 "loss and dead ReLU units, over seeds and learning rates (results/diagnostics/)")
-    early.add_argument("name", help="an experiment of alexnet_core.book.experiments (see 'list')")
+    early.add_argument("name", help="an experiment of alexnet_core.book.engine.plan (see 'list')")
     early.add_argument("--profile", required=True)
     early.add_argument("--steps", type=int, default=30, help="training steps per run")
     early.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")

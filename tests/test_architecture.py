@@ -85,6 +85,19 @@ def test_the_core_never_imports_the_book_machinery():
     assert not {m: t for m, t in offenders.items() if t}
 
 
+def test_the_engine_never_imports_a_page_and_no_page_imports_the_build():
+    """Floors of the book (ARCHITECTURE.md): engine < pages < reproduce; a page may use the engine,
+    the engine never knows a page, and only the build (``book.reproduce``) sees every page."""
+    graph = internal_imports()
+    engine = [m for m in graph if m.startswith("alexnet_core.book.engine")]
+    pages = [m for m in graph if m.startswith("alexnet_core.book.pages")]
+    up = {m: sorted(t for t in graph[m] if t.startswith(("alexnet_core.book.pages", "alexnet_core.book.reproduce")))
+          for m in engine}
+    build = {m: sorted(t for t in graph[m] if t == "alexnet_core.book.reproduce") for m in pages}
+    assert not {m: t for m, t in (up | build).items() if t}
+    assert engine and pages
+
+
 def test_imports_inside_functions_are_only_optional_heavy_dependencies():
     found = []
     for name, tree in modules().items():

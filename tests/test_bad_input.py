@@ -27,7 +27,7 @@ from PIL import Image
 from alexnet_core.__main__ import main
 from alexnet_core.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
 from alexnet_core.config import TrainConfig
-from alexnet_core.book.records import RecordError, recorded_index
+from alexnet_core.book.engine.records import RecordError, recorded_index
 from alexnet_core.run_folder import claim_run_folder
 
 from conftest import write_image_folder
@@ -261,7 +261,7 @@ def _corrupt_record(listing: str) -> Callable[[Path, Path], Callable[[], object]
         (good / "b.json").write_text('{"config": {"dataset": "imagen')  # cut short by a crash or a bad merge
         if listing == "index":
             return lambda: recorded_index(tmp / "results", "cpu")
-        from alexnet_core.book.run_times import run_time_table
+        from alexnet_core.book.pages.runs import run_time_table
         return lambda: run_time_table(tmp / "results")
     return setup
 

@@ -1,7 +1,7 @@
 """Reading benchmarks/results/ for the Performance page: per-CPU folders, row picking, summaries."""
 import json
 
-from alexnet_core.book.benchmarks import cpu_summary, describe, load_cpu_benchmarks, pick
+from alexnet_core.book.engine.benchmarks import cpu_summary, describe, load_cpu_benchmarks, pick
 
 
 def row(precision, cl, ips, *, compile_=False, lrn=True, allocator="default", batch=128, fraction=0.5):
@@ -62,7 +62,7 @@ def test_pick_reads_missing_fields_as_old_defaults_and_skips_failures():
 
 
 def test_the_normalisation_rows_say_where_and_divide_rows_of_one_run(tmp_path):
-    from alexnet_core.book.performance import normalisation_results, normalisation_tables
+    from alexnet_core.book.pages.performance import normalisation_results, normalisation_tables
     result = dict(copy_gb_per_s=40.0, batch=128, cpu_isa="AVX512-BF16",
                   normalisations=[dict(normalisation="LRN", eager_ms=200.0, compiled_ms=100.0, speedup=2.0,
                                        eager_of_copy_rate=0.04, compiled_of_copy_rate=0.08)],

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from alexnet_core.book import experiments as X
-from alexnet_core.book import records as R
+from alexnet_core.book.engine import plan as X
+from alexnet_core.book.engine import records as R
 from alexnet_core.provenance import git_state
 from alexnet_core.train import check_config, train
 
@@ -138,7 +138,7 @@ def test_final_model_records_figure_arrays_from_the_shared_checkpoint(dirs, monk
 
 def test_colour_specificity():
     import torch
-    from alexnet_core.book.artifacts import colour_specificity
+    from alexnet_core.book.engine.artifacts import colour_specificity
     grey = torch.ones(1, 3, 2, 2)
     red = torch.zeros(1, 3, 2, 2)
     red[:, 0] = 1
@@ -147,7 +147,7 @@ def test_colour_specificity():
 
 
 def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
-    from alexnet_core.book import analysis as A
+    from alexnet_core.book.engine import measures as A
 
     def run(seed, errors):
         return dict(provenance=dict(seed=seed, variant="x"), metrics={},
@@ -177,7 +177,7 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
 
 
 def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
-    from alexnet_core.book import analysis as A
+    from alexnet_core.book.engine import measures as A
 
     def run(variant, val, train):
         return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
@@ -191,7 +191,7 @@ def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
 
 
 def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
-    from alexnet_core.book import analysis as A
+    from alexnet_core.book.engine import measures as A
 
     def run(val):
         return dict(metrics=dict(val_top1=val), history=[])
@@ -202,7 +202,7 @@ def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
 
 
 def test_records_of_one_network_group_by_config_once_per_seed():
-    from alexnet_core.book import analysis as A
+    from alexnet_core.book.engine import measures as A
 
     def run(seed, lrn, variant):
         return dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant))
@@ -211,7 +211,7 @@ def test_records_of_one_network_group_by_config_once_per_seed():
 
 
 def test_epochs_at_chance_count_a_late_start_on_each_side():
-    from alexnet_core.book import analysis as A
+    from alexnet_core.book.engine import measures as A
 
     def run(curve):
         return dict(config=dict(dataset="imagenette"), history=[dict(val_top1=v) for v in curve])
@@ -225,7 +225,7 @@ def test_epochs_at_chance_count_a_late_start_on_each_side():
 
 
 def test_local_file_finds_a_recorded_image_under_this_machines_data_root(tmp_path):
-    from alexnet_core.book.artifacts import local_file
+    from alexnet_core.book.engine.artifacts import local_file
     from alexnet_core.data import DataError
 
     image = tmp_path / "imagenette-224" / "val" / "n01" / "a.JPEG"
@@ -275,7 +275,7 @@ def test_git_state_is_dirty_for_changed_code_not_for_a_landed_record(tmp_path, m
 
 
 def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdict():
-    from alexnet_core.book import analysis as A
+    from alexnet_core.book.engine import measures as A
 
     def run(variant, val, train):
         return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
@@ -341,7 +341,7 @@ def test_list_says_which_runs_are_recorded_standing_in_or_missing():
 
 
 def test_the_scorecard_names_the_recipe_of_each_effects_runs():
-    from alexnet_core.book.scorecard import recipe_cell
+    from alexnet_core.book.pages.scorecard import recipe_cell
     exp = X.get_experiment("lrn_alexnet")
     eff = exp.effects[0]
     new = dict(config=dict(recipe="coded"), provenance={})
@@ -371,7 +371,7 @@ def test_a_sweep_records_a_diverging_run_and_goes_on(dirs, monkeypatch):
 
 
 def test_fastest_learning_rate_per_activation_skips_diverged_runs_and_breaks_ties_low():
-    from alexnet_core.book.analysis import fastest_learning_rates
+    from alexnet_core.book.engine.measures import fastest_learning_rates
 
     def run(act, lr, err, diverged=False):
         return dict(config=dict(activation=act, lr=lr), history=[dict(train_top1=err)],
@@ -383,7 +383,7 @@ def test_fastest_learning_rate_per_activation_skips_diverged_runs_and_breaks_tie
 
 def test_figure1_learning_rates_are_the_recorded_sweeps_choice():
     """The constants relu_vs_tanh trains with are what the cpu sweep measured (once it is recorded)."""
-    from alexnet_core.book.analysis import fastest_learning_rates
+    from alexnet_core.book.engine.measures import fastest_learning_rates
 
     runs = X.recorded_runs("activation_lr", "cpu")
     if len(runs) < len(X.get_experiment("activation_lr").variants):
@@ -393,7 +393,7 @@ def test_figure1_learning_rates_are_the_recorded_sweeps_choice():
 
 def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(monkeypatch):
     """An experiment whose runs are still being recorded is shown as far as it goes."""
-    from alexnet_core.book import chapter as C
+    from alexnet_core.book.pages import chapter as C
     from alexnet_core.book import reproduce as RP
 
     pending = [e for e in X.EXPERIMENTS.values() if e.pending]
@@ -408,7 +408,7 @@ def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(mo
 
 
 def test_a_superseded_recipe_is_named_with_what_differs_from_todays_switches():
-    from alexnet_core.book.runner import superseded_label
+    from alexnet_core.book.engine.run import superseded_label
     from alexnet_core.config import TrainConfig
     old = dict(recipe="coded", lr=0.003, dropout_scaling="train", lrn_per_column=False)
     assert superseded_label(TrainConfig(**old)) == "recipe coded, lr 0.003, inverted dropout, LRN across columns"

@@ -14,9 +14,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from alexnet_core import AlexNet, layer_table  # noqa: E402
-from alexnet_core.book import artifacts as F  # noqa: E402
-from alexnet_core.book import paper_figures as D  # noqa: E402
-from alexnet_core.book import plots as P  # noqa: E402
+from alexnet_core.book.engine import artifacts as F  # noqa: E402
+from alexnet_core.book.pages import figures as D  # noqa: E402
+from alexnet_core.book.pages import style as P  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -182,8 +182,8 @@ def test_figure_4_puts_each_prediction_under_its_image():
 
 
 def test_the_performance_figures_fit_the_page():
-    from alexnet_core.book import performance
-    from alexnet_core.book.benchmarks import load_cpu_benchmarks
+    from alexnet_core.book.pages import performance
+    from alexnet_core.book.engine.benchmarks import load_cpu_benchmarks
     from alexnet_core.paths import BENCHMARK_RESULTS_DIR
 
     cpus = load_cpu_benchmarks(BENCHMARK_RESULTS_DIR)

@@ -3,7 +3,7 @@ import jupytext
 import pytest
 
 from alexnet_core.book import reproduce as P
-from alexnet_core.book.run_times import run_time_table
+from alexnet_core.book.pages.runs import run_time_table
 
 NOTEBOOKS = sorted((P.REPO_ROOT / "notebooks").glob("*.md"))
 
@@ -48,8 +48,8 @@ def test_executed_notebook_hides_its_parameter_cells(tmp_path):
 def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     import json
 
-    from alexnet_core.book.experiments import EXPERIMENTS
-    from alexnet_core.book.records import record_path
+    from alexnet_core.book.engine.plan import EXPERIMENTS
+    from alexnet_core.book.engine.records import record_path
 
     def record(profile, spec):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)
@@ -77,8 +77,8 @@ def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, 
     import dataclasses
     import json
 
-    from alexnet_core.book import experiments as X
-    from alexnet_core.book.records import record_path
+    from alexnet_core.book.engine import plan as X
+    from alexnet_core.book.engine.records import record_path
 
     def record(profile, spec, config):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)

@@ -5,12 +5,12 @@ import math
 
 import pytest
 
-from alexnet_core.book import analysis as A
-from alexnet_core.book import performance as P
-from alexnet_core.book import scorecard as S
-from alexnet_core.book import verdicts as V
-from alexnet_core.book.benchmarks import CpuBenchmarks
-from alexnet_core.book.experiments import EXPERIMENTS, Effect
+from alexnet_core.book.engine import measures as A
+from alexnet_core.book.pages import performance as P
+from alexnet_core.book.pages import scorecard as S
+from alexnet_core.book.engine import judge as V
+from alexnet_core.book.engine.benchmarks import CpuBenchmarks
+from alexnet_core.book.engine.plan import EXPERIMENTS, Effect
 
 
 def run(variant: str, val_top1: float, seed: int = 0, epochs: int = 3, lr: float = 0.003, **config) -> dict:
@@ -310,7 +310,7 @@ def test_memory_rows_take_the_family_from_the_config(tmp_path):
 
 
 def test_the_authors_column_gives_their_own_ablation_where_they_ran_one():
-    from alexnet_core.book.original_code import AUTHORS_EFFECTS, authors_cell, authors_effect
+    from alexnet_core.book.pages.paper_code import AUTHORS_EFFECTS, authors_cell, authors_effect
     assert authors_effect("#145", "#148", "top1") == pytest.approx(-1.37)  # 40.66 - 42.03: the paper's -1.4
     assert authors_cell("LRN on AlexNet: top-5 error (points)") == "-1.15 (#145 vs #148)"
     assert authors_cell("Dropout: top-1 error (points)") == "-"

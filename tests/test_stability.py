@@ -4,9 +4,9 @@ import json
 import torch
 from torch import nn
 
-from alexnet_core.book import early_steps as stability
+from alexnet_core.book.engine import diagnostics as stability
 from alexnet_core.__main__ import main
-from alexnet_core.book.early_steps import dead_units, load_early_steps
+from alexnet_core.book.engine.diagnostics import dead_units, load_early_steps
 
 
 def test_dead_units_counts_units_no_input_turns_on():
@@ -42,7 +42,7 @@ def test_early_steps_command_records_per_step_losses_for_each_variant_and_seed(t
 
 
 def test_diagnostics_are_not_taken_for_run_records(tmp_path):
-    from alexnet_core.book.records import run_record_paths
+    from alexnet_core.book.engine.records import run_record_paths
 
     for rel in ("cpu/lrn_alexnet/lrn-s0.json", "diagnostics/cpu/early-steps-dropout.json"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import yaml
 
-from ..files import atomic_write_text
-from ..paths import GENERATED as GENERATED_PATH
-from ..paths import REPO_ROOT, RESULTS_DIR, data_root_setting
-from .experiments import EXPERIMENTS, PROFILES, SUPERSEDED_ALEXNET_RECIPES, get_profile, profile_for
-from .records import config_hash, recorded_index
-from .run_times import write_run_times
-from .scorecard import HEADLINE_FILE
+from alexnet_core.files import atomic_write_text
+from alexnet_core.paths import GENERATED as GENERATED_PATH
+from alexnet_core.paths import REPO_ROOT, RESULTS_DIR, data_root_setting
+from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, SUPERSEDED_ALEXNET_RECIPES, get_profile, profile_for
+from alexnet_core.book.engine.records import config_hash, recorded_index
+from alexnet_core.book.pages.runs import write_run_times
+from alexnet_core.book.pages.scorecard import HEADLINE_FILE
 
 GENERATED = GENERATED_PATH.as_posix()
 NOTEBOOKS = "notebooks"

@@ -1,5 +1,5 @@
 """Summaries the chapters share: spread over seeds, epochs to a target, and each effect
-measured and judged by the one verdict rule of :mod:`alexnet_core.book.verdicts`.
+measured and judged by the one verdict rule of :mod:`alexnet_core.book.engine.judge`.
 
 Three measurements need care (#21): the overfitting gap compares validation error with the
 training error measured the same way (eval mode, centre crop), where the run recorded it;
@@ -13,9 +13,9 @@ import math
 from statistics import mean, stdev
 from typing import Iterable, Sequence
 
-from ..evaluate import binomial_standard_error
-from . import verdicts as V
-from .records import recorded_hash
+from alexnet_core.evaluate import binomial_standard_error
+from alexnet_core.book.engine import judge as V
+from alexnet_core.book.engine.records import recorded_hash
 
 VERDICTS = V.VERDICTS
 

@@ -22,16 +22,16 @@ from statistics import mean
 
 import torch
 
-from ..config import RECIPES, TrainConfig
-from ..model import DROPOUT_SCALINGS
-from ..files import atomic_write_json
-from ..hardware import resolve_device, resolve_precision
-from ..inputs import load_data
-from ..paths import DIAGNOSTICS_DIR
-from ..provenance import git_state, provenance
-from ..train import TrainingDiverged, train
-from .early_steps import ALEXNET_RELUS, dead_units_on_validation
-from .experiments import data_available, get_profile
+from alexnet_core.config import RECIPES, TrainConfig
+from alexnet_core.model import DROPOUT_SCALINGS
+from alexnet_core.files import atomic_write_json
+from alexnet_core.hardware import resolve_device, resolve_precision
+from alexnet_core.inputs import load_data
+from alexnet_core.paths import DIAGNOSTICS_DIR
+from alexnet_core.provenance import git_state, provenance
+from alexnet_core.train import TrainingDiverged, train
+from alexnet_core.book.engine.diagnostics import ALEXNET_RELUS, dead_units_on_validation
+from alexnet_core.book.engine.plan import data_available, get_profile
 
 #: The AlexNet variants the book ablates, as settings over the reference (see experiments.py).
 ABLATIONS: dict[str, dict] = {

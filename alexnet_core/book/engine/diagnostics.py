@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ..augment import Augmenter
-from ..hardware import autocast, resolve_device, resolve_precision
-from ..inputs import augment_config, load_data
-from ..paths import DIAGNOSTICS_DIR
-from ..provenance import git_state, provenance
-from ..train import train
-from .experiments import data_available, get_experiment, profile_for
+from alexnet_core.augment import Augmenter
+from alexnet_core.hardware import autocast, resolve_device, resolve_precision
+from alexnet_core.inputs import augment_config, load_data
+from alexnet_core.paths import DIAGNOSTICS_DIR
+from alexnet_core.provenance import git_state, provenance
+from alexnet_core.train import train
+from alexnet_core.book.engine.plan import data_available, get_experiment, profile_for
 
 
 #: AlexNet's ReLU modules and the layers whose outputs they rectify.

@@ -8,10 +8,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import BENCHMARK_RESULTS_DIR, RESULTS_DIR
-from .benchmarks import PAPER_STEP, CpuBenchmarks, cpu_summary, describe, pick
-from .plots import PALETTE, WIDTH, legend_above
-from .records import load_record, run_record_paths
+from alexnet_core.paths import BENCHMARK_RESULTS_DIR, RESULTS_DIR
+from alexnet_core.book.engine.benchmarks import PAPER_STEP, CpuBenchmarks, cpu_summary, describe, pick
+from alexnet_core.book.pages.style import PALETTE, WIDTH, legend_above
+from alexnet_core.book.engine.records import load_record, run_record_paths
 
 
 def load_benchmark(path: str, root: Path = BENCHMARK_RESULTS_DIR) -> dict | None:

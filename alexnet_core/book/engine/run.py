@@ -6,16 +6,16 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from ..augment import Augmenter
-from ..checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
-from ..files import atomic_write_json
-from ..hardware import resolve_device
-from ..inputs import augment_config, build_model, load_data
-from ..hardware import resolve_precision
-from ..provenance import git_state, provenance
-from ..train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
-from .artifacts import figure_artifacts
-from .records import (artifacts_path, config_hash, find_all_recorded, find_set_aside, keep_superseded, load_record,
+from alexnet_core.augment import Augmenter
+from alexnet_core.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
+from alexnet_core.files import atomic_write_json
+from alexnet_core.hardware import resolve_device
+from alexnet_core.inputs import augment_config, build_model, load_data
+from alexnet_core.hardware import resolve_precision
+from alexnet_core.provenance import git_state, provenance
+from alexnet_core.train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
+from alexnet_core.book.engine.artifacts import figure_artifacts
+from alexnet_core.book.engine.records import (artifacts_path, config_hash, find_all_recorded, find_set_aside, keep_superseded, load_record,
                       record_path, recorded_hash, superseded_path)
 
 

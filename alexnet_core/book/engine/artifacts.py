@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..augment import Augmenter
-from ..data import DataError, ImageSet, decode_image, find_split_folder, list_image_folder, resolve_data_root
-from ..evaluate import embeddings, nearest_neighbours, predict
+from alexnet_core.augment import Augmenter
+from alexnet_core.data import DataError, ImageSet, decode_image, find_split_folder, list_image_folder, resolve_data_root
+from alexnet_core.evaluate import embeddings, nearest_neighbours, predict
 
 QUERY_IMAGES = 8
 NEIGHBOURS = 6

@@ -8,12 +8,12 @@ import math
 from pathlib import Path
 from typing import Callable
 
-from . import analysis as A
-from . import verdicts as V
-from .experiments import EXPERIMENTS, PROFILES, Experiment, recorded_runs
-from ..files import atomic_write_text
-from ..paths import GENERATED, REPO_ROOT
-from .original_code import authors_cell
+from alexnet_core.book.engine import measures as A
+from alexnet_core.book.engine import judge as V
+from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment, recorded_runs
+from alexnet_core.files import atomic_write_text
+from alexnet_core.paths import GENERATED, REPO_ROOT
+from alexnet_core.book.pages.paper_code import authors_cell
 
 
 def setting_of(experiment: Experiment, profile: str) -> str:

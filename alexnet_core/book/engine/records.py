@@ -8,8 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from ..config import LEGACY_SETTINGS, RUNTIME_ONLY, TrainConfig
-from ..paths import DIAGNOSTICS
+from alexnet_core.config import LEGACY_SETTINGS, RUNTIME_ONLY, TrainConfig
+from alexnet_core.paths import DIAGNOSTICS
 
 
 #: Keys of a run record, in this order of importance.

@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..inputs import load_data
-from ..paths import RESULTS_DIR, runs_dir
-from .records import config_hash, recorded_index
-from .experiments import (EXPERIMENTS, RunSpec, data_available, get_profile, profile_for,
+from alexnet_core.inputs import load_data
+from alexnet_core.paths import RESULTS_DIR, runs_dir
+from alexnet_core.book.engine.records import config_hash, recorded_index
+from alexnet_core.book.engine.plan import (EXPERIMENTS, RunSpec, data_available, get_profile, profile_for,
                           run_experiment)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model import paper_lrn
-from .analysis import mean_and_se
-from .recipe_study import DROPOUT_NAMES, row_dropout
+from alexnet_core.model import paper_lrn
+from alexnet_core.book.engine.measures import mean_and_se
+from alexnet_core.book.engine.recipe_start import DROPOUT_NAMES, row_dropout
 
 #: Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..files import atomic_write_text
-from ..paths import GENERATED, REPO_ROOT, RESULTS_DIR
-from .records import load_record, run_record_paths
+from alexnet_core.files import atomic_write_text
+from alexnet_core.paths import GENERATED, REPO_ROOT, RESULTS_DIR
+from alexnet_core.book.engine.records import load_record, run_record_paths
 
 
 def run_rows(results_dir: Path = RESULTS_DIR) -> list[dict]:

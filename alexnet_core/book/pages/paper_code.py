@@ -3,7 +3,7 @@
 Read from ``computerhistory/AlexNet-Source-Code`` (commit 2f8b81f7) and, for the CIFAR-10
 net with normalisation, ``dnouri/cuda-convnet`` (commit e4ac0c1f); the book's chapter "The paper
 and its code" tabulates them. These are cited numbers, like the paper's own in
-:mod:`alexnet_core.book.experiments`: nothing here is measured by this project.
+:mod:`alexnet_core.book.engine.plan`: nothing here is measured by this project.
 """
 from __future__ import annotations
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..config import TrainConfig
-from ..paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
-from ..train import RunOutcome, train
-from .analysis import family_noise
-from .records import config_hash, load_record, recorded_index
-from .runner import load_or_train, superseded_label, superseded_record
+from alexnet_core.config import TrainConfig
+from alexnet_core.paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
+from alexnet_core.train import RunOutcome, train
+from alexnet_core.book.engine.measures import family_noise
+from alexnet_core.book.engine.records import config_hash, load_record, recorded_index
+from alexnet_core.book.engine.run import load_or_train, superseded_label, superseded_record
 
 # --------------------------------------------------------------------------- profiles
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .plots import PALETTE, SMALLEST_FONT, WIDTH
+from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH
 
 #: What a module after a weight layer does, as Figure 2's labels name it.
 _OP_NAMES = {nn.ReLU: "ReLU", nn.Tanh: "tanh", nn.Dropout: "dropout"}

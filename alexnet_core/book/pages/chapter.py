@@ -6,11 +6,11 @@ import html
 import io
 from dataclasses import dataclass, field
 
-from . import analysis as A
-from . import verdicts as V
-from .experiments import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, recorded_runs,
+from alexnet_core.book.engine import measures as A
+from alexnet_core.book.engine import judge as V
+from alexnet_core.book.engine.plan import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, recorded_runs,
                           run_experiment, seed_noise)
-from .plots import ablation_figure, pending_figure, use_style
+from alexnet_core.book.pages.style import ablation_figure, pending_figure, use_style
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -1,0 +1,1 @@
+"""The book's machinery: the engine (plan, records, run, judge) and one module per page."""
