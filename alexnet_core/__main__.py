@@ -6,11 +6,12 @@ import json
 import sys
 from pathlib import Path
 
-from .book.engine.diagnostics import diagnostics_path, early_steps
-from .book.engine.plan import EXPERIMENTS, PROFILES, get_profile, run_experiment
-from .book.engine.recipe_start import recipe_start, study_path
+from .book.engine.diagnostics import diagnostics_path, early_steps, recipe_start, study_path
+from .book.engine.plan import EXPERIMENTS, PROFILES, get_profile
+from .book.engine.run import run_experiment
 from .book.engine.record_all import record_profile
-from .book.reproduce import MISSING, RECORDED, STANDING_IN, ReproduceError, best_recorded_profile, reproduce, run_states
+from .book.reproduce import ReproduceError, reproduce
+from .book.engine.records import MISSING, RECORDED, STANDING_IN, best_recorded_profile, run_states
 from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import add_config_arguments, config_from_args
 from .data import DataError

@@ -6,6 +6,7 @@ import pytest
 
 from alexnet_core.book.engine import plan as X
 from alexnet_core.book.engine import records as R
+from alexnet_core.book.engine import run as RUN
 from alexnet_core.provenance import git_state
 from alexnet_core.train import check_config, train
 
@@ -58,7 +59,7 @@ def dirs(tmp_path, monkeypatch):
 
 
 def test_record_round_trip_and_cache_hit(dirs, monkeypatch):
-    records = X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs)
+    records = RUN.run_experiment("lrn_cifar", "smoke", progress=False, **dirs)
     assert [r["provenance"]["run"] for r in records] == ["lrn-s0", "no-lrn-s0"]
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     on_disk = json.loads(path.read_text())
@@ -68,39 +69,39 @@ def test_record_round_trip_and_cache_hit(dirs, monkeypatch):
     assert prov["config_hash"] == R.config_hash(on_disk["config"]) and prov["precision"] in ("bf16", "fp32")
     assert prov["commit"] and "wall_seconds" in prov and prov["device"]
 
-    again = X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs,
+    again = RUN.run_experiment("lrn_cifar", "smoke", progress=False, **dirs,
                              trainer=lambda *a, **k: pytest.fail("a recorded run was retrained"))
     assert again == records
 
 
 def test_changed_config_or_retrain_trains_again(dirs, monkeypatch):
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
     calls = []
     counting = lambda *a, **k: calls.append(1) or train(*a, **k)  # noqa: E731
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, trainer=counting, **dirs)
+    RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, trainer=counting, **dirs)
     assert calls == [1]
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     record = json.loads(path.read_text())
     record["config"]["lr"] = 0.5  # recorded with other settings
     path.write_text(json.dumps(record))
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], trainer=counting, **dirs)
+    RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], trainer=counting, **dirs)
     assert calls == [1, 1]
 
 
 def test_a_setting_added_later_does_not_invalidate_records(dirs, monkeypatch):
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     record = json.loads(path.read_text())
     del record["config"]["stats_sample"]  # as if recorded before the setting existed
     path.write_text(json.dumps(record))
-    (again,) = X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs,
+    (again,) = RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs,
                                 trainer=lambda *a, **k: pytest.fail("retrained a run recorded before a new setting"))
     assert again["config"] == record["config"] and "stats_sample" not in again["config"]  # the old record, as it was
 
 
 def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, monkeypatch):
-    X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
-    (record,) = X.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs,
+    RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
+    (record,) = RUN.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs,
                                  trainer=lambda *a, **k: pytest.fail("retrained a run recorded elsewhere"))
     assert record["provenance"]["copied_from"] == "smoke/lrn_alexnet/lrn-s0.json"
     assert record["provenance"]["variant"] == "overlap" and record["provenance"]["run"] == "overlap-s0"
@@ -114,20 +115,20 @@ def test_unreadable_record_is_a_clear_error(tmp_path):
 
 
 def test_smoke_runs_drop_their_checkpoints_once_recorded_and_others_keep_them(dirs, monkeypatch):
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
+    RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs)
     work = dirs["runs_dir"] / "smoke" / "lrn_cifar" / "lrn-s0"
     assert not (work / "checkpoint.pt").exists()  # CI's disk: ~450 MB per smoke AlexNet run otherwise
     assert (work / "history.jsonl").exists() and (work / "result.json").exists()
     monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(X.PROFILES["smoke"], keep_checkpoints=True))
-    X.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, **dirs)
+    RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], retrain=True, **dirs)
     assert (work / "checkpoint.pt").exists()
     assert X.PROFILES["cpu"].keep_checkpoints and X.PROFILES["gpu"].keep_checkpoints
 
 
 def test_final_model_records_figure_arrays_from_the_shared_checkpoint(dirs, monkeypatch):
     monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(X.PROFILES["smoke"], keep_checkpoints=True))
-    X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
-    (record,) = X.run_experiment("final_model", "smoke", progress=False, **dirs,
+    RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
+    (record,) = RUN.run_experiment("final_model", "smoke", progress=False, **dirs,
                                  trainer=lambda *a, **k: pytest.fail("retrained instead of reusing the checkpoint"))
     arrays = R.load_artifacts(dirs["results_dir"], "smoke", "final_model", "paper-s0")
     assert arrays["conv1_shape"] == [96, 3, 11, 11] and len(arrays["colour_specificity"]) == 96
@@ -148,6 +149,8 @@ def test_colour_specificity():
 
 def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
     from alexnet_core.book.engine import measures as A
+    from alexnet_core.book.engine import judge as V
+    from alexnet_core.book.pages import tables as T
 
     def run(seed, errors):
         return dict(provenance=dict(seed=seed, variant="x"), metrics={},
@@ -155,43 +158,47 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
     relu = [run(0, [40, 30, 24, 20])]
     tanh = [run(0, [50, 45, 40, 35])]
     eff = X.get_experiment("relu_vs_tanh").effects[0]
-    row = A.effect_row(eff, {"relu": relu, "tanh": tanh})
+    row = V.effect_row(eff, {"relu": relu, "tanh": tanh})
     assert row["bound"] == pytest.approx(4 / 3) and row["verdict"] == "underpowered (lower bound)"  # one seed: no spread
-    assert A.format_ours(row).startswith("≥ 1.33")
+    assert T.format_ours(row).startswith("≥ 1.33")
     # every seed counts: one that reached the target and two censored ones give a bound on the mean
     relus = [run(s, [40, 30, 24, 20]) for s in range(3)]
     tanhs = [run(0, [50, 45, 40, 30, 28, 24]), run(1, [50, 45, 40, 35]), run(2, [50, 45, 40, 35, 30])]
-    row = A.effect_row(eff, {"relu": relus, "tanh": tanhs})
+    row = V.effect_row(eff, {"relu": relus, "tanh": tanhs})
     assert row["censored"] == 2 and row["bound"] == pytest.approx((6 / 3 + 4 / 3 + 5 / 3) / 3)
-    assert row["verdict"] == "direction only (lower bound)" and "in 2 of the 3 seed(s)" in A.format_ours(row)
+    assert row["verdict"] == "direction only (lower bound)" and "in 2 of the 3 seed(s)" in T.format_ours(row)
     assert A.common_target(relus, tanhs, (50.0, 40.0, 30.0)) == 40.0  # the lowest every run reached
     # a seed whose fast net never reached the target either has no ratio: counted, and unresolved
     stuck = [run(s, [40, 30, 24, 20]) for s in range(2)] + [run(2, [40, 35, 30, 28])]
-    row = A.effect_row(eff, {"relu": stuck, "tanh": tanhs})
+    row = V.effect_row(eff, {"relu": stuck, "tanh": tanhs})
     assert row["runs"] == 3 and row["unresolved"] == 1 and row["verdict"] == "underpowered (lower bound)"
     assert "in 1 of 3 seeds neither net reached the target" in row["note"]
     tanh_fast = [run(0, [50, 40, 30, 20, 10, 5])]
-    row = A.effect_row(eff, {"relu": relu, "tanh": [run(0, [50, 45, 40, 35, 30, 24])]})
+    row = V.effect_row(eff, {"relu": relu, "tanh": [run(0, [50, 45, 40, 35, 30, 24])]})
     assert row["bound"] is None and row["ours"] == pytest.approx(2.0)
     assert tanh_fast
 
 
 def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
     from alexnet_core.book.engine import measures as A
+    from alexnet_core.book.engine import judge as V
+    from alexnet_core.book.pages import tables as T
 
     def run(variant, val, train):
         return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
                     metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[])
     eff = X.get_experiment("dropout").effects[1]  # top-1 error, dropout against none
-    learned = A.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 30.0, 5.0)]})
+    learned = V.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 30.0, 5.0)]})
     assert learned["verdict"] != "inconclusive (a run did not learn)"
-    stuck = A.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 90.9, 89.5)]})
+    stuck = V.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 90.9, 89.5)]})
     assert stuck["verdict"] == "inconclusive (a run did not learn)"
     assert not A.did_not_learn(dict(config=dict(dataset="synthetic"), metrics=dict(val_top1=99.0)))
 
 
 def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
     from alexnet_core.book.engine import measures as A
+    from alexnet_core.book.engine import judge as V
+    from alexnet_core.book.pages import tables as T
 
     def run(val):
         return dict(metrics=dict(val_top1=val), history=[])
@@ -203,6 +210,8 @@ def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
 
 def test_records_of_one_network_group_by_config_once_per_seed():
     from alexnet_core.book.engine import measures as A
+    from alexnet_core.book.engine import judge as V
+    from alexnet_core.book.pages import tables as T
 
     def run(seed, lrn, variant):
         return dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant))
@@ -212,6 +221,8 @@ def test_records_of_one_network_group_by_config_once_per_seed():
 
 def test_epochs_at_chance_count_a_late_start_on_each_side():
     from alexnet_core.book.engine import measures as A
+    from alexnet_core.book.engine import judge as V
+    from alexnet_core.book.pages import tables as T
 
     def run(curve):
         return dict(config=dict(dataset="imagenette"), history=[dict(val_top1=v) for v in curve])
@@ -220,8 +231,8 @@ def test_epochs_at_chance_count_a_late_start_on_each_side():
     assert A.epochs_near_chance(dict(config=dict(dataset="synthetic"), history=[])) is None
     eff = X.get_experiment("overlap_pool").effects[0]
     groups = {eff.reference: [run([86.0, 70.0])], eff.ablated: [run([90.0, 90.0, 80.0]), run([90.0, 70.0])]}
-    assert A.late_start(eff, groups) == "0 / 1.5"
-    assert A.late_start(eff, {eff.reference: [run([86.0])]}) == "0 / -"
+    assert T.late_start(eff, groups) == "0 / 1.5"
+    assert T.late_start(eff, {eff.reference: [run([86.0])]}) == "0 / -"
 
 
 def test_local_file_finds_a_recorded_image_under_this_machines_data_root(tmp_path):
@@ -244,9 +255,9 @@ def test_recorded_runs_reads_what_is_there_and_never_trains(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(dict(config=spec.config.to_dict(), provenance=dict(variant="lrn", seed=0),
                                     metrics=dict(val_top1=None), history=[])))
-    runs = X.recorded_runs("overlap_pool", "cpu", tmp_path)
+    runs = R.recorded_runs("overlap_pool", "cpu", tmp_path)
     assert [r["provenance"]["variant"] for r in runs] == ["overlap"]  # no-overlap is not recorded: left out
-    assert X.recorded_runs("lrn_cifar", "gpu", tmp_path) == []  # the gpu profile runs no CIFAR-10
+    assert R.recorded_runs("lrn_cifar", "gpu", tmp_path) == []  # the gpu profile runs no CIFAR-10
 
 
 def test_git_state_prefers_the_commit_the_copier_names(monkeypatch):
@@ -276,17 +287,19 @@ def test_git_state_is_dirty_for_changed_code_not_for_a_landed_record(tmp_path, m
 
 def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdict():
     from alexnet_core.book.engine import measures as A
+    from alexnet_core.book.engine import judge as V
+    from alexnet_core.book.pages import tables as T
 
     def run(variant, val, train):
         return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
                     metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[])
     eff = X.get_experiment("overlap_pool").effects[2]  # the overfitting gap
-    row = A.effect_row(eff, {"overlap": [run("overlap", 51.0, 53.0)], "no-overlap": [run("no-overlap", 58.0, 61.0)]})
+    row = V.effect_row(eff, {"overlap": [run("overlap", 51.0, 53.0)], "no-overlap": [run("no-overlap", 58.0, 61.0)]})
     assert row["verdict"] == "not measured" and "train mode" in row["note"] and row["ours"] != row["ours"]  # nan
 
 
 def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrained(dirs, monkeypatch):
-    X.run_experiment("lrn_alexnet", "smoke", progress=False, **dirs)  # both sides recorded under today's recipe
+    RUN.run_experiment("lrn_alexnet", "smoke", progress=False, **dirs)  # both sides recorded under today's recipe
     old = dict(X.ALEXNET_RECIPE)
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
     monkeypatch.setattr(X, "_ALEXNET", X._ALEXNET | dict(recipe="coded", lr=0.002))
@@ -294,11 +307,11 @@ def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrain
         X.PROFILES["smoke"], alexnet=X.PROFILES["smoke"].alexnet | dict(recipe="coded", lr=0.002)))
     (spec,) = [s for s in X.get_experiment("lrn_alexnet").runs("smoke") if s.variant == "lrn"]
     assert spec.config.recipe == "coded" and [c.recipe for c in spec.superseded] == [old["recipe"]]
-    (shown,) = X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], stand_ins=True, **dirs,
+    (shown,) = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], stand_ins=True, **dirs,
                                 trainer=lambda *a, **k: pytest.fail("trained although a stand-in was recorded"))
     assert shown["provenance"]["superseded"] == f"recipe {old['recipe']}, lr {old['lr']:g}"
     calls = []
-    (fresh,) = X.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs,
+    (fresh,) = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs,
                                 trainer=lambda *a, **k: calls.append(1) or train(*a, **k))
     assert calls == [1] and fresh["config"]["recipe"] == "coded" and "superseded" not in fresh["provenance"]
     # the old record is set aside, not lost, and while no-lrn still stands in from the old recipe
@@ -306,14 +319,14 @@ def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrain
     aside = dirs["results_dir"] / "smoke" / "lrn_alexnet" / "superseded" / "lrn-s0.json"
     assert json.loads(aside.read_text())["config"].get("recipe", "printed") == old["recipe"]
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
-    shown = X.run_experiment("lrn_alexnet", "smoke", progress=False, stand_ins=True, **dirs,
+    shown = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, stand_ins=True, **dirs,
                              trainer=lambda *a, **k: pytest.fail("trained although stand-ins exist"))
     assert [r["provenance"].get("superseded") is not None for r in shown] == [True, True]
     assert {r["config"].get("recipe", "printed") for r in shown} == {old["recipe"]}
 
 
 def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(tmp_path, monkeypatch):
-    from alexnet_core.book import reproduce as P
+    from alexnet_core.book.engine import records as P
     old = dict(X.ALEXNET_RECIPE)
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
     monkeypatch.setitem(X.PROFILES, "cpu", dataclasses.replace(
@@ -334,7 +347,7 @@ def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(t
 
 def test_list_says_which_runs_are_recorded_standing_in_or_missing():
     from alexnet_core.__main__ import run_state_summary
-    from alexnet_core.book import reproduce as P
+    from alexnet_core.book.engine import records as P
     states = {"lrn-s0": P.RECORDED, "lrn-s1": P.RECORDED, "no-lrn-s0": P.STANDING_IN, "no-lrn-s1": P.MISSING}
     assert run_state_summary(states) == "2 of 4 recorded; superseded recipe: no-lrn-s0; missing: no-lrn-s1"
     assert run_state_summary({"a": P.RECORDED}, pending=True).endswith("(pending: shown as recorded so far)")
@@ -360,13 +373,13 @@ def test_a_sweep_records_a_diverging_run_and_goes_on(dirs, monkeypatch):
             raise TrainingDiverged("loss NaN", epoch=1, step=3)
         return train(cfg, out, **kw)
 
-    records = X.run_experiment("activation_lr", "smoke", progress=False, trainer=trainer, **dirs)
+    records = RUN.run_experiment("activation_lr", "smoke", progress=False, trainer=trainer, **dirs)
     diverged = [r for r in records if r["metrics"].get("diverged")]
     assert {r["provenance"]["variant"] for r in diverged} == {"relu-lr0.04", "tanh-lr0.04"}
     assert all(r["metrics"]["diverged_step"] == 3 and r["metrics"]["val_top1"] is None for r in diverged)
     assert (dirs["results_dir"] / "smoke" / "activation_lr" / "tanh-lr0.04-s0.json").exists()
     with pytest.raises(TrainingDiverged):  # elsewhere a diverging run still stops the experiment
-        X.run_experiment("lrn_cifar", "smoke", progress=False, **dirs, retrain=True,
+        RUN.run_experiment("lrn_cifar", "smoke", progress=False, **dirs, retrain=True,
                          trainer=lambda *a, **k: (_ for _ in ()).throw(TrainingDiverged("NaN", 1, 1)))
 
 
@@ -385,7 +398,7 @@ def test_figure1_learning_rates_are_the_recorded_sweeps_choice():
     """The constants relu_vs_tanh trains with are what the cpu sweep measured (once it is recorded)."""
     from alexnet_core.book.engine.measures import fastest_learning_rates
 
-    runs = X.recorded_runs("activation_lr", "cpu")
+    runs = R.recorded_runs("activation_lr", "cpu")
     if len(runs) < len(X.get_experiment("activation_lr").variants):
         pytest.skip("the cpu learning-rate sweep is not fully recorded yet")
     assert fastest_learning_rates(runs) == X.FIGURE1_LRS
@@ -394,7 +407,6 @@ def test_figure1_learning_rates_are_the_recorded_sweeps_choice():
 def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(monkeypatch):
     """An experiment whose runs are still being recorded is shown as far as it goes."""
     from alexnet_core.book.pages import chapter as C
-    from alexnet_core.book import reproduce as RP
 
     pending = [e for e in X.EXPERIMENTS.values() if e.pending]
     assert pending
@@ -402,13 +414,13 @@ def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(mo
     ch = C.setup("cpu")
     for e in pending:
         assert all(r["config"]["model"] == "convlocal" for r in ch.runs(e.name))
-    before = RP.recorded_fraction("cpu")
+    before = R.recorded_fraction("cpu")
     monkeypatch.setitem(X.EXPERIMENTS, pending[0].name, dataclasses.replace(pending[0], pending=False))
-    assert RP.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count
+    assert R.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count
 
 
 def test_a_superseded_recipe_is_named_with_what_differs_from_todays_switches():
-    from alexnet_core.book.engine.run import superseded_label
+    from alexnet_core.book.engine.records import superseded_label
     from alexnet_core.config import TrainConfig
     old = dict(recipe="coded", lr=0.003, dropout_scaling="train", lrn_per_column=False)
     assert superseded_label(TrainConfig(**old)) == "recipe coded, lr 0.003, inverted dropout, LRN across columns"

@@ -15,8 +15,9 @@ from matplotlib.text import Text  # noqa: E402
 
 from alexnet_core import AlexNet, layer_table  # noqa: E402
 from alexnet_core.book.engine import artifacts as F  # noqa: E402
-from alexnet_core.book.pages import figures as D  # noqa: E402
+from alexnet_core.book.pages import architecture, results  # noqa: E402
 from alexnet_core.book.pages import style as P  # noqa: E402
+from alexnet_core.book.pages import dropout, learning, lrn  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +84,7 @@ def test_the_bars_show_every_seed_and_the_standard_error():
 def test_every_learning_rate_schedule_has_its_own_panel():
     groups = {name: [run(0, [50, 40, 30, 20], lr=lr)] for name, lr in
               (("reference", 0.003), ("bias-zero", 0.003), ("no-weight-decay", 0.003), ("paper-lr", 0.01))}
-    fig = P.lr_schedule_figure(groups)
+    fig = learning.lr_schedule_figure(groups)
     assert_fits_the_page(fig)
     drawn = [ax for ax in fig.axes if ax.get_lines()]
     assert [ax.get_title() for ax in drawn] == list(groups)
@@ -94,14 +95,14 @@ def test_the_other_charts_fit_the_page():
             for v in ("dropout", "no-dropout") for lr in (0.003, 0.001) for s in (0, 1) for rec in ("printed", "coded")]
     study = dict(rows=rows, chance_loss=2.3)
     for fig in (P.curves_figure(GROUPS, "train_top1", "training error (%)", ", cpu", (25, "25% target")),
-                P.early_steps_figure(study), P.recipe_start_figure(study), P.lrn_conventions_figure(),
+                dropout.early_steps_figure(study), learning.recipe_start_figure(study), lrn.lrn_conventions_figure(),
                 P.pending_figure(2, 6, "lrn_convlocal", "cpu"), P.note_figure("no dataset was given")):
         assert_fits_the_page(fig)
 
 
 def test_figure_2_is_traced_from_the_model():
     model = AlexNet()
-    layers = D.architecture_layers(model)
+    layers = architecture.architecture_layers(model)
     names = [layer["name"] for layer in layers]
     assert names == ["input", "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
     assert [layer["shape"] for layer in layers[1:]] == [r["output_shape"] for r in layer_table(model)]
@@ -109,7 +110,7 @@ def test_figure_2_is_traced_from_the_model():
     assert [layer["sees"] for layer in layers[1:]] == ["all", "own column", "both columns", "own column",
                                                         "own column", "both columns", "all", "all"]
     assert layers[1]["after"] == (96, 27, 27) and "LRN" in layers[1]["ops"]
-    one = D.architecture_layers(AlexNet(10, groups=1, width=0.5, remove_conv=3))
+    one = architecture.architecture_layers(AlexNet(10, groups=1, width=0.5, remove_conv=3))
     assert "conv3" not in [layer["name"] for layer in one] and {layer["columns"] for layer in one} == {1}
     assert one[-1]["shape"] == (10,)
 
@@ -117,10 +118,10 @@ def test_figure_2_is_traced_from_the_model():
 def test_figure_2_draws_what_a_forward_pass_gives_for_any_model():
     toy = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2), torch.nn.ReLU(), torch.nn.Conv2d(4, 6, 3, groups=2),
                               torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(6 * 27 * 27, 5))
-    layers = D.architecture_layers(toy, input_size=113)
+    layers = architecture.architecture_layers(toy, input_size=113)
     assert [layer["shape"] for layer in layers[1:]] == [(4, 56, 56), (6, 54, 54), (5,)]
     assert layers[2]["after"] == (6, 27, 27) and layers[1]["columns"] == 2
-    fig = D.architecture_figure(AlexNet())
+    fig = architecture.architecture_figure(AlexNet())
     assert_fits_the_page(fig)
     texts = {t.get_text() for t in fig.findobj(Text)}
     assert "48×55×55\npooled 48×27×27" in texts and "column 2 (GPU 2)" in texts
@@ -128,13 +129,13 @@ def test_figure_2_draws_what_a_forward_pass_gives_for_any_model():
 
 def test_figure_3_lays_out_each_columns_kernels_as_three_rows_of_sixteen():
     kernels = np.random.default_rng(0).normal(size=(96, 3, 11, 11))
-    mosaic = D.kernel_mosaic(kernels[:48])
+    mosaic = results.kernel_mosaic(kernels[:48])
     assert mosaic.shape == (3 * 12 - 1, 16 * 12 - 1, 3) and mosaic.min() >= 0 and mosaic.max() <= 1
-    fig = D.kernels_figure(kernels, 2, list(np.linspace(0, 1, 96)))
+    fig = results.kernels_figure(kernels, 2, list(np.linspace(0, 1, 96)))
     assert_fits_the_page(fig)
     assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["column 1 (GPU 1)", "column 2 (GPU 2)"]
     assert [ax.get_images()[0].get_array().shape[:2] for ax in fig.axes] == [(35, 191)] * 2
-    assert "one column" in D.kernels_figure(kernels[:64], 1).axes[0].get_title()
+    assert "one column" in results.kernels_figure(kernels[:64], 1).axes[0].get_title()
 
 
 def test_figure_4_queries_take_one_image_per_class_spread_over_the_classes():
@@ -166,7 +167,7 @@ def test_figure_4_puts_each_prediction_under_its_image():
     images = [np.full((32, 32, 3), 40 * i, dtype=np.uint8) for i in range(3)]
     names = ["tench", "English springer", "cassette player", "chain saw", "church", "French horn"]
     top = [[0, 1, 2, 3, 4], [2, 1, 0, 5, 4], [5, 4, 3, 2, 1]]
-    fig = D.predictions_figure(images, [0, 1, 5], top, [[0.6, 0.2, 0.1, 0.05, 0.05]] * 3, names)
+    fig = results.predictions_figure(images, [0, 1, 5], top, [[0.6, 0.2, 0.1, 0.05, 0.05]] * 3, names)
     assert_fits_the_page(fig)
     pictures = [ax for ax in fig.axes if ax.get_images()]
     bars = [ax for ax in fig.axes if ax.patches]
@@ -175,7 +176,7 @@ def test_figure_4_puts_each_prediction_under_its_image():
         assert [t.get_text() for t in panel.get_yticklabels()] == [names[k] for k in classes]
         assert panel.get_position().y1 < picture.get_position().y0  # below its image
         assert abs(panel.get_position().x0 - picture.get_position().x0) < 0.3  # in the same column
-    fig = D.neighbours_figure(images, [images * 2] * 3, [[True] * 6, [False] + [True] * 5, [True] * 6])
+    fig = results.neighbours_figure(images, [images * 2] * 3, [[True] * 6, [False] + [True] * 5, [True] * 6])
     assert_fits_the_page(fig)
     framed = [ax for ax in fig.axes if ax.get_images() and ax.spines["left"].get_visible()]
     assert len(framed) == 1

@@ -12,7 +12,7 @@ from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats
 from alexnet_core.config import RECIPE_SWITCHES, RECIPES, TrainConfig
 from alexnet_core.model import AlexNet, WithinMapNorm, paper_lrn
 from alexnet_core.optim import PaperSGD, make_optimizer, set_lr
-from alexnet_core.book.engine.recipe_start import left_chance_step, recipe_start
+from alexnet_core.book.engine.diagnostics import left_chance_step, recipe_start
 from alexnet_core.book.engine.records import config_hash, recorded_hash
 from alexnet_core.inputs import build_model
 
@@ -180,7 +180,8 @@ def test_recipe_start_resumes_and_records_each_run(tmp_path, monkeypatch):
 
 
 def test_the_choice_in_words_names_what_left_chance():
-    from alexnet_core.book.engine.recipe_start import choice_text, starts_everywhere, summary_rows
+    from alexnet_core.book.engine.diagnostics import recipe_start_rows as summary_rows, starts_everywhere
+    from alexnet_core.book.pages.learning import choice_text
 
     def row(recipe, lr, variant, left, seed=0, diverged=None, dropout="test"):
         return dict(recipe=recipe, lr=lr, variant=variant, seed=seed, steps=146, left_chance_step=left,
@@ -209,7 +210,8 @@ def test_the_choice_in_words_names_what_left_chance():
 
 
 def test_rows_recorded_before_the_dropout_switch_are_the_inverted_form():
-    from alexnet_core.book.engine.recipe_start import dropout_contrast_text, row_dropout
+    from alexnet_core.book.engine.diagnostics import row_dropout
+    from alexnet_core.book.pages.learning import dropout_contrast_text
     assert row_dropout(dict(recipe_settings=dict(lrn_alpha="per-window"))) == "train"
     assert row_dropout(dict(recipe_settings=RECIPES["coded"])) == "test"
 
@@ -224,7 +226,7 @@ def test_rows_recorded_before_the_dropout_switch_are_the_inverted_form():
 
 
 def test_dead_units_in_words_name_the_fewest_and_the_most():
-    from alexnet_core.book.engine.recipe_start import dead_units_text, start_contrast_text
+    from alexnet_core.book.pages.learning import dead_units_text, start_contrast_text
 
     def row(variant, dead, seed=0, lr=0.003, diverged=None):
         return dict(recipe="coded", lr=lr, variant=variant, seed=seed, steps=146, left_chance_step=50,
@@ -242,7 +244,7 @@ def test_dead_units_in_words_name_the_fewest_and_the_most():
 
 
 def test_a_variants_start_in_words_beside_the_reference():
-    from alexnet_core.book.engine.recipe_start import start_contrast_text
+    from alexnet_core.book.pages.learning import start_contrast_text
 
     def row(variant, left, dead, seed=0):
         return dict(recipe="coded", lr=0.003, variant=variant, seed=seed, steps=146, left_chance_step=left,

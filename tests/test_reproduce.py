@@ -3,6 +3,7 @@ import jupytext
 import pytest
 
 from alexnet_core.book import reproduce as P
+from alexnet_core.book.engine import records as R
 from alexnet_core.book.pages.runs import run_time_table
 
 NOTEBOOKS = sorted((P.REPO_ROOT / "notebooks").glob("*.md"))
@@ -56,20 +57,20 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics=dict(val_top1=None), provenance={})))
 
-    assert P.best_recorded_profile(tmp_path) == "smoke"
+    assert R.best_recorded_profile(tmp_path) == "smoke"
     specs = {p: [s for e in EXPERIMENTS.values() for s in e.runs(p)] for p in ("cpu", "gpu")}
     record("cpu", specs["cpu"][0])
-    assert P.best_recorded_profile(tmp_path) == "smoke"  # partly recorded: not chosen
+    assert R.best_recorded_profile(tmp_path) == "smoke"  # partly recorded: not chosen
     for s in specs["cpu"]:
         record("cpu", s)
-    assert P.recorded_fraction("cpu", tmp_path) == 1.0
-    assert P.best_recorded_profile(tmp_path) == "cpu"
+    assert R.recorded_fraction("cpu", tmp_path) == 1.0
+    assert R.best_recorded_profile(tmp_path) == "cpu"
     # the gpu profile runs the AlexNet experiments and takes CIFAR-10 from the cpu records
-    assert 0 < P.recorded_fraction("gpu", tmp_path) < 1
+    assert 0 < R.recorded_fraction("gpu", tmp_path) < 1
     for s in specs["gpu"]:
         if EXPERIMENTS[s.experiment].family == "alexnet":
             record("gpu", s)
-    assert P.best_recorded_profile(tmp_path) == "gpu"
+    assert R.best_recorded_profile(tmp_path) == "gpu"
 
 
 def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, monkeypatch):
@@ -96,14 +97,14 @@ def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, 
         if e.family == "alexnet":
             for s in e.runs("gpu"):
                 record("gpu", s, (s.superseded or (s.config,))[0])
-    assert P.best_recorded_profile(tmp_path) == "gpu"  # both stand in from the old recipe: gpu
+    assert R.best_recorded_profile(tmp_path) == "gpu"  # both stand in from the old recipe: gpu
     for e in X.EXPERIMENTS.values():
         if e.family == "alexnet":
             for s in e.runs("cpu"):
                 record("cpu", s, s.config)
-    assert P.recorded_fraction("cpu", tmp_path, stand_ins=False) == 1.0
-    assert P.recorded_fraction("gpu", tmp_path, stand_ins=False) < 1.0
-    assert P.best_recorded_profile(tmp_path) == "cpu"
+    assert R.recorded_fraction("cpu", tmp_path, stand_ins=False) == 1.0
+    assert R.recorded_fraction("gpu", tmp_path, stand_ins=False) < 1.0
+    assert R.best_recorded_profile(tmp_path) == "cpu"
 
 
 def test_only_unknown_notebook_is_a_clear_error():

@@ -85,7 +85,7 @@ def test_every_override_keeps_the_provisional_caveat():
         for h in r["history"]:
             h.update(images_per_s=128.0, train_seconds=100.0)
         return r
-    row = A.effect_row(eff, {"reference": [decayed("reference", 5e-4)], "no-weight-decay": [decayed("no-weight-decay", 0.0)]})
+    row = V.effect_row(eff, {"reference": [decayed("reference", 5e-4)], "no-weight-decay": [decayed("no-weight-decay", 0.0)]})
     assert row["verdict"] == "underpowered" and "provisional: one run per side" in row["note"]
     unknown = decayed("reference", 5e-4)
     del unknown["history"][0]["train_seconds"]  # steps unknown: no claim about the decay's reach
@@ -96,13 +96,13 @@ def test_a_side_with_a_missing_value_neither_crashes_nor_counts():
     eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
     missing = run("lrn", 30.0, seed=1)
     missing["metrics"]["val_top1"] = None  # a diverged run, say
-    row = A.effect_row(eff, {"lrn": [missing, run("lrn", 30.0)], "no-lrn": [run("no-lrn", 35.0)]})
+    row = V.effect_row(eff, {"lrn": [missing, run("lrn", 30.0)], "no-lrn": [run("no-lrn", 35.0)]})
     assert row["runs"] == 1 and row["ours"] == pytest.approx(-5.0)
 
 
 def test_a_one_run_effect_never_shows_a_bare_verdict():
     eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
-    row = A.effect_row(eff, {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 31.4)]},
+    row = V.effect_row(eff, {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 31.4)]},
                        noise={"val_top1": V.Noise(0.2, 6, 6)})
     assert row["verdict"] == "reproduced" and row["label"] == "reproduced (provisional: one run per side)"
 
@@ -110,22 +110,22 @@ def test_a_one_run_effect_never_shows_a_bare_verdict():
 def test_effect_rows_say_smoke_inconclusive_not_measured_and_qualitative():
     eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
     groups = {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 35.0)]}
-    assert A.effect_row(eff, groups, smoke=True)["verdict"] == "no verdict (smoke)"
-    assert A.effect_row(eff, {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 89.5)]},
+    assert V.effect_row(eff, groups, smoke=True)["verdict"] == "no verdict (smoke)"
+    assert V.effect_row(eff, {"lrn": [run("lrn", 30.0)], "no-lrn": [run("no-lrn", 89.5)]},
                         )["verdict"] == "inconclusive (a run did not learn)"
-    assert A.effect_row(eff, {"lrn": groups["lrn"]})["verdict"] == "not measured"
+    assert V.effect_row(eff, {"lrn": groups["lrn"]})["verdict"] == "not measured"
     qualitative = Effect("gap", "lrn", "no-lrn", "val_top1", None, sign=-1)
-    assert A.effect_row(qualitative, groups)["verdict"] == "reproduced"  # the expected sign, beyond 2 SE
+    assert V.effect_row(qualitative, groups)["verdict"] == "reproduced"  # the expected sign, beyond 2 SE
 
 
 def test_an_underpowered_row_says_how_many_seeds_would_resolve_it():
     eff = Effect("pool", "overlap", "no-overlap", "val_top1", -0.4)
     groups = {"overlap": [run("overlap", 30.0, seed=s) for s in (0, 1)],
               "no-overlap": [run("no-overlap", 31.0 + s, seed=s) for s in (0, 1)]}
-    row = A.effect_row(eff, groups, noise={"val_top1": V.Noise(2.2, 6, 6)})
+    row = V.effect_row(eff, groups, noise={"val_top1": V.Noise(2.2, 6, 6)})
     assert row["verdict"] == "underpowered" and row["se"] == pytest.approx(2.2)
     assert f"about {V.seeds_to_resolve(2.2, -0.4)} seeds per side" in row["label"]
-    own = A.effect_row(eff, groups)  # no pooled spread given: the two sides' own seeds
+    own = V.effect_row(eff, groups)  # no pooled spread given: the two sides' own seeds
     # pooled over the two sides: squares 0 + 0.5 on 2 degrees of freedom, sd 0.5; se = sd * sqrt(1/2 + 1/2)
     assert own["source"] == "seeds" and own["se"] == pytest.approx(0.5)
 
@@ -137,9 +137,9 @@ def test_an_overfitting_gap_needs_the_training_error_measured_like_validation():
         r = run(variant, val)
         r["metrics"].update(final_train_top1=train_mode, final_train_eval_top1=train_eval)
         return r
-    biased = A.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0)], "no-dropout": [gapped("no-dropout", 32.0, 5.0)]})
+    biased = V.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0)], "no-dropout": [gapped("no-dropout", 32.0, 5.0)]})
     assert biased["verdict"] == "not measured" and "train mode" in biased["note"]
-    fair = A.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0, 20.0)],
+    fair = V.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0, 20.0)],
                               "no-dropout": [gapped("no-dropout", 32.0, 5.0, 2.0)]})
     assert fair["ours"] == pytest.approx((30.0 - 20.0) - (32.0 - 2.0))  # eval-mode training error, not train-mode
     assert fair["verdict"] == "reproduced" and fair["label"].startswith("reproduced (provisional")
@@ -159,32 +159,32 @@ def test_weight_decay_too_weak_over_the_run_is_underpowered_and_a_long_run_is_ju
             h.update(images_per_s=128.0, train_seconds=100.0)  # 100 steps an epoch
         return r
     short = {"reference": [decayed("reference", 5e-4, 8, 0.003)], "no-weight-decay": [decayed("no-weight-decay", 0.0, 8, 0.003)]}
-    row = A.effect_row(eff, short)
+    row = V.effect_row(eff, short)
     assert row["verdict"] == "underpowered" and "shrinks an unused weight by 1.2% at most" in row["note"]
     assert A.decay_shrinkage(short["reference"][0]) == pytest.approx(1 - math.exp(-5e-3 * 0.003 * 800))
     long = {"reference": [decayed("reference", 5e-4, 90, 0.1)], "no-weight-decay": [decayed("no-weight-decay", 0.0, 90, 0.1)]}
-    assert A.effect_row(eff, long)["verdict"] != "underpowered"
+    assert V.effect_row(eff, long)["verdict"] != "underpowered"
 
 
 def test_epochs_to_converge_of_a_run_still_improving_are_censored():
     eff = EXPERIMENTS["dropout"].effects[2]
     improving = {"dropout": [run("dropout", 30.0)], "no-dropout": [run("no-dropout", 32.0)]}  # best at the last epoch
-    assert A.effect_row(eff, improving)["verdict"] == "underpowered"
+    assert V.effect_row(eff, improving)["verdict"] == "underpowered"
     def converged(variant):
         r = run(variant, 32.0)
         r["history"][-1]["val_top1"] = 50.0  # best at epoch 2 of 3
         return r
-    row = A.effect_row(eff, {"dropout": [converged("dropout")], "no-dropout": [converged("no-dropout")]})
+    row = V.effect_row(eff, {"dropout": [converged("dropout")], "no-dropout": [converged("no-dropout")]})
     assert row["verdict"] == "underpowered" and "no measured spread" in row["note"]  # one run each, no spread
 
 
 def test_the_spread_in_words_names_the_runs_and_what_it_means():
     records = [run("lrn", v, seed=i) for i, v in enumerate((30.0, 33.0))]
-    noise = A.family_noise(records, ["val_top1"])
+    noise = V.family_noise(records, ["val_top1"])
     assert noise["val_top1"].dof == 1 and noise["val_top1"].sd == pytest.approx(math.sqrt(4.5))
     text = S.spread_text(noise, records)
     assert "lrn: 30.0%, 33.0%" in text and "1 degrees of freedom" in text and "3.0 points" in text
-    assert "has not been measured yet" in S.spread_text(A.family_noise(records[:1], ["val_top1"]), records[:1])
+    assert "has not been measured yet" in S.spread_text(V.family_noise(records[:1], ["val_top1"]), records[:1])
 
 
 def test_the_scorecard_has_a_row_per_effect_and_counts_verdicts():

@@ -21,9 +21,9 @@ import yaml
 
 from alexnet_core.files import atomic_write_text
 from alexnet_core.paths import GENERATED as GENERATED_PATH
-from alexnet_core.paths import REPO_ROOT, RESULTS_DIR, data_root_setting
-from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, SUPERSEDED_ALEXNET_RECIPES, get_profile, profile_for
-from alexnet_core.book.engine.records import config_hash, recorded_index
+from alexnet_core.paths import REPO_ROOT, data_root_setting
+from alexnet_core.book.engine.plan import PROFILES, get_profile
+from alexnet_core.book.engine.records import best_recorded_profile
 from alexnet_core.book.pages.runs import write_run_times
 from alexnet_core.book.pages.scorecard import HEADLINE_FILE
 
@@ -67,83 +67,6 @@ def notebooks_in_toc(root: Path = REPO_ROOT) -> list[Path]:
                 raise ReproduceError(f"_toc.yml lists {entry} but {source} does not exist")
             paths.append(source)
     return paths
-
-
-RECORDED, STANDING_IN, MISSING = "recorded", "superseded recipe", "missing"
-
-
-def run_state(spec, index: dict[str, list[Path]], newest: int | None = None) -> str:
-    """Whether a run (an experiments.RunSpec) is recorded under its own config, only under a
-    superseded recipe (its old record stands in until it is retrained; with ``newest``, only the
-    newest that many superseded recipes count), or not at all."""
-    if config_hash(spec.config.to_dict()) in index:
-        return RECORDED
-    if any(config_hash(c.to_dict()) in index for c in spec.superseded[:newest]):
-        return STANDING_IN
-    return MISSING
-
-
-def _runs_with_index(profile: str, results_dir: Path):
-    """(experiment, profile, run spec, record index) for every run, each experiment under the
-    profile it takes its runs from; each profile's records are read once."""
-    indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
-    for e in EXPERIMENTS.values():
-        prof = profile_for(e, profile).name
-        if prof not in indexes:
-            indexes[prof] = recorded_index(results_dir, prof)
-        for spec in e.runs(prof):
-            yield e, prof, spec, indexes[prof]
-
-
-def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, str]]:
-    """Experiment -> run -> :func:`run_state`, each experiment under the profile it takes its
-    runs from (what ``python -m alexnet_core list --profile`` prints)."""
-    states: dict[str, dict[str, str]] = {name: {} for name in EXPERIMENTS}
-    for e, _, spec, index in _runs_with_index(profile, results_dir):
-        states[e.name][spec.name] = run_state(spec, index)
-    return states
-
-
-def _book_run_states(profile: str, results_dir: Path, newest: int | None = None) -> dict[tuple[str, str], str]:
-    """(profile, config hash) -> :func:`run_state` of the runs the book needs: a run shared by
-    experiments counts once, and experiments still pending do not count (the book shows what they have)."""
-    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index, newest)
-            for e, prof, spec, index in _runs_with_index(profile, results_dir) if not e.pending}
-
-
-def _fraction(states: dict, stand_ins: bool) -> float:
-    counted = (RECORDED, STANDING_IN) if stand_ins else (RECORDED,)
-    return sum(state in counted for state in states.values()) / len(states) if states else 0.0
-
-
-def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: bool = True) -> float:
-    """Share of a profile's runs (over every experiment, each under the profile it takes its
-    runs from) that have a record, under their own name or shared with another experiment, or
-    (with ``stand_ins``) under a superseded recipe (shown marked until the run is recorded under
-    the book's). Experiments whose runs are still pending do not count: the book shows what they have."""
-    return _fraction(_book_run_states(profile, results_dir), stand_ins)
-
-
-def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
-    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke; a profile
-    whose every run is recorded under the book's own recipe comes before one that still shows
-    some from a superseded recipe, and one whose stand-ins come from a newer superseded recipe
-    before one that needs older ones (so the book shows the cpu runs of the authors' recipe
-    rather than the gpu runs of the printed one while both wait to be re-recorded).
-
-    A partly recorded profile is not chosen, so ``make book`` never starts hours of
-    training by surprise; it says what is recorded and how to complete it.
-    """
-    for newest in range(len(SUPERSEDED_ALEXNET_RECIPES) + 1):
-        for profile in ("gpu", "cpu"):
-            if _fraction(_book_run_states(profile, results_dir, newest), stand_ins=True) == 1.0:
-                return profile
-    for profile in ("gpu", "cpu"):
-        fraction = recorded_fraction(profile, results_dir)
-        if fraction > 0:
-            print(f"note: the {profile} profile is {100 * fraction:.0f}% recorded; "
-                  f"'make reproduce PROFILE={profile}' trains the rest, then 'make book' renders it", flush=True)
-    return "smoke"
 
 
 @contextlib.contextmanager

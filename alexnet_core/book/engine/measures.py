@@ -14,10 +14,8 @@ from statistics import mean, stdev
 from typing import Iterable, Sequence
 
 from alexnet_core.evaluate import binomial_standard_error
-from alexnet_core.book.engine import judge as V
 from alexnet_core.book.engine.records import recorded_hash
 
-VERDICTS = V.VERDICTS
 
 
 def mean_and_se(values: Sequence[float]) -> tuple[float, float]:
@@ -124,92 +122,6 @@ def epochs_near_chance(record: dict, margin: float = 3.0) -> int | None:
     return count
 
 
-#: The column that shows :func:`late_start` in effect tables and the scorecard.
-LATE_START = "epochs at chance (with / without)"
-
-
-def late_start(effect, groups: dict[str, list[dict]]) -> str:
-    """'a / b': mean leading epochs at chance of the reference runs and the ablated runs."""
-    sides = [[epochs_near_chance(run) for run in groups.get(side, [])] for side in (effect.reference, effect.ablated)]
-    return " / ".join("-" if not v or None in v else f"{mean(v):g}" for v in sides)
-
-
-def failed_runs_note(groups: dict[str, list[dict]]) -> str:
-    """A sentence naming every run that ended near chance (empty when all learned)."""
-    notes = []
-    for variant, runs in groups.items():
-        for r in runs:
-            if did_not_learn(r):
-                drops = [h["epoch"] for h in r["history"] if h.get("lr_dropped_after")]
-                when = f"; its lr was divided after epoch{'s' if len(drops) > 1 else ''} " \
-                       f"{', '.join(map(str, drops))}" if drops else ""
-                notes.append(f"the {variant} run (seed {r['provenance'].get('seed', '?')}) ended at "
-                             f"{r['metrics']['val_top1']:.1f}% validation error after {len(r['history'])} "
-                             f"epochs, at chance{when}")
-    if not notes:
-        return ""
-    return "Did not learn: " + "; ".join(notes) + ". Effects involving such a run get no verdict."
-
-
-def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0,
-               noise: dict[str, V.Noise] | None = None) -> dict:
-    """One scorecard row: the paper's effect, ours with its standard error, the runs per side, the
-    verdict (:mod:`verdicts`) and its caveat. ``noise`` maps a metric to the seed spread measured
-    in the same profile (:func:`family_noise`)."""
-    ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
-    if effect.metric == "speedup":
-        row = speedup_row(effect, ref, abl, threshold)
-    else:
-        row = difference_row(effect, ref, abl, (noise or {}).get(effect.metric))
-    override = None if smoke else power_override(effect, ref, abl)
-    if smoke:
-        row.update(verdict="no verdict (smoke)", note="")
-    elif override is not None:  # the reason first, then the caveats every verdict keeps
-        row["verdict"] = override[0]
-        row["note"] = "; ".join([override[1]] * bool(override[1])
-                                + V.provisional(row["runs"], row["source"], row["ours"]))
-    row["label"] = V.label(row["verdict"], row["note"])
-    return row
-
-
-def power_override(effect, ref: list[dict], abl: list[dict]) -> tuple[str, str] | None:
-    """(verdict, reason) where the runs cannot test the claim whatever the numbers say: a run did
-    not learn, the overfitting gap lacks the eval-mode training error, a run was still improving
-    (epochs to converge censored), or weight decay had too few steps to act; else None."""
-    runs = ref + abl
-    if not ref or not abl:
-        return None
-    if any(did_not_learn(r) for r in runs):
-        return "inconclusive (a run did not learn)", ""
-    if effect.metric == "overfit_gap" and not all(fair_gap(r) for r in runs):
-        return "not measured", ("training error recorded only in train mode (dropout and augmentation on), "
-                                "not comparable with the validation error")
-    if effect.metric == "best_epoch" and any(still_improving(r) for r in runs):
-        return "underpowered", "a run was still improving at its last epoch, so its epochs to converge are censored"
-    if effect.power_check == "decay_shrinkage":
-        shrink = max(decay_shrinkage(r) for r in runs)
-        if shrink < 0.5:  # False for nan: steps unknown
-            return "underpowered", (f"over these runs weight decay shrinks an unused weight by {100 * shrink:.1f}% "
-                                    "at most, too little for its effect on training error to show")
-    return None
-
-
-def difference_row(effect, ref: list[dict], abl: list[dict], noise: V.Noise | None) -> dict:
-    """An effect measured as a difference of means (reference minus ablated), judged by the rule."""
-    sides = [[(r, v) for r in runs if (v := value(r, effect.metric)) is not None] for runs in (ref, abl)]
-    a, b = ([v for _, v in side] for side in sides)
-    if noise is None or not noise.measured:  # the two sides' own seeds, when they have several
-        sd, dof = seed_spread({"a": ref, "b": abl}, effect.metric)
-        noise = V.Noise(sd, dof, 2)
-    binomial = None
-    if len(a) == 1 and len(b) == 1 and effect.metric != "best_epoch":  # an epoch count has no sampling error
-        binomial = tuple(sampling_error(*side[0], effect.metric) for side in sides)
-    est = V.estimate(a, b, noise, binomial)
-    word = V.verdict(effect.paper, est, effect.sign)
-    return dict(claim=effect.label, paper=effect.paper, ours=est.effect, se=est.se, runs=est.runs, verdict=word,
-                note=V.caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source)
-
-
 def sampling_error(record: dict, val: float, metric: str) -> float:
     """One run's binomial error of ``metric`` (points), each error rate on its own images: the
     validation set's; the training probe's too for a gap; an epoch's training images for a
@@ -225,46 +137,6 @@ def sampling_error(record: dict, val: float, metric: str) -> float:
         seen = h[-1].get("images_per_s", 0) * h[-1].get("train_seconds", 0)
         return binomial_standard_error(val, round(seen) or n_val)
     return binomial_standard_error(val, n_val)
-
-
-def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> dict:
-    """Figure 1's speed-up at ``threshold``, one ratio per seed: a seed whose slow run never
-    reached the target enters as a lower bound (its epochs run), and then the mean is itself a
-    lower bound (book/BOOK: censored runs are never dropped); a seed whose fast run never got
-    there either has no ratio at all, and the test is underpowered at this target."""
-    per_seed = censored_speedups(ref, abl, threshold)
-    values = [v for v, _ in per_seed]
-    censored = sum(c for _, c in per_seed)
-    unresolved = len({r["provenance"].get("seed") for r in ref}) - len(per_seed)
-    ours, se = mean_and_se(values)
-    se = se if len(values) > 1 else float("nan")
-    sd = stdev(values) if len(values) > 1 else float("nan")
-    est = V.Estimate(ours - 1.0 if values else float("nan"), se, len(values) + unresolved,
-                     "seeds" if len(values) > 1 else "none", sd, paired=True)
-    expected = (effect.paper - 1.0) if effect.paper else None
-    word = V.verdict(expected, est, effect.sign)
-    note = V.caveat(word, expected, est, effect.sign)
-    if values and (censored or unresolved):
-        word = bounded_verdict(est, expected, unresolved)
-        note = "; ".join([f"in {unresolved} of {est.runs} seeds neither net reached the target"] * bool(unresolved)
-                         + [V.caveat("underpowered" if word.startswith("underpowered") else word, expected, est)])
-    return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=est.runs, verdict=word,
-                note=note.strip("; "), bound=ours if censored and values else None, censored=censored,
-                unresolved=unresolved, source=est.source)
-
-
-def bounded_verdict(est: V.Estimate, expected: float | None, unresolved: int) -> str:
-    """The verdict of a speed-up that is only bounded from below (``est.effect`` = bound - 1):
-    underpowered when a seed has no ratio or the error is too large to resolve the paper's size;
-    a bound beyond noise shows the direction, and 'reproduced' only when the bound already
-    lies within a factor of two of the paper's effect (the true value may be larger)."""
-    if unresolved or not math.isfinite(est.se) or (expected is not None and 2 * est.se >= abs(expected)):
-        return "underpowered (lower bound)"
-    if est.effect <= 2 * est.se:
-        return "within noise (lower bound)"
-    if expected is not None and 0.5 <= est.effect / expected <= 2.0:
-        return "reproduced (lower bound)"
-    return "direction only (lower bound)"
 
 
 def censored_speedups(reference: list[dict], ablated: list[dict], threshold: float) -> list[tuple[float, bool]]:
@@ -314,65 +186,6 @@ def decay_shrinkage(record: dict) -> float:
     steps = sum(h.get("lr", cfg.get("lr", 0.0)) * h["images_per_s"] * h["train_seconds"] / max(1, cfg.get("batch_size", 128))
                 for h in history)
     return 1.0 - math.exp(-rate * steps)
-
-
-def family_noise(records: Iterable[dict], metrics: Iterable[str]) -> dict[str, V.Noise]:
-    """Per metric, the seed spread pooled over every configuration in ``records`` (one profile,
-    one family) that was trained under several seeds: the yardstick of :func:`effect_row`."""
-    groups = by_config(records)
-    out = {}
-    for metric in metrics:
-        sd, dof = seed_spread(groups, metric)
-        out[metric] = V.Noise(sd, dof, sum(len(g) >= 2 for g in groups.values()))
-    return out
-
-
-def variant_table(groups: dict[str, list[dict]]):
-    """Per variant: runs, validation errors (centre crop and ten patches), final training error."""
-    import pandas as pd
-
-    rows = []
-    for variant, runs in groups.items():
-        def fmt(key):
-            vals = [value(r, key) for r in runs if value(r, key) is not None]
-            if not vals:
-                return "-"
-            m, s = mean_and_se(vals)
-            return f"{m:.1f} ± {s:.1f}" if len(vals) > 1 else f"{m:.1f}"
-        rows.append({"variant": variant, "runs": len(runs), "val top-1 (%)": fmt("val_top1"),
-                     "val top-5 (%)": fmt("val_top5"), "10-patch top-1 (%)": fmt("val10_top1"),
-                     "10-patch top-5 (%)": fmt("val10_top5"), "final train top-1 (%)": fmt("final_train_top1"),
-                     "final train top-1, eval mode (%)": fmt("final_train_eval_top1"),
-                     "epochs": round(mean([len(r["history"]) for r in runs]), 1)})
-    return pd.DataFrame(rows)
-
-
-def effect_table(experiment, records: list[dict], smoke: bool = False, noise: dict[str, V.Noise] | None = None):
-    """The experiment's effects as a table, ready to show; ``noise`` as for :func:`effect_row`."""
-    import pandas as pd
-
-    groups = by_variant(records)
-    rows = []
-    for eff in experiment.effects:
-        r = effect_row(eff, groups, smoke, experiment.paper.get("target_train_error", 25.0), noise)
-        rows.append({"claim": r["claim"], "paper": "qualitative" if r["paper"] is None else f"{r['paper']:+.1f}",
-                     "ours": format_ours(r),
-                     "runs per side": r["runs"], LATE_START: late_start(eff, groups),
-                     "verdict": r["label"]})
-    return pd.DataFrame(rows)
-
-
-def format_ours(row: dict) -> str:
-    """'+1.23 ± 0.45', '≥ 1.80 (lower bound, ...)' or '-' for a row of :func:`effect_row`."""
-    if row.get("bound") is not None:
-        resolved = row["runs"] - row.get("unresolved", 0)
-        return (f"≥ {row['bound']:.2f} (a lower bound: in {row['censored']} of the {resolved} seed(s) with a ratio "
-                "the slower net never reached the target)")
-    if math.isnan(row["ours"]):
-        return "-"
-    if not math.isfinite(row["se"]):
-        return f"{row['ours']:+.2f} (no error: {row['runs']} run{'s' if row['runs'] != 1 else ''} per side)"
-    return f"{row['ours']:+.2f} ± {row['se']:.2f}"
 
 
 def fastest_learning_rates(records: Iterable[dict]) -> dict[str, float]:

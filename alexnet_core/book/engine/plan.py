@@ -9,15 +9,9 @@ not yet recorded and returns every run's record; nothing here loops over epochs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
 
 from alexnet_core.config import TrainConfig
-from alexnet_core.paths import RESULTS_DIR, data_root_setting, runs_dir as default_runs_dir
-from alexnet_core.train import RunOutcome, train
-from alexnet_core.book.engine.measures import family_noise
-from alexnet_core.book.engine.records import config_hash, load_record, recorded_index
-from alexnet_core.book.engine.run import load_or_train, superseded_label, superseded_record
+from alexnet_core.paths import data_root_setting
 
 # --------------------------------------------------------------------------- profiles
 
@@ -372,6 +366,20 @@ def profile_for(experiment: str | Experiment, profile: str | Profile) -> Profile
     return prof
 
 
+def alexnet_variants() -> dict[str, dict]:
+    """Every AlexNet variant the experiments define, by name, with the settings it changes (the
+    first-steps studies of :mod:`alexnet_core.book.engine.diagnostics` train these, so a variant
+    is defined once). Two experiments naming one variant must define it alike."""
+    variants: dict[str, dict] = {"reference": {}}
+    for exp in EXPERIMENTS.values():
+        if exp.family != "alexnet":
+            continue
+        for name, settings in exp.variants.items():
+            if variants.setdefault(name, settings) != settings:
+                raise ValueError(f"variant {name!r} of {exp.name} differs from its namesake: {settings} != {variants[name]}")
+    return variants
+
+
 def get_experiment(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}: choose {', '.join(EXPERIMENTS)}")
@@ -380,95 +388,7 @@ def get_experiment(name: str) -> Experiment:
 
 # --------------------------------------------------------------------------- running
 
+
 def data_available(data_root: str | None) -> bool:
     """Whether a data root is given or set (``ALEXNET_DATA``); smoke runs fall back to synthetic data."""
     return data_root_setting(data_root) is not None
-
-
-def run_experiment(name: str, profile: str, *, data_root: str | None = None, device: str = "auto",
-                   retrain: bool = False, progress: bool = True, results_dir: Path | None = None,
-                   runs_dir: Path | None = None, only: list[str] | None = None,
-                   trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> list[dict]:
-    """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained (by
-    ``trainer``) when not; runs train under ``runs_dir`` (default ``ALEXNET_RUNS`` or ``runs/``).
-    With ``stand_ins`` a run not yet recorded under the book's recipe is shown from its record
-    under a superseded one, marked ``provenance["superseded"]``, instead of being trained.
-
-    Under ``smoke`` without a data root the runs use the synthetic set, so the notebooks
-    still execute on any machine.
-    """
-    experiment = get_experiment(name)
-    prof = profile_for(experiment, profile)
-    if only:
-        known = {s.name for s in experiment.runs(prof)} | set(experiment.variants)
-        unknown = sorted(set(only) - known)
-        if unknown:
-            raise ValueError(f"--only {' '.join(unknown)}: no such run or variant of {name} under the {prof.name} "
-                             f"profile; choose among {', '.join(sorted(known))}")
-    records, specs = [], []
-    for spec in experiment.runs(prof):
-        if only and spec.name not in only and spec.variant not in only:
-            continue
-        for cfg in (spec.config, *spec.superseded):  # this machine's settings; smoke without data: synthetic
-            cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
-            if prof.name == "smoke" and not data_available(data_root):
-                cfg.dataset = "synthetic"
-        records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
-                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or default_runs_dir(),
-                                     keep_checkpoint=prof.keep_checkpoints and not experiment.sweep,
-                                     trainer=trainer, stand_ins=stand_ins, tolerate_divergence=experiment.sweep))
-        specs.append(spec)
-    return one_recipe(specs, records, results_dir or RESULTS_DIR, prof.name) if stand_ins else records
-
-
-def one_recipe(specs: list[RunSpec], records: list[dict], results_dir: Path, profile: str) -> list[dict]:
-    """An experiment's runs under one recipe: while any of them stands in from a superseded
-    recipe, the others are shown from their superseded records too where they have one, so an
-    effect never compares a run under the book's recipe with one under an older recipe."""
-    if not any(r["provenance"].get("superseded") for r in records):
-        return records
-    return [r if r["provenance"].get("superseded") else (superseded_record(spec, results_dir, profile) or r)
-            for spec, r in zip(specs, records)]
-
-
-def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[dict]:
-    """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
-    experiment's name); never trains. For showing a second profile beside the book's, and for
-    the seed spread. With ``stand_ins``, a run recorded only under a superseded recipe is
-    returned from that record, marked ``provenance["superseded"]`` (as the chapters show it)."""
-    experiment = get_experiment(name)
-    prof = get_profile(profile)
-    if experiment.family not in prof.families:
-        return []
-    index = recorded_index(results_dir or RESULTS_DIR, prof.name)
-    records = []
-    for spec in experiment.runs(prof):
-        paths, older = index.get(config_hash(spec.config.to_dict())), None
-        if not paths and stand_ins:
-            older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
-            paths = index.get(config_hash(older.to_dict())) if older is not None else None
-        if paths:
-            record = load_record(paths[0])
-            record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
-            if older is not None:
-                record["provenance"]["superseded"] = superseded_label(older)
-            records.append(record)
-    return records
-
-
-def family_records(family: str, profile: str, results_dir: Path | None = None) -> list[dict]:
-    """Every recorded run of the experiments of ``family`` ('cifar' or 'alexnet') that ``profile``
-    shows (its own, or its fallback's), stand-ins included; never trains. A run shared by several
-    experiments appears once per experiment: :func:`analysis.by_config` counts it once."""
-    records = []
-    for exp in EXPERIMENTS.values():
-        if exp.family == family:
-            records += recorded_runs(exp.name, profile_for(exp, profile).name, results_dir, stand_ins=True)
-    return records
-
-
-def seed_noise(family: str, profile: str, results_dir: Path | None = None) -> dict:
-    """Per metric an effect is judged on, the seed spread (analysis.family_noise) of ``family``'s
-    runs as ``profile`` shows them: the standard error every verdict of that family uses."""
-    metrics = {e.metric for exp in EXPERIMENTS.values() for e in exp.effects}
-    return family_noise(family_records(family, profile, results_dir), metrics)

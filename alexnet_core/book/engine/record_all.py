@@ -18,8 +18,8 @@ from pathlib import Path
 from alexnet_core.inputs import load_data
 from alexnet_core.paths import RESULTS_DIR, runs_dir
 from alexnet_core.book.engine.records import config_hash, recorded_index
-from alexnet_core.book.engine.plan import (EXPERIMENTS, RunSpec, data_available, get_profile, profile_for,
-                          run_experiment)
+from alexnet_core.book.engine.plan import EXPERIMENTS, RunSpec, data_available, get_profile, profile_for
+from alexnet_core.book.engine.run import run_experiment
 
 
 def distinct_runs(profile: str, results_dir: Path = RESULTS_DIR) -> list[RunSpec]:

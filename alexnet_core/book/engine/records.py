@@ -9,7 +9,10 @@ import os
 from pathlib import Path
 
 from alexnet_core.config import LEGACY_SETTINGS, RUNTIME_ONLY, TrainConfig
-from alexnet_core.paths import DIAGNOSTICS
+from alexnet_core.paths import DIAGNOSTICS, RESULTS_DIR
+from alexnet_core.book.engine import plan
+from alexnet_core.book.engine.plan import (EXPERIMENTS, RunSpec, get_experiment,
+                                          get_profile, profile_for)
 
 
 #: Keys of a run record, in this order of importance.
@@ -120,3 +123,164 @@ def find_set_aside(results_dir: Path, profile: str, digest: str) -> list[Path]:
 def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:
     """Every record of this profile whose config hash is ``digest`` (experiments share runs)."""
     return recorded_index(results_dir, profile).get(digest, [])
+
+
+def set_aside_superseded(spec, path: Path, results_dir: Path, profile: str) -> None:
+    """Before a record under the book's recipe takes ``path``, keep the one there if a superseded
+    recipe made it: chapters still show it while the rest of its experiment is retrained."""
+    old = {config_hash(c.to_dict()) for c in spec.superseded}
+    if path.exists() and recorded_hash(load_record(path)) in old:
+        keep_superseded(path, superseded_path(results_dir, profile, spec.experiment, spec.name))
+
+
+def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
+    """The record of ``spec``'s run under a superseded recipe (its own file first, then the one
+    set aside when the run was recorded anew, else a shared one), marked with the recipe it was
+    trained under; None when there is none."""
+    path = record_path(results_dir, profile, spec.experiment, spec.name)
+    aside = superseded_path(results_dir, profile, spec.experiment, spec.name)
+    for older in spec.superseded:
+        digest = config_hash(older.to_dict())
+        own = next((p for p in (path, aside) if p.exists() and recorded_hash(load_record(p)) == digest), None)
+        found = own or next(iter(find_all_recorded(results_dir, profile, digest)
+                                 or find_set_aside(results_dir, profile, digest)), None)
+        if found is not None:
+            record = load_record(found)
+            record["provenance"] = record["provenance"] | dict(
+                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+                superseded=superseded_label(older))
+            return record
+    return None
+
+
+def superseded_label(older) -> str:
+    """How the book names a superseded recipe, with what differs from the recipes' switches today:
+    'recipe coded, lr 0.003, inverted dropout, LRN across columns'."""
+    settings = older.recipe_settings()
+    differs = (["inverted dropout"] * (settings["dropout_scaling"] == "train" and older.dropout > 0)
+               + ["LRN across columns"] * (older.recipe == "coded" and not settings["lrn_per_column"] and older.lrn
+                                           and older.groups > 1))
+    return ", ".join([f"recipe {older.recipe}", f"lr {older.lr:g}", *differs])
+
+
+def one_recipe(specs: list[RunSpec], records: list[dict], results_dir: Path, profile: str) -> list[dict]:
+    """An experiment's runs under one recipe: while any of them stands in from a superseded
+    recipe, the others are shown from their superseded records too where they have one, so an
+    effect never compares a run under the book's recipe with one under an older recipe."""
+    if not any(r["provenance"].get("superseded") for r in records):
+        return records
+    return [r if r["provenance"].get("superseded") else (superseded_record(spec, results_dir, profile) or r)
+            for spec, r in zip(specs, records)]
+
+
+def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[dict]:
+    """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
+    experiment's name); never trains. For showing a second profile beside the book's, and for
+    the seed spread. With ``stand_ins``, a run recorded only under a superseded recipe is
+    returned from that record, marked ``provenance["superseded"]`` (as the chapters show it)."""
+    experiment = get_experiment(name)
+    prof = get_profile(profile)
+    if experiment.family not in prof.families:
+        return []
+    index = recorded_index(results_dir or RESULTS_DIR, prof.name)
+    records = []
+    for spec in experiment.runs(prof):
+        paths, older = index.get(config_hash(spec.config.to_dict())), None
+        if not paths and stand_ins:
+            older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
+            paths = index.get(config_hash(older.to_dict())) if older is not None else None
+        if paths:
+            record = load_record(paths[0])
+            record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
+            if older is not None:
+                record["provenance"]["superseded"] = superseded_label(older)
+            records.append(record)
+    return records
+
+
+def family_records(family: str, profile: str, results_dir: Path | None = None) -> list[dict]:
+    """Every recorded run of the experiments of ``family`` ('cifar' or 'alexnet') that ``profile``
+    shows (its own, or its fallback's), stand-ins included; never trains. A run shared by several
+    experiments appears once per experiment: :func:`analysis.by_config` counts it once."""
+    records = []
+    for exp in EXPERIMENTS.values():
+        if exp.family == family:
+            records += recorded_runs(exp.name, profile_for(exp, profile).name, results_dir, stand_ins=True)
+    return records
+
+
+RECORDED, STANDING_IN, MISSING = "recorded", "superseded recipe", "missing"
+
+
+def run_state(spec, index: dict[str, list[Path]], newest: int | None = None) -> str:
+    """Whether a run (an experiments.RunSpec) is recorded under its own config, only under a
+    superseded recipe (its old record stands in until it is retrained; with ``newest``, only the
+    newest that many superseded recipes count), or not at all."""
+    if config_hash(spec.config.to_dict()) in index:
+        return RECORDED
+    if any(config_hash(c.to_dict()) in index for c in spec.superseded[:newest]):
+        return STANDING_IN
+    return MISSING
+
+
+def _runs_with_index(profile: str, results_dir: Path):
+    """(experiment, profile, run spec, record index) for every run, each experiment under the
+    profile it takes its runs from; each profile's records are read once."""
+    indexes: dict[str, dict] = {}  # profile -> config hash -> record paths
+    for e in EXPERIMENTS.values():
+        prof = profile_for(e, profile).name
+        if prof not in indexes:
+            indexes[prof] = recorded_index(results_dir, prof)
+        for spec in e.runs(prof):
+            yield e, prof, spec, indexes[prof]
+
+
+def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[str, str]]:
+    """Experiment -> run -> :func:`run_state`, each experiment under the profile it takes its
+    runs from (what ``python -m alexnet_core list --profile`` prints)."""
+    states: dict[str, dict[str, str]] = {name: {} for name in EXPERIMENTS}
+    for e, _, spec, index in _runs_with_index(profile, results_dir):
+        states[e.name][spec.name] = run_state(spec, index)
+    return states
+
+
+def _book_run_states(profile: str, results_dir: Path, newest: int | None = None) -> dict[tuple[str, str], str]:
+    """(profile, config hash) -> :func:`run_state` of the runs the book needs: a run shared by
+    experiments counts once, and experiments still pending do not count (the book shows what they have)."""
+    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index, newest)
+            for e, prof, spec, index in _runs_with_index(profile, results_dir) if not e.pending}
+
+
+def _fraction(states: dict, stand_ins: bool) -> float:
+    counted = (RECORDED, STANDING_IN) if stand_ins else (RECORDED,)
+    return sum(state in counted for state in states.values()) / len(states) if states else 0.0
+
+
+def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: bool = True) -> float:
+    """Share of a profile's runs (over every experiment, each under the profile it takes its
+    runs from) that have a record, under their own name or shared with another experiment, or
+    (with ``stand_ins``) under a superseded recipe (shown marked until the run is recorded under
+    the book's). Experiments whose runs are still pending do not count: the book shows what they have."""
+    return _fraction(_book_run_states(profile, results_dir), stand_ins)
+
+
+def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
+    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke; a profile
+    whose every run is recorded under the book's own recipe comes before one that still shows
+    some from a superseded recipe, and one whose stand-ins come from a newer superseded recipe
+    before one that needs older ones (so the book shows the cpu runs of the authors' recipe
+    rather than the gpu runs of the printed one while both wait to be re-recorded).
+
+    A partly recorded profile is not chosen, so ``make book`` never starts hours of
+    training by surprise; it says what is recorded and how to complete it.
+    """
+    for newest in range(len(plan.SUPERSEDED_ALEXNET_RECIPES) + 1):
+        for profile in ("gpu", "cpu"):
+            if _fraction(_book_run_states(profile, results_dir, newest), stand_ins=True) == 1.0:
+                return profile
+    for profile in ("gpu", "cpu"):
+        fraction = recorded_fraction(profile, results_dir)
+        if fraction > 0:
+            print(f"note: the {profile} profile is {100 * fraction:.0f}% recorded; "
+                  f"'make reproduce PROFILE={profile}' trains the rest, then 'make book' renders it", flush=True)
+    return "smoke"

@@ -13,10 +13,12 @@ from alexnet_core.hardware import resolve_device
 from alexnet_core.inputs import augment_config, build_model, load_data
 from alexnet_core.hardware import resolve_precision
 from alexnet_core.provenance import git_state, provenance
+from alexnet_core.paths import RESULTS_DIR, runs_dir as default_runs_dir
 from alexnet_core.train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from alexnet_core.book.engine.artifacts import figure_artifacts
-from alexnet_core.book.engine.records import (artifacts_path, config_hash, find_all_recorded, find_set_aside, keep_superseded, load_record,
-                      record_path, recorded_hash, superseded_path)
+from alexnet_core.book.engine.plan import data_available, get_experiment, profile_for
+from alexnet_core.book.engine.records import (artifacts_path, config_hash, find_all_recorded, load_record, one_recipe,
+                                             record_path, recorded_hash, set_aside_superseded, superseded_record)
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
@@ -117,44 +119,6 @@ def diverged_record(spec, err: TrainingDiverged, work: Path) -> dict:
                 | dict(diverged=str(err)))
 
 
-def set_aside_superseded(spec, path: Path, results_dir: Path, profile: str) -> None:
-    """Before a record under the book's recipe takes ``path``, keep the one there if a superseded
-    recipe made it: chapters still show it while the rest of its experiment is retrained."""
-    old = {config_hash(c.to_dict()) for c in spec.superseded}
-    if path.exists() and recorded_hash(load_record(path)) in old:
-        keep_superseded(path, superseded_path(results_dir, profile, spec.experiment, spec.name))
-
-
-def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
-    """The record of ``spec``'s run under a superseded recipe (its own file first, then the one
-    set aside when the run was recorded anew, else a shared one), marked with the recipe it was
-    trained under; None when there is none."""
-    path = record_path(results_dir, profile, spec.experiment, spec.name)
-    aside = superseded_path(results_dir, profile, spec.experiment, spec.name)
-    for older in spec.superseded:
-        digest = config_hash(older.to_dict())
-        own = next((p for p in (path, aside) if p.exists() and recorded_hash(load_record(p)) == digest), None)
-        found = own or next(iter(find_all_recorded(results_dir, profile, digest)
-                                 or find_set_aside(results_dir, profile, digest)), None)
-        if found is not None:
-            record = load_record(found)
-            record["provenance"] = record["provenance"] | dict(
-                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
-                superseded=superseded_label(older))
-            return record
-    return None
-
-
-def superseded_label(older) -> str:
-    """How the book names a superseded recipe, with what differs from the recipes' switches today:
-    'recipe coded, lr 0.003, inverted dropout, LRN across columns'."""
-    settings = older.recipe_settings()
-    differs = (["inverted dropout"] * (settings["dropout_scaling"] == "train" and older.dropout > 0)
-               + ["LRN across columns"] * (older.recipe == "coded" and not settings["lrn_per_column"] and older.lrn
-                                           and older.groups > 1))
-    return ", ".join([f"recipe {older.recipe}", f"lr {older.lr:g}", *differs])
-
-
 def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, results_dir: Path):
     """The trained model of a run recorded under another experiment, from its checkpoint."""
     rel = shared.relative_to(Path(results_dir) / profile)
@@ -176,3 +140,39 @@ def write_artifacts(spec, model, record: dict, results_dir: Path, profile: str) 
                               device, record["provenance"]["precision"], spec.seed)
     atomic_write_json(artifacts_path(results_dir, profile, spec.experiment, spec.name),
                       arrays | dict(provenance=record["provenance"]))
+
+
+def run_experiment(name: str, profile: str, *, data_root: str | None = None, device: str = "auto",
+                   retrain: bool = False, progress: bool = True, results_dir: Path | None = None,
+                   runs_dir: Path | None = None, only: list[str] | None = None,
+                   trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> list[dict]:
+    """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained (by
+    ``trainer``) when not; runs train under ``runs_dir`` (default ``ALEXNET_RUNS`` or ``runs/``).
+    With ``stand_ins`` a run not yet recorded under the book's recipe is shown from its record
+    under a superseded one, marked ``provenance["superseded"]``, instead of being trained.
+
+    Under ``smoke`` without a data root the runs use the synthetic set, so the notebooks
+    still execute on any machine.
+    """
+    experiment = get_experiment(name)
+    prof = profile_for(experiment, profile)
+    if only:
+        known = {s.name for s in experiment.runs(prof)} | set(experiment.variants)
+        unknown = sorted(set(only) - known)
+        if unknown:
+            raise ValueError(f"--only {' '.join(unknown)}: no such run or variant of {name} under the {prof.name} "
+                             f"profile; choose among {', '.join(sorted(known))}")
+    records, specs = [], []
+    for spec in experiment.runs(prof):
+        if only and spec.name not in only and spec.variant not in only:
+            continue
+        for cfg in (spec.config, *spec.superseded):  # this machine's settings; smoke without data: synthetic
+            cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
+            if prof.name == "smoke" and not data_available(data_root):
+                cfg.dataset = "synthetic"
+        records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
+                                     results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or default_runs_dir(),
+                                     keep_checkpoint=prof.keep_checkpoints and not experiment.sweep,
+                                     trainer=trainer, stand_ins=stand_ins, tolerate_divergence=experiment.sweep))
+        specs.append(spec)
+    return one_recipe(specs, records, results_dir or RESULTS_DIR, prof.name) if stand_ins else records

@@ -7,9 +7,11 @@ import io
 from dataclasses import dataclass, field
 
 from alexnet_core.book.engine import measures as A
-from alexnet_core.book.engine import judge as V
-from alexnet_core.book.engine.plan import (EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for, recorded_runs,
-                          run_experiment, seed_noise)
+from alexnet_core.book.pages import tables as T
+from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for
+from alexnet_core.book.engine.records import recorded_runs
+from alexnet_core.book.engine.run import run_experiment
+from alexnet_core.book.engine.judge import seed_noise
 from alexnet_core.book.pages.style import ablation_figure, pending_figure, use_style
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -70,9 +72,7 @@ class Chapter:
                    else pending_figure(len(records), expected, name, self.source(name)))
             _glue(f"fig_{name}", fig)
             plt.close(fig)
-        effects = A.effect_table(experiment, records, self.smoke, self.noise(experiment.family))
-        if len(records) < expected:  # a pending experiment: its verdicts wait for every run
-            effects["verdict"] = V.not_yet(len(records), expected)
+        effects = T.effect_table(experiment, records, self.smoke, self.noise(experiment.family), expected)
         for i, row in effects.iterrows():
             _glue(f"{name}_effect_{i}", row["ours"])
             _glue(f"{name}_verdict_{i}", row["verdict"])
@@ -114,7 +114,7 @@ class Ablation:
 
     def variant_table(self):
         """Per variant: final and best errors, over seeds (a styled table for the page)."""
-        return A.variant_table(self.groups).style.hide(axis="index")
+        return T.variant_table(self.groups).style.hide(axis="index")
 
     def effect_table(self):
         """Per effect: ours against the paper's, and the verdict (a styled table for the page),

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Callable
 
 from alexnet_core.book.engine import measures as A
+from alexnet_core.book.pages import tables as T
 from alexnet_core.book.engine import judge as V
-from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment, recorded_runs
+from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment
+from alexnet_core.book.engine.records import recorded_runs
 from alexnet_core.files import atomic_write_text
 from alexnet_core.paths import GENERATED, REPO_ROOT
 from alexnet_core.book.pages.paper_code import authors_cell
@@ -41,15 +43,12 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
         groups = A.by_variant(runs_of(exp.name))
         setting = setting_of(exp, source_of(exp.name))
         noise = noise_of(exp.family)
-        recorded, expected = sum(map(len, groups.values())), len(exp.runs(source_of(exp.name)))
+        expected = len(exp.runs(source_of(exp.name)))
         for eff in exp.effects:
-            r = A.effect_row(eff, groups, smoke, exp.paper.get("target_train_error", 25.0), noise)
-            if recorded < expected and not smoke:  # a pending experiment: its verdicts wait for every run
-                r.update(verdict="not measured yet", note=f"{recorded} of {expected} runs recorded",
-                         label=V.not_yet(recorded, expected))
+            r = V.effect_row(eff, groups, smoke, exp.paper.get("target_train_error", 25.0), noise, expected)
             rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),
-                         "authors' run": authors_cell(r["claim"]), "ours": A.format_ours(r),
-                         "runs per side": r["runs"], "setting": setting, A.LATE_START: A.late_start(eff, groups),
+                         "authors' run": authors_cell(r["claim"]), "ours": T.format_ours(r),
+                         "runs per side": r["runs"], "setting": setting, T.LATE_START: T.late_start(eff, groups),
                          "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
                          RECIPE: recipe_cell(exp, groups, eff)})
     return rows
@@ -57,7 +56,7 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
 
 #: The scorecard's columns behind each claim's "details" (the glance shows section, claim,
 #: paper, ours and the verdict).
-DETAILS = ("authors' run", "runs per side", "setting", A.LATE_START, "AlexNet recipe of the runs")
+DETAILS = ("authors' run", "runs per side", "setting", T.LATE_START, "AlexNet recipe of the runs")
 
 
 def badge_class(word: str) -> str:
@@ -162,12 +161,12 @@ def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_run
             for eff in exp.effects:
                 if not (groups.get(eff.reference) and groups.get(eff.ablated)):
                     continue
-                r = A.effect_row(eff, groups, False, noise=noise_of(other))
+                r = V.effect_row(eff, groups, False, noise=noise_of(other))
                 main = by_claim.get(r["claim"])
                 others.append({"claim": r["claim"], "paper": paper_cell(r["paper"]),
                                "book's profile": f"{main['ours']}, {main['verdict']}" if main else "-",
                                "other profile": other, "setting": f"{exp.epochs.get(other, base['epochs'])} epochs",
-                               "ours there": A.format_ours(r), "verdict there": r["label"]})
+                               "ours there": T.format_ours(r), "verdict there": r["label"]})
     return others
 
 

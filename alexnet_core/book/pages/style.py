@@ -8,11 +8,8 @@ set side by side, and legends sit outside the data.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from alexnet_core.model import paper_lrn
 from alexnet_core.book.engine.measures import mean_and_se
-from alexnet_core.book.engine.recipe_start import DROPOUT_NAMES, row_dropout
 
 #: Okabe & Ito's colour-blind-safe palette.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
@@ -164,99 +161,7 @@ def seed_lines(ax, runs: list[list[float]], colour: str, label: str, width: floa
             label=label)
 
 
-def early_steps_figure(result: dict):
-    """Per-step training loss of each variant's first steps, one panel per learning rate (stacked):
-    every seed faint, the mean bold, chance (ln of the number of classes) dashed."""
-    import matplotlib.pyplot as plt
-
-    lrs = sorted({r["lr"] for r in result["rows"]}, reverse=True)
-    fig, axes = plt.subplots(len(lrs), 1, figsize=(WIDTH, 1.2 + 2.6 * len(lrs)), squeeze=False, sharex=True,
-                             sharey=True)
-    variants = list(dict.fromkeys(r["variant"] for r in result["rows"]))
-    for ax, lr in zip(axes[:, 0], lrs):
-        for colour, variant in zip(PALETTE, variants):
-            runs = [r["step_losses"] for r in result["rows"] if r["variant"] == variant and r["lr"] == lr]
-            seed_lines(ax, runs, colour, f"{variant} ({len(runs)} seeds)", width=2.2)
-        ax.axhline(result["chance_loss"], **PAPER_STYLE, label="chance")
-        ax.set(title=f"lr {lr:g}", ylabel="training loss")
-    axes[-1, 0].set_xlabel("training step")
-    legend_above(fig, axes[0, 0])
-    return fig
-
-
-def recipe_start_figure(study: dict, columns: int = 2):
-    """The first steps' training loss under each recipe and dropout form, one panel per variant and learning rate
-    measured: every seed faint, the mean bold (runs that diverged are left out and named in the
-    table), chance dashed; one legend for all panels, above them."""
-    import matplotlib.pyplot as plt
-
-    rows = study["rows"]
-    panels = list(dict.fromkeys((r["variant"], r["lr"]) for r in sorted(rows, key=lambda r: -r["lr"])))
-    panels.sort(key=lambda p: [r["variant"] for r in rows].index(p[0]))
-    recipes = sorted({(r["recipe"], row_dropout(r)) for r in rows}, key=lambda c: (c[0] != "printed", c[1] != "test"))
-    n_rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(n_rows, columns, figsize=(WIDTH, 0.8 + 2.0 * n_rows), squeeze=False,
-                             sharex=True, sharey=True)
-    for ax, (variant, lr) in zip(axes.flat, panels):
-        for colour, (recipe, dropout) in zip(PALETTE, recipes):
-            runs = [r["step_losses"] for r in rows if (r["variant"], r["lr"], r["recipe"], row_dropout(r))
-                    == (variant, lr, recipe, dropout) and r["step_losses"]]
-            if runs:
-                seed_lines(ax, runs, colour, f"{recipe}, {DROPOUT_NAMES[dropout]}")
-        ax.axhline(study["chance_loss"], **PAPER_STYLE, label="chance")
-        ax.set_title(f"{variant}, lr {lr:g}")
-        ax.set_ylim(0, 2 * study["chance_loss"])
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    for ax in list(axes.flat)[max(0, len(panels) - columns):len(panels)]:  # the lowest panel of each column
-        ax.set_xlabel("training step")
-        ax.xaxis.set_tick_params(labelbottom=True)
-    for row in axes:
-        row[0].set_ylabel("loss")
-    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
-    fig.legend(handles.values(), handles.keys(), loc="outside upper center", ncols=2)
-    return fig
-
-
-def lr_schedule_figure(groups: dict[str, list[dict]], columns: int = 2):
-    """The learning rate the plateau schedule gave each run, one panel per variant (runs that
-    share a schedule would hide each other in one panel), every seed's run drawn."""
-    import matplotlib.pyplot as plt
-
-    n_rows = -(-len(groups) // columns)
-    fig, axes = plt.subplots(n_rows, columns, figsize=(WIDTH, 0.6 + 2.1 * n_rows), squeeze=False, sharex=True,
-                             sharey=True)
-    for ax, colour, (variant, runs) in zip(axes.flat, PALETTE, groups.items()):
-        for run in runs:
-            ax.step([h["epoch"] for h in run["history"]], [h["lr"] for h in run["history"]], where="post",
-                    color=colour, linewidth=2, alpha=1 if len(runs) == 1 else 0.6)
-        ax.set_title(variant if len(runs) == 1 else f"{variant} ({len(runs)} runs)")
-        ax.set_yscale("log")
-    for ax in list(axes.flat)[len(groups):]:
-        ax.axis("off")
-    for ax in list(axes.flat)[max(0, len(groups) - columns):len(groups)]:
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_tick_params(labelbottom=True)
-    for row in axes:
-        row[0].set_ylabel("learning rate")
-    return fig
-
-
-def lrn_conventions_figure():
-    """What section 3.3's normalisation does to one unit's activation under each convention for
-    alpha: output against input (top) and their ratio (bottom) for a unit alone in its window
-    (computed by the model's modules)."""
-    import matplotlib.pyplot as plt
-
-    a = torch.logspace(-1, 3.5, 200).view(1, 1, -1, 1)  # one channel: the window's sum is a^2
-    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 6.4), sharex=True)
-    for colour, convention, label in ((PALETTE[0], "printed", "as printed: alpha = 1e-4"),
-                                      (PALETTE[1], "per-window", "as coded: alpha / n = 2e-5")):
-        b = paper_lrn(convention)(a)
-        axes[0].plot(a.flatten(), b.flatten(), color=colour, linewidth=2, label=label)
-        axes[1].plot(a.flatten(), (b / a).flatten(), color=colour, linewidth=2, label=label)
-    axes[0].plot(a.flatten(), a.flatten() / 2 ** 0.75, **PAPER_STYLE, label="k^-beta a (no inhibition)")
-    axes[0].set(xscale="log", yscale="log", ylabel="normalised b")
-    axes[1].set(xscale="log", xlabel="activation a (alone in its window)", ylabel="b / a")
-    legend_above(fig, axes[0], ncols=1)
-    return fig
+def inches(fig, left: float, bottom: float, width: float, height: float) -> tuple[float, ...]:
+    """An axes rectangle given in inches, as the figure fractions ``add_axes`` takes."""
+    w, h = fig.get_size_inches()
+    return left / w, bottom / h, width / w, height / h
