@@ -147,8 +147,8 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _experiment(args: argparse.Namespace) -> int:
     for record in run_experiment(args.name, args.profile, data_root=args.data_root, device=args.device,
                                  retrain=args.retrain, only=args.only):
-        m = record["metrics"]
-        print(f"{record['provenance']['run']:<28} val top-1 {m['val_top1']:6.2f}%  top-5 {m['val_top5']:6.2f}%")
+        m = record.metrics
+        print(f"{record.found.run:<28} val top-1 {m['val_top1']:6.2f}%  top-5 {m['val_top5']:6.2f}%")
     return 0
 
 

@@ -9,6 +9,7 @@ from alexnet_core.book.engine import records as R
 from alexnet_core.book.engine import run as RUN
 from alexnet_core.provenance import git_state
 from alexnet_core.train import check_config, train
+from alexnet_core.book.engine.records import Found, Record
 
 
 def test_every_experiment_has_runs_in_every_profile():
@@ -60,7 +61,7 @@ def dirs(tmp_path, monkeypatch):
 
 def test_record_round_trip_and_cache_hit(dirs, monkeypatch):
     records = RUN.run_experiment("lrn_cifar", "smoke", progress=False, **dirs)
-    assert [r["provenance"]["run"] for r in records] == ["lrn-s0", "no-lrn-s0"]
+    assert [r.provenance["run"] for r in records] == ["lrn-s0", "no-lrn-s0"]
     path = dirs["results_dir"] / "smoke" / "lrn_cifar" / "lrn-s0.json"
     on_disk = json.loads(path.read_text())
     assert list(on_disk) == sorted(R.RECORD_KEYS + R.NEWER_RECORD_KEYS) and on_disk["config"]["lrn"] is True
@@ -96,15 +97,19 @@ def test_a_setting_added_later_does_not_invalidate_records(dirs, monkeypatch):
     path.write_text(json.dumps(record))
     (again,) = RUN.run_experiment("lrn_cifar", "smoke", progress=False, only=["lrn"], **dirs,
                                 trainer=lambda *a, **k: pytest.fail("retrained a run recorded before a new setting"))
-    assert again["config"] == record["config"] and "stats_sample" not in again["config"]  # the old record, as it was
+    assert again.config == record["config"] and "stats_sample" not in again.config  # the old record, as it was
 
 
 def test_identical_config_in_another_experiment_is_copied_not_retrained(dirs, monkeypatch):
     RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs)
     (record,) = RUN.run_experiment("overlap_pool", "smoke", progress=False, only=["overlap"], **dirs,
                                  trainer=lambda *a, **k: pytest.fail("retrained a run recorded elsewhere"))
-    assert record["provenance"]["copied_from"] == "smoke/lrn_alexnet/lrn-s0.json"
-    assert record["provenance"]["variant"] == "overlap" and record["provenance"]["run"] == "overlap-s0"
+    assert record.copied_from == "smoke/lrn_alexnet/lrn-s0.json"
+    assert record.variant == "overlap" and record.found.run == "overlap-s0"
+    on_disk = json.loads((dirs["results_dir"] / "smoke" / "overlap_pool" / "overlap-s0.json").read_text())
+    assert on_disk["found"]["copied_from"] == "smoke/lrn_alexnet/lrn-s0.json"  # how it was found, apart from
+    assert on_disk["provenance"]["experiment"] == "lrn_alexnet"  # where its numbers came from
+    assert R.load_record(dirs["results_dir"] / "smoke" / "overlap_pool" / "overlap-s0.json").copied_from == record.copied_from
 
 
 def test_unreadable_record_is_a_clear_error(tmp_path):
@@ -153,8 +158,8 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
     from alexnet_core.book.pages import tables as T
 
     def run(seed, errors):
-        return dict(provenance=dict(seed=seed, variant="x"), metrics={},
-                    history=[dict(epoch=i + 1, train_top1=e) for i, e in enumerate(errors)])
+        return Record.from_dict(dict(provenance=dict(seed=seed, variant="x"), metrics={},
+                    history=[dict(epoch=i + 1, train_top1=e) for i, e in enumerate(errors)]))
     relu = [run(0, [40, 30, 24, 20])]
     tanh = [run(0, [50, 45, 40, 35])]
     eff = X.get_experiment("relu_vs_tanh").effects[0]
@@ -185,14 +190,14 @@ def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
     from alexnet_core.book.pages import tables as T
 
     def run(variant, val, train):
-        return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
-                    metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[])
+        return Record.from_dict(dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
+                    metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[]))
     eff = X.get_experiment("dropout").effects[1]  # top-1 error, dropout against none
     learned = V.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 30.0, 5.0)]})
     assert learned["verdict"] != "inconclusive (a run did not learn)"
     stuck = V.effect_row(eff, {"dropout": [run("dropout", 25.0, 24.5)], "no-dropout": [run("no-dropout", 90.9, 89.5)]})
     assert stuck["verdict"] == "inconclusive (a run did not learn)"
-    assert not A.did_not_learn(dict(config=dict(dataset="synthetic"), metrics=dict(val_top1=99.0)))
+    assert not A.did_not_learn(Record.from_dict(dict(config=dict(dataset="synthetic"), metrics=dict(val_top1=99.0))))
 
 
 def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
@@ -201,7 +206,7 @@ def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
     from alexnet_core.book.pages import tables as T
 
     def run(val):
-        return dict(metrics=dict(val_top1=val), history=[])
+        return Record.from_dict(dict(metrics=dict(val_top1=val), history=[]))
     sd, dof = A.seed_spread({"a": [run(50.0), run(52.0)], "b": [run(40.0), run(44.0)], "c": [run(70.0)]})
     assert dof == 2 and sd == pytest.approx(((2 + 8) / 2) ** 0.5)  # squares 1+1 and 4+4 over 2 dof
     sd, dof = A.seed_spread({"c": [run(70.0)]})
@@ -214,7 +219,7 @@ def test_records_of_one_network_group_by_config_once_per_seed():
     from alexnet_core.book.pages import tables as T
 
     def run(seed, lrn, variant):
-        return dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant))
+        return Record.from_dict(dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant)))
     groups = A.by_config([run(0, True, "lrn"), run(1, True, "lrn"), run(0, True, "overlap"), run(0, False, "no-lrn")])
     assert sorted(len(g) for g in groups.values()) == [1, 2]  # the shared reference's seed 0 counts once
 
@@ -225,10 +230,10 @@ def test_epochs_at_chance_count_a_late_start_on_each_side():
     from alexnet_core.book.pages import tables as T
 
     def run(curve):
-        return dict(config=dict(dataset="imagenette"), history=[dict(val_top1=v) for v in curve])
+        return Record.from_dict(dict(config=dict(dataset="imagenette"), history=[dict(val_top1=v) for v in curve]))
     assert A.epochs_near_chance(run([90.5, 88.0, 80.0, 89.0])) == 2  # 87% and above is chance; later ones ignored
     assert A.epochs_near_chance(run([86.9, 90.0])) == 0
-    assert A.epochs_near_chance(dict(config=dict(dataset="synthetic"), history=[])) is None
+    assert A.epochs_near_chance(Record.from_dict(dict(config=dict(dataset="synthetic"), history=[]))) is None
     eff = X.get_experiment("overlap_pool").effects[0]
     groups = {eff.reference: [run([86.0, 70.0])], eff.ablated: [run([90.0, 90.0, 80.0]), run([90.0, 70.0])]}
     assert T.late_start(eff, groups) == "0 / 1.5"
@@ -256,7 +261,7 @@ def test_recorded_runs_reads_what_is_there_and_never_trains(tmp_path):
     path.write_text(json.dumps(dict(config=spec.config.to_dict(), provenance=dict(variant="lrn", seed=0),
                                     metrics=dict(val_top1=None), history=[])))
     runs = R.recorded_runs("overlap_pool", "cpu", tmp_path)
-    assert [r["provenance"]["variant"] for r in runs] == ["overlap"]  # no-overlap is not recorded: left out
+    assert [r.variant for r in runs] == ["overlap"]  # no-overlap is not recorded: left out
     assert R.recorded_runs("lrn_cifar", "gpu", tmp_path) == []  # the gpu profile runs no CIFAR-10
 
 
@@ -291,8 +296,8 @@ def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdic
     from alexnet_core.book.pages import tables as T
 
     def run(variant, val, train):
-        return dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
-                    metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[])
+        return Record.from_dict(dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
+                    metrics=dict(val_top1=val, final_train_top1=train, val_images=3925), history=[]))
     eff = X.get_experiment("overlap_pool").effects[2]  # the overfitting gap
     row = V.effect_row(eff, {"overlap": [run("overlap", 51.0, 53.0)], "no-overlap": [run("no-overlap", 58.0, 61.0)]})
     assert row["verdict"] == "not measured" and "train mode" in row["note"] and row["ours"] != row["ours"]  # nan
@@ -309,11 +314,11 @@ def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrain
     assert spec.config.recipe == "coded" and [c.recipe for c in spec.superseded] == [old["recipe"]]
     (shown,) = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], stand_ins=True, **dirs,
                                 trainer=lambda *a, **k: pytest.fail("trained although a stand-in was recorded"))
-    assert shown["provenance"]["superseded"] == f"recipe {old['recipe']}, lr {old['lr']:g}"
+    assert shown.superseded == f"recipe {old['recipe']}, lr {old['lr']:g}"
     calls = []
     (fresh,) = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs,
                                 trainer=lambda *a, **k: calls.append(1) or train(*a, **k))
-    assert calls == [1] and fresh["config"]["recipe"] == "coded" and "superseded" not in fresh["provenance"]
+    assert calls == [1] and fresh.config["recipe"] == "coded" and fresh.superseded is None and "superseded" not in fresh.provenance
     # the old record is set aside, not lost, and while no-lrn still stands in from the old recipe
     # the experiment shows both sides under it: an effect never mixes two recipes
     aside = dirs["results_dir"] / "smoke" / "lrn_alexnet" / "superseded" / "lrn-s0.json"
@@ -321,8 +326,8 @@ def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrain
     monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
     shown = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, stand_ins=True, **dirs,
                              trainer=lambda *a, **k: pytest.fail("trained although stand-ins exist"))
-    assert [r["provenance"].get("superseded") is not None for r in shown] == [True, True]
-    assert {r["config"].get("recipe", "printed") for r in shown} == {old["recipe"]}
+    assert [r.superseded is not None for r in shown] == [True, True]
+    assert {r.config.get("recipe", "printed") for r in shown} == {old["recipe"]}
 
 
 def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(tmp_path, monkeypatch):
@@ -357,8 +362,8 @@ def test_the_scorecard_names_the_recipe_of_each_effects_runs():
     from alexnet_core.book.pages.scorecard import recipe_cell
     exp = X.get_experiment("lrn_alexnet")
     eff = exp.effects[0]
-    new = dict(config=dict(recipe="coded"), provenance={})
-    old = dict(config=dict(recipe="printed"), provenance=dict(superseded="recipe printed, lr 0.003"))
+    new = Record.from_dict(dict(config=dict(recipe="coded"), provenance={}))
+    old = Record.from_dict(dict(config=dict(recipe="printed"), provenance={}), Found(superseded="recipe printed, lr 0.003"))
     assert recipe_cell(exp, {"lrn": [new], "no-lrn": [new]}, eff) == "coded"
     assert recipe_cell(exp, {"lrn": [new], "no-lrn": [old]}, eff) == "superseded (recipe printed, lr 0.003), 1 of 2 runs"
     assert recipe_cell(X.get_experiment("lrn_cifar"), {}, X.get_experiment("lrn_cifar").effects[0]) == "-"
@@ -374,9 +379,9 @@ def test_a_sweep_records_a_diverging_run_and_goes_on(dirs, monkeypatch):
         return train(cfg, out, **kw)
 
     records = RUN.run_experiment("activation_lr", "smoke", progress=False, trainer=trainer, **dirs)
-    diverged = [r for r in records if r["metrics"].get("diverged")]
-    assert {r["provenance"]["variant"] for r in diverged} == {"relu-lr0.04", "tanh-lr0.04"}
-    assert all(r["metrics"]["diverged_step"] == 3 and r["metrics"]["val_top1"] is None for r in diverged)
+    diverged = [r for r in records if r.metrics.get("diverged")]
+    assert {r.provenance["variant"] for r in diverged} == {"relu-lr0.04", "tanh-lr0.04"}
+    assert all(r.metrics["diverged_step"] == 3 and r.metrics["val_top1"] is None for r in diverged)
     assert (dirs["results_dir"] / "smoke" / "activation_lr" / "tanh-lr0.04-s0.json").exists()
     with pytest.raises(TrainingDiverged):  # elsewhere a diverging run still stops the experiment
         RUN.run_experiment("lrn_cifar", "smoke", progress=False, **dirs, retrain=True,
@@ -387,8 +392,8 @@ def test_fastest_learning_rate_per_activation_skips_diverged_runs_and_breaks_tie
     from alexnet_core.book.engine.measures import fastest_learning_rates
 
     def run(act, lr, err, diverged=False):
-        return dict(config=dict(activation=act, lr=lr), history=[dict(train_top1=err)],
-                    metrics=dict(diverged=diverged))
+        return Record.from_dict(dict(config=dict(activation=act, lr=lr), history=[dict(train_top1=err)],
+                    metrics=dict(diverged=diverged)))
     runs = [run("relu", 0.01, 30.0), run("relu", 0.02, 20.0), run("relu", 0.04, 5.0, diverged=True),
             run("tanh", 0.01, 40.0), run("tanh", 0.003, 40.0)]
     assert fastest_learning_rates(runs) == dict(relu=0.02, tanh=0.003)
@@ -413,7 +418,7 @@ def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(mo
     monkeypatch.setattr(C, "run_experiment", lambda *a, **k: pytest.fail("a pending experiment was trained"))
     ch = C.setup("cpu")
     for e in pending:
-        assert all(r["config"]["model"] == "convlocal" for r in ch.runs(e.name))
+        assert all(r.config["model"] == "convlocal" for r in ch.runs(e.name))
     before = R.recorded_fraction("cpu")
     monkeypatch.setitem(X.EXPERIMENTS, pending[0].name, dataclasses.replace(pending[0], pending=False))
     assert R.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count

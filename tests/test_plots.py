@@ -18,6 +18,7 @@ from alexnet_core.book.engine import artifacts as F  # noqa: E402
 from alexnet_core.book.pages import architecture, results  # noqa: E402
 from alexnet_core.book.pages import style as P  # noqa: E402
 from alexnet_core.book.pages import dropout, learning, lrn  # noqa: E402
+from alexnet_core.book.engine.records import Found, Record  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +31,8 @@ def style():
 def run(seed: int, errors: list[float], train: float = 10.0, lr: float = 0.01) -> dict:
     history = [dict(epoch=i + 1, val_top1=e, train_top1=e + 1, lr=lr if i < 3 else lr / 10)
                for i, e in enumerate(errors)]
-    return dict(history=history, metrics=dict(val_top1=errors[-1], final_train_top1=train + seed),
-                provenance=dict(seed=seed))
+    return Record.from_dict(dict(history=history, metrics=dict(val_top1=errors[-1], final_train_top1=train + seed),
+                provenance=dict(seed=seed)))
 
 
 GROUPS = {"with": [run(s, [60, 40, 30 + s, 25 + s]) for s in range(3)],
@@ -74,8 +75,8 @@ def test_the_bars_show_every_seed_and_the_standard_error():
     dots = [line for line in bars.get_lines() if line.get_marker() == "o"]
     assert sum(len(line.get_xdata()) for line in dots) == 2 * 6  # training and validation, three seeds each
     values = sorted(x for line in dots for x in line.get_xdata())
-    assert values == sorted([r["metrics"]["val_top1"] for runs in GROUPS.values() for r in runs]
-                            + [r["metrics"]["final_train_top1"] for runs in GROUPS.values() for r in runs])
+    assert values == sorted([r.metrics["val_top1"] for runs in GROUPS.values() for r in runs]
+                            + [r.metrics["final_train_top1"] for runs in GROUPS.values() for r in runs])
     assert len(bars.containers) == 4 + 4  # four bars, four error bars
     single = P.ablation_figure({"a": [run(0, [50, 40])], "b": [run(0, [55, 45])]})
     assert not [line for line in single.axes[1].get_lines() if line.get_marker() == "o"]

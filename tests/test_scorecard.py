@@ -11,16 +11,17 @@ from alexnet_core.book.pages import scorecard as S
 from alexnet_core.book.engine import judge as V
 from alexnet_core.book.engine.benchmarks import CpuBenchmarks
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect
+from alexnet_core.book.engine.records import Found, Record
 
 
 def run(variant: str, val_top1: float, seed: int = 0, epochs: int = 3, lr: float = 0.003, **config) -> dict:
     """A record that learned: validation error falling from 60% to ``val_top1``."""
     history = [dict(epoch=e, val_top1=60 - (60 - val_top1) * e / epochs, train_top1=50.0, train_loss=1.0,
                     val_top5=10.0, lr=lr) for e in range(1, epochs + 1)]
-    return dict(config=dict(lr=lr, dataset="imagenette", **config), history=history,
+    return Record.from_dict(dict(config=dict(lr=lr, dataset="imagenette", **config), history=history,
                 metrics=dict(val_top1=val_top1, val_top5=10.0, val_top1_se=0.8, val_images=3925,
                              final_train_top1=50.0, best_val_top1=val_top1),
-                provenance=dict(variant=variant, seed=seed))
+                provenance=dict(variant=variant, seed=seed)))
 
 
 # --------------------------------------------------------------------------- the verdict rule
@@ -82,20 +83,20 @@ def test_every_override_keeps_the_provisional_caveat():
 
     def decayed(variant, wd):
         r = run(variant, 30.0, epochs=8, weight_decay=wd, momentum=0.9, batch_size=128)
-        for h in r["history"]:
+        for h in r.history:
             h.update(images_per_s=128.0, train_seconds=100.0)
         return r
     row = V.effect_row(eff, {"reference": [decayed("reference", 5e-4)], "no-weight-decay": [decayed("no-weight-decay", 0.0)]})
     assert row["verdict"] == "underpowered" and "provisional: one run per side" in row["note"]
     unknown = decayed("reference", 5e-4)
-    del unknown["history"][0]["train_seconds"]  # steps unknown: no claim about the decay's reach
+    del unknown.history[0]["train_seconds"]  # steps unknown: no claim about the decay's reach
     assert math.isnan(A.decay_shrinkage(unknown))
 
 
 def test_a_side_with_a_missing_value_neither_crashes_nor_counts():
     eff = Effect("LRN", "lrn", "no-lrn", "val_top1", -1.4)
     missing = run("lrn", 30.0, seed=1)
-    missing["metrics"]["val_top1"] = None  # a diverged run, say
+    missing.metrics["val_top1"] = None  # a diverged run, say
     row = V.effect_row(eff, {"lrn": [missing, run("lrn", 30.0)], "no-lrn": [run("no-lrn", 35.0)]})
     assert row["runs"] == 1 and row["ours"] == pytest.approx(-5.0)
 
@@ -135,7 +136,7 @@ def test_an_overfitting_gap_needs_the_training_error_measured_like_validation():
 
     def gapped(variant, val, train_mode, train_eval=None):
         r = run(variant, val)
-        r["metrics"].update(final_train_top1=train_mode, final_train_eval_top1=train_eval)
+        r.metrics.update(final_train_top1=train_mode, final_train_eval_top1=train_eval)
         return r
     biased = V.effect_row(eff, {"dropout": [gapped("dropout", 30.0, 28.0)], "no-dropout": [gapped("no-dropout", 32.0, 5.0)]})
     assert biased["verdict"] == "not measured" and "train mode" in biased["note"]
@@ -155,7 +156,7 @@ def test_weight_decay_too_weak_over_the_run_is_underpowered_and_a_long_run_is_ju
 
     def decayed(variant, wd, epochs, lr):
         r = run(variant, 30.0, epochs=epochs, lr=lr, weight_decay=wd, momentum=0.9, batch_size=128)
-        for h in r["history"]:
+        for h in r.history:
             h.update(images_per_s=128.0, train_seconds=100.0)  # 100 steps an epoch
         return r
     short = {"reference": [decayed("reference", 5e-4, 8, 0.003)], "no-weight-decay": [decayed("no-weight-decay", 0.0, 8, 0.003)]}
@@ -172,7 +173,7 @@ def test_epochs_to_converge_of_a_run_still_improving_are_censored():
     assert V.effect_row(eff, improving)["verdict"] == "underpowered"
     def converged(variant):
         r = run(variant, 32.0)
-        r["history"][-1]["val_top1"] = 50.0  # best at epoch 2 of 3
+        r.history[-1]["val_top1"] = 50.0  # best at epoch 2 of 3
         return r
     row = V.effect_row(eff, {"dropout": [converged("dropout")], "no-dropout": [converged("no-dropout")]})
     assert row["verdict"] == "underpowered" and "no measured spread" in row["note"]  # one run each, no spread

@@ -226,7 +226,7 @@ def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> d
     per_seed = censored_speedups(ref, abl, threshold)
     values = [v for v, _ in per_seed]
     censored = sum(c for _, c in per_seed)
-    unresolved = len({r["provenance"].get("seed") for r in ref}) - len(per_seed)
+    unresolved = len({r.seed for r in ref}) - len(per_seed)
     ours, se = mean_and_se(values)
     se = se if len(values) > 1 else float("nan")
     sd = stdev(values) if len(values) > 1 else float("nan")

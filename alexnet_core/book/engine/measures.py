@@ -40,7 +40,7 @@ def by_variant(records: Iterable[dict]) -> dict[str, list[dict]]:
     """Run records grouped by their variant, in first-seen order."""
     groups: dict[str, list[dict]] = {}
     for r in records:
-        groups.setdefault(r["provenance"].get("variant", r["provenance"].get("run", "?")), []).append(r)
+        groups.setdefault(r.variant, []).append(r)
     return groups
 
 
@@ -51,8 +51,8 @@ def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
 
     groups: dict[str, dict[int, dict]] = {}
     for r in records:
-        config = r.get("config", {})
-        seed = r["provenance"].get("seed", config.get("seed"))
+        config = r.config
+        seed = r.seed
         groups.setdefault(recorded_hash({"config": config | {"seed": 0}}), {}).setdefault(seed, r)
     return {key: list(by_seed.values()) for key, by_seed in groups.items()}
 
@@ -78,7 +78,7 @@ def seed_spread(groups: dict[str, list[dict]], metric: str = "val_top1") -> tupl
 def value(record: dict, metric: str) -> float | None:
     """A run's metric, or a derived one: ``overfit_gap`` (validation minus final training top-1),
     ``early_train_top1`` (training error after the first quarter of the epochs)."""
-    m, h = record["metrics"], record.get("history", [])
+    m, h = record.metrics, record.history
     if metric == "overfit_gap":  # against the training error measured as validation is (None without it)
         train = m.get("final_train_eval_top1")
         return m["val_top1"] - train if train is not None and m.get("val_top1") is not None else None
@@ -95,7 +95,7 @@ CLASSES = {"cifar10": 10, "imagenette": 10, "imagenet": 1000}
 
 def chance_error(record: dict) -> float | None:
     """Top-1 error (%) of guessing on the run's dataset (90 on ten classes); None if unknown."""
-    classes = CLASSES.get(record.get("config", {}).get("dataset"))
+    classes = CLASSES.get(record.config.get("dataset"))
     return None if classes is None else 100.0 * (1 - 1 / classes)
 
 
@@ -103,7 +103,7 @@ def did_not_learn(record: dict, margin: float = 3.0) -> bool:
     """True when a run ended with validation error within ``margin`` points of chance
     (90% on ten classes): its ablation measures a failed optimisation, not the design."""
     chance = chance_error(record)
-    val = record.get("metrics", {}).get("val_top1")
+    val = record.metrics.get("val_top1")
     return chance is not None and val is not None and val >= chance - margin
 
 
@@ -115,7 +115,7 @@ def epochs_near_chance(record: dict, margin: float = 3.0) -> int | None:
     if chance is None:
         return None
     count = 0
-    for h in record.get("history", []):
+    for h in record.history:
         if h["val_top1"] < chance - margin:
             break
         count += 1
@@ -126,14 +126,14 @@ def sampling_error(record: dict, val: float, metric: str) -> float:
     """One run's binomial error of ``metric`` (points), each error rate on its own images: the
     validation set's; the training probe's too for a gap; an epoch's training images for a
     training error."""
-    m = record["metrics"]
+    m = record.metrics
     n_val = m.get("val_images") or 1
     if metric == "overfit_gap":
-        probe = record.get("config", {}).get("train_eval_images") or 1024
+        probe = record.config.get("train_eval_images") or 1024
         return math.hypot(binomial_standard_error(m["val_top1"], n_val),
                           binomial_standard_error(m["final_train_eval_top1"], probe))
     if metric in ("early_train_top1", "final_train_top1"):
-        h = record.get("history") or [{}]
+        h = record.history or [{}]
         seen = h[-1].get("images_per_s", 0) * h[-1].get("train_seconds", 0)
         return binomial_standard_error(val, round(seen) or n_val)
     return binomial_standard_error(val, n_val)
@@ -143,15 +143,15 @@ def censored_speedups(reference: list[dict], ablated: list[dict], threshold: flo
     """Per seed, (the ablated run's epochs to ``threshold`` training error over the reference's,
     censored): a seed whose ablated run never got there enters with the epochs it ran, as a lower
     bound (``censored``). Seeds whose reference never got there have no ratio and are left out."""
-    by_seed = {r["provenance"].get("seed"): r for r in ablated}
+    by_seed = {r.seed: r for r in ablated}
     out = []
     for r in reference:
-        other = by_seed.get(r["provenance"].get("seed"))
-        a = epochs_to(r["history"], "train_top1", threshold)
+        other = by_seed.get(r.seed)
+        a = epochs_to(r.history, "train_top1", threshold)
         if not a or other is None:
             continue
-        b = epochs_to(other["history"], "train_top1", threshold)
-        out.append((b / a, False) if b else (len(other["history"]) / a, True))
+        b = epochs_to(other.history, "train_top1", threshold)
+        out.append((b / a, False) if b else (len(other.history) / a, True))
     return out
 
 
@@ -159,28 +159,28 @@ def common_target(reference: list[dict], ablated: list[dict], levels: Sequence[f
     """The lowest of ``levels`` (training error, %) that every run on both sides reached: where
     a speed-up is measured for every seed without a bound."""
     runs = reference + ablated
-    reached = [lv for lv in levels if runs and all(epochs_to(r["history"], "train_top1", lv) for r in runs)]
+    reached = [lv for lv in levels if runs and all(epochs_to(r.history, "train_top1", lv) for r in runs)]
     return min(reached) if reached else None
 
 
 def still_improving(record: dict) -> bool:
     """Whether a run's best validation error came at its last epoch: it had not converged."""
-    h = record.get("history", [])
+    h = record.history
     return bool(h) and min(h, key=lambda r: r["val_top1"])["epoch"] == h[-1]["epoch"]
 
 
 def fair_gap(record: dict) -> bool:
     """Whether a run's overfitting gap can use the training error measured as validation is
     (eval mode, centre crop: ``final_train_eval_top1``) rather than the running one in train mode."""
-    return record["metrics"].get("final_train_eval_top1") is not None
+    return record.metrics.get("final_train_eval_top1") is not None
 
 
 def decay_shrinkage(record: dict) -> float:
     """The share by which weight decay alone would shrink an unused weight over the run: per step
     the paper's rule removes lr * decay of it, amplified by momentum to lr * decay / (1 - momentum)."""
-    cfg = record.get("config", {})
+    cfg = record.config
     rate = cfg.get("weight_decay", 0.0) / max(1e-12, 1.0 - cfg.get("momentum", 0.9))
-    history = record.get("history", [])
+    history = record.history
     if any("images_per_s" not in h or "train_seconds" not in h for h in history):
         return float("nan")  # steps unknown: no claim about the decay's reach
     steps = sum(h.get("lr", cfg.get("lr", 0.0)) * h["images_per_s"] * h["train_seconds"] / max(1, cfg.get("batch_size", 128))
@@ -194,10 +194,10 @@ def fastest_learning_rates(records: Iterable[dict]) -> dict[str, float]:
     diverged are out, and a tie goes to the smaller learning rate."""
     best: dict[str, tuple[float, float]] = {}
     for r in records:
-        if r["metrics"].get("diverged") or not r["history"]:
+        if r.metrics.get("diverged") or not r.history:
             continue
-        act, lr = r["config"]["activation"], r["config"]["lr"]
-        key = (r["history"][-1]["train_top1"], lr)
+        act, lr = r.config["activation"], r.config["lr"]
+        key = (r.history[-1]["train_top1"], lr)
         if act not in best or key < best[act]:
             best[act] = key
     return {act: lr for act, (_, lr) in best.items()}

@@ -3,6 +3,7 @@ metrics and provenance of one training run; their schema, config hashes and look
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 import hashlib
 import json
 import os
@@ -24,6 +25,76 @@ RECORD_SHAPE = dict(config=dict, history=list, metrics=dict, provenance=dict)
 NEWER_RECORD_KEYS = ("predictions",)
 
 
+@dataclass
+class Found:
+    """How the book found a record, kept apart from where its numbers came from (provenance):
+    the run it stands for, and whether it is shared with another experiment (``copied_from``,
+    the record it was copied from) or stands in from a superseded recipe (``superseded``, how the
+    book names that recipe)."""
+
+    experiment: str | None = None
+    run: str | None = None
+    variant: str | None = None
+    seed: int | None = None
+    copied_from: str | None = None
+    superseded: str | None = None
+
+
+@dataclass
+class Record:
+    """One training run as recorded (``results/<profile>/<experiment>/<run>.json``): its config,
+    its history (one entry per epoch), its final metrics, its provenance (commit, hardware,
+    precision, time), which validation images it got right where recorded, and how the book found
+    it (:class:`Found`)."""
+
+    config: dict
+    history: list[dict]
+    metrics: dict
+    provenance: dict
+    predictions: dict | None = None
+    found: Found = field(default_factory=Found)
+
+    @classmethod
+    def from_dict(cls, data: dict, found: Found | None = None) -> "Record":
+        """A record from its JSON form; a copy written before December 2026 kept ``copied_from``
+        in its provenance, a newer one under ``found``."""
+        stored = Found(**data.get("found", {}))
+        stored.copied_from = stored.copied_from or data.get("provenance", {}).get("copied_from")
+        return cls(data.get("config", {}), data.get("history", []), data.get("metrics", {}), data.get("provenance", {}),
+                   data.get("predictions"), found or stored)
+
+    def to_dict(self) -> dict:
+        """The JSON form written to disk (``found`` only where the record is a copy)."""
+        out = dict(config=self.config, history=self.history, metrics=self.metrics, provenance=self.provenance)
+        if self.predictions is not None:
+            out["predictions"] = self.predictions
+        if self.found.copied_from and "copied_from" not in self.provenance:
+            out["found"] = {k: v for k, v in dataclasses.asdict(self.found).items() if v is not None}
+        return out
+
+    def found_as(self, **lookup) -> "Record":
+        """This record as a lookup found it for one run (a variant and seed of an experiment)."""
+        return dataclasses.replace(self, found=dataclasses.replace(self.found, **lookup))
+
+    @property
+    def variant(self) -> str:
+        """The variant it stands for: the lookup's, else the one it was trained as."""
+        return self.found.variant or self.provenance.get("variant", self.provenance.get("run", "?"))
+
+    @property
+    def seed(self) -> int | None:
+        found = self.found.seed
+        return found if found is not None else self.provenance.get("seed", self.config.get("seed"))
+
+    @property
+    def superseded(self) -> str | None:
+        return self.found.superseded
+
+    @property
+    def copied_from(self) -> str | None:
+        return self.found.copied_from
+
+
 def config_hash(config: dict) -> str:
     """A short hash of everything in a config that changes what is computed (where dropout is
     off, or the net has none, where it rescales changes nothing; without normalisation or with one
@@ -38,13 +109,14 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def recorded_hash(record: dict) -> str:
+def recorded_hash(record: Record | dict) -> str:
     """The config hash of a record, with settings added to TrainConfig after it was made filled
     in with their defaults (a new setting must default to the old behaviour), or, for a setting
     whose default changed the computation (``config.LEGACY_SETTINGS``), with the value the record
     was in fact trained with."""
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | LEGACY_SETTINGS
-    return config_hash(defaults | record.get("config", {}))
+    config = record.config if isinstance(record, Record) else record.get("config", {})
+    return config_hash(defaults | config)
 
 
 def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
@@ -78,7 +150,7 @@ class RecordError(ValueError):
     """A run record under results/ cannot be read; the message names the file and the fix."""
 
 
-def load_record(path: Path) -> dict:
+def load_record(path: Path) -> Record:
     """A recorded run, checked for its four keys; a :class:`RecordError` naming the file if not."""
     fix = (f"restore it from git (`git checkout -- {path}`) if it is committed, or delete it and the run is "
            "trained again by the next `make reproduce`")
@@ -97,7 +169,7 @@ def load_record(path: Path) -> dict:
         wrong = ["its metrics lack val_top1"]
     if wrong:
         raise RecordError(f"the run record {path} has the wrong shape ({'; '.join(wrong)}); {fix}")
-    return record
+    return Record.from_dict(record)
 
 
 def run_record_paths(results_dir: Path, profile: str = "*") -> list[Path]:
@@ -133,7 +205,7 @@ def set_aside_superseded(spec, path: Path, results_dir: Path, profile: str) -> N
         keep_superseded(path, superseded_path(results_dir, profile, spec.experiment, spec.name))
 
 
-def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
+def superseded_record(spec, results_dir: Path, profile: str) -> Record | None:
     """The record of ``spec``'s run under a superseded recipe (its own file first, then the one
     set aside when the run was recorded anew, else a shared one), marked with the recipe it was
     trained under; None when there is none."""
@@ -145,11 +217,8 @@ def superseded_record(spec, results_dir: Path, profile: str) -> dict | None:
         found = own or next(iter(find_all_recorded(results_dir, profile, digest)
                                  or find_set_aside(results_dir, profile, digest)), None)
         if found is not None:
-            record = load_record(found)
-            record["provenance"] = record["provenance"] | dict(
-                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
-                superseded=superseded_label(older))
-            return record
+            return load_record(found).found_as(experiment=spec.experiment, run=spec.name, variant=spec.variant,
+                                               seed=spec.seed, superseded=superseded_label(older))
     return None
 
 
@@ -163,21 +232,21 @@ def superseded_label(older) -> str:
     return ", ".join([f"recipe {older.recipe}", f"lr {older.lr:g}", *differs])
 
 
-def one_recipe(specs: list[RunSpec], records: list[dict], results_dir: Path, profile: str) -> list[dict]:
+def one_recipe(specs: list[RunSpec], records: list[Record], results_dir: Path, profile: str) -> list[Record]:
     """An experiment's runs under one recipe: while any of them stands in from a superseded
     recipe, the others are shown from their superseded records too where they have one, so an
     effect never compares a run under the book's recipe with one under an older recipe."""
-    if not any(r["provenance"].get("superseded") for r in records):
+    if not any(r.superseded for r in records):
         return records
-    return [r if r["provenance"].get("superseded") else (superseded_record(spec, results_dir, profile) or r)
+    return [r if r.superseded else (superseded_record(spec, results_dir, profile) or r)
             for spec, r in zip(specs, records)]
 
 
-def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[dict]:
+def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[Record]:
     """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
     experiment's name); never trains. For showing a second profile beside the book's, and for
     the seed spread. With ``stand_ins``, a run recorded only under a superseded recipe is
-    returned from that record, marked ``provenance["superseded"]`` (as the chapters show it)."""
+    returned from that record, marked ``found.superseded`` (as the chapters show it)."""
     experiment = get_experiment(name)
     prof = get_profile(profile)
     if experiment.family not in prof.families:
@@ -190,15 +259,13 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stan
             older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
             paths = index.get(config_hash(older.to_dict())) if older is not None else None
         if paths:
-            record = load_record(paths[0])
-            record["provenance"] = record["provenance"] | dict(variant=spec.variant, seed=spec.seed)
-            if older is not None:
-                record["provenance"]["superseded"] = superseded_label(older)
-            records.append(record)
+            records.append(load_record(paths[0]).found_as(
+                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+                superseded=superseded_label(older) if older is not None else None))
     return records
 
 
-def family_records(family: str, profile: str, results_dir: Path | None = None) -> list[dict]:
+def family_records(family: str, profile: str, results_dir: Path | None = None) -> list[Record]:
     """Every recorded run of the experiments of ``family`` ('cifar' or 'alexnet') that ``profile``
     shows (its own, or its fallback's), stand-ins included; never trains. A run shared by several
     experiments appears once per experiment: :func:`analysis.by_config` counts it once."""

@@ -17,14 +17,14 @@ from alexnet_core.paths import RESULTS_DIR, runs_dir as default_runs_dir
 from alexnet_core.train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from alexnet_core.book.engine.artifacts import figure_artifacts
 from alexnet_core.book.engine.plan import data_available, get_experiment, profile_for
-from alexnet_core.book.engine.records import (artifacts_path, config_hash, find_all_recorded, load_record, one_recipe,
+from alexnet_core.book.engine.records import (Record, artifacts_path, config_hash, find_all_recorded, load_record, one_recipe,
                                              record_path, recorded_hash, set_aside_superseded, superseded_record)
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
                   artifacts: bool = False, keep_checkpoint: bool = True,
                   trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False,
-                  tolerate_divergence: bool = False) -> dict:
+                  tolerate_divergence: bool = False) -> Record:
     """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
     else trained (resuming a crashed attempt from its checkpoint) and recorded atomically.
 
@@ -32,7 +32,7 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     (its history and result stay beside it). ``trainer`` is the training function (:func:`train`;
     tests pass a stand-in). With ``stand_ins``, a run not recorded under its own config but
     recorded under a superseded recipe (``spec.superseded``) is returned from that record,
-    marked ``provenance["superseded"]``, and nothing is trained or written. With
+    marked ``found.superseded``, and nothing is trained or written. With
     ``tolerate_divergence`` (a learning-rate sweep) a run whose loss turns NaN is recorded as
     diverged (its history so far, ``metrics["diverged"]``) instead of stopping the experiment."""
     digest = config_hash(spec.config.to_dict())
@@ -56,16 +56,17 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
     record["provenance"] = record["provenance"] | dict(experiment=spec.experiment, run=spec.name, profile=profile,
                                                        variant=spec.variant, seed=spec.seed, config_hash=digest)
     if artifacts and outcome is not None:
-        write_artifacts(spec, outcome.model, record, results_dir, profile)
+        write_artifacts(spec, outcome.model, record["provenance"], results_dir, profile)
     set_aside_superseded(spec, path, results_dir, profile)
     atomic_write_json(path, record)
     if not keep_checkpoint:
         (work / CHECKPOINT).unlink(missing_ok=True)
-    return record
+    return Record.from_dict(record).found_as(experiment=spec.experiment, run=spec.name, variant=spec.variant,
+                                             seed=spec.seed)
 
 
 def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: Path, artifacts: bool,
-                  stand_ins: bool) -> dict | None:
+                  stand_ins: bool) -> Record | None:
     """``spec``'s record without training: its own file, a shared run's (copied under its name,
     with the figure arrays when asked for), or with ``stand_ins`` a superseded recipe's; else None."""
     path = record_path(results_dir, profile, spec.experiment, spec.name)
@@ -73,7 +74,7 @@ def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: 
         record = load_record(path)
         has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
         if recorded_hash(record) == digest and (has_artifacts or not artifacts):
-            return record
+            return record.found_as(experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed)
     candidates = find_all_recorded(results_dir, profile, digest)
     shared, model = (candidates[0] if candidates else None), None
     if artifacts:  # the figures need the trained weights: take the record whose checkpoint is kept
@@ -85,13 +86,12 @@ def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: 
     if shared is not None and (model is not None or not artifacts):
         record = load_record(shared)
         if artifacts:
-            write_artifacts(spec, model, record, results_dir, profile)
-        record["provenance"] = record["provenance"] | dict(
-            experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
-            copied_from=str(shared.relative_to(results_dir)))
+            write_artifacts(spec, model, record.provenance, results_dir, profile)
+        copy = record.found_as(experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
+                               copied_from=str(shared.relative_to(results_dir)))
         set_aside_superseded(spec, path, results_dir, profile)
-        atomic_write_json(path, record)
-        return record
+        atomic_write_json(path, copy.to_dict())
+        return copy
     return superseded_record(spec, results_dir, profile) if stand_ins else None
 
 
@@ -132,24 +132,25 @@ def _model_from_checkpoint(spec, runs_dir: Path, profile: str, shared: Path, res
     return model
 
 
-def write_artifacts(spec, model, record: dict, results_dir: Path, profile: str) -> None:
-    """Record Figure 3's and Figure 4's small arrays for this run (see alexnet_core.artifacts)."""
+def write_artifacts(spec, model, provenance: dict, results_dir: Path, profile: str) -> None:
+    """Record Figure 3's and Figure 4's small arrays for this run (see :mod:`.artifacts`), with the
+    provenance of the run that trained ``model``."""
     train_set, val_set, stats = load_data(spec.config)
     device = resolve_device(spec.config.device)
     arrays = figure_artifacts(model.to(device), train_set, val_set, Augmenter(augment_config(spec.config), stats),
-                              device, record["provenance"]["precision"], spec.seed)
+                              device, provenance["precision"], spec.seed)
     atomic_write_json(artifacts_path(results_dir, profile, spec.experiment, spec.name),
-                      arrays | dict(provenance=record["provenance"]))
+                      arrays | dict(provenance=provenance))
 
 
 def run_experiment(name: str, profile: str, *, data_root: str | None = None, device: str = "auto",
                    retrain: bool = False, progress: bool = True, results_dir: Path | None = None,
                    runs_dir: Path | None = None, only: list[str] | None = None,
-                   trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> list[dict]:
+                   trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> list[Record]:
     """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained (by
     ``trainer``) when not; runs train under ``runs_dir`` (default ``ALEXNET_RUNS`` or ``runs/``).
     With ``stand_ins`` a run not yet recorded under the book's recipe is shown from its record
-    under a superseded one, marked ``provenance["superseded"]``, instead of being trained.
+    under a superseded one, marked ``found.superseded``, instead of being trained.
 
     Under ``smoke`` without a data root the runs use the synthetic set, so the notebooks
     still execute on any machine.

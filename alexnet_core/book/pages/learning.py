@@ -147,7 +147,7 @@ def lr_schedule_figure(groups: dict[str, list[dict]], columns: int = 2):
                              sharey=True)
     for ax, colour, (variant, runs) in zip(axes.flat, PALETTE, groups.items()):
         for run in runs:
-            ax.step([h["epoch"] for h in run["history"]], [h["lr"] for h in run["history"]], where="post",
+            ax.step([h["epoch"] for h in run.history], [h["lr"] for h in run.history], where="post",
                     color=colour, linewidth=2, alpha=1 if len(runs) == 1 else 0.6)
         ax.set_title(variant if len(runs) == 1 else f"{variant} ({len(runs)} runs)")
         ax.set_yscale("log")

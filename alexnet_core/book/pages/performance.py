@@ -327,11 +327,11 @@ def memory_rows(scaling: dict | None, results_dir: Path = RESULTS_DIR) -> list[d
     for profile in ("cpu", "gpu"):
         seen = set()
         records = [(path, load_record(path)) for path in run_record_paths(results_dir, profile)]
-        for path, record in sorted(records, key=lambda pr: pr[1]["provenance"].get("date", ""), reverse=True):
-            prov = record["provenance"]
-            if prov.get("copied_from") or prov.get("peak_rss_mb") is None:
+        for path, record in sorted(records, key=lambda pr: pr[1].provenance.get("date", ""), reverse=True):
+            prov = record.provenance
+            if record.copied_from or prov.get("peak_rss_mb") is None:
                 continue
-            family = model_family(record["config"])
+            family = model_family(record.config)
             if (profile, family) in seen:
                 continue
             seen.add((profile, family))

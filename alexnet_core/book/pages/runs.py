@@ -19,10 +19,10 @@ def run_rows(results_dir: Path = RESULTS_DIR) -> list[dict]:
         if path.parts[-3] == "smoke":
             continue
         record = load_record(path)
-        prov = record["provenance"]
-        shared = prov.get("copied_from")  # the same run, recorded once and shown under several experiments
+        prov = record.provenance
+        shared = record.copied_from  # the same run, recorded once and shown under several experiments
         rows.append(dict(profile=path.parts[-3], experiment=path.parts[-2], run=path.stem,
-                         epochs=len(record["history"]),
+                         epochs=len(record.history),
                          minutes=float("nan") if shared else round(prov.get("wall_seconds", float("nan")) / 60, 1),
                          device=prov.get("device", "?") + (f", {prov['cpu_isa']}" if prov.get("cpu_isa") else ""),
                          precision=prov.get("precision", "?"),

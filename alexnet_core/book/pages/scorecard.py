@@ -100,11 +100,11 @@ def recipe_cell(experiment: Experiment, groups: dict[str, list[dict]], effect) -
     if experiment.family != "alexnet":
         return "-"
     runs = groups.get(effect.reference, []) + groups.get(effect.ablated, [])
-    old = sorted({r["provenance"]["superseded"] for r in runs if r["provenance"].get("superseded")})
+    old = sorted({r.superseded for r in runs if r.superseded})
     if old:
-        return f"superseded ({'; '.join(old)}), {sum(bool(r['provenance'].get('superseded')) for r in runs)} " \
+        return f"superseded ({'; '.join(old)}), {sum(bool(r.superseded) for r in runs)} " \
                f"of {len(runs)} runs"
-    recipes = sorted({r.get("config", {}).get("recipe", "printed") for r in runs})
+    recipes = sorted({r.config.get("recipe", "printed") for r in runs})
     return ", ".join(recipes) or "-"
 
 
@@ -129,11 +129,11 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
         return (f"The spread between {family} seeds has not been measured yet, so its verdicts rest on a "
                 "binomial error alone and are provisional.")
     several = [runs for runs in A.by_config(records).values() if len(runs) >= 2]
-    seen = "; ".join(f"{runs[0]['provenance'].get('variant', '?')}"
-                     + (" (superseded recipe)" if runs[0]["provenance"].get("superseded") else "") + ": "
+    seen = "; ".join(f"{runs[0].variant}"
+                     + (" (superseded recipe)" if runs[0].superseded else "") + ": "
                      + ", ".join(f"{v:.1f}%" for v in (A.value(r, "val_top1") for r in runs) if v is not None)
                      for runs in several)
-    binomial = [r["metrics"]["val_top1_se"] for runs in several for r in runs if r["metrics"].get("val_top1_se")]
+    binomial = [r.metrics["val_top1_se"] for runs in several for r in runs if r.metrics.get("val_top1_se")]
     binomial_text = (f", against a binomial standard error of {sum(binomial) / len(binomial):.1f} points for one "
                      "run" if binomial else "")
     return (f"How far one {family} run moves by chance: {len(several)} configurations were trained under more "

@@ -52,10 +52,10 @@ def curves(ax, groups: dict[str, list[dict]], key: str, label_suffix: str = "") 
 
     for colour, (variant, runs) in zip(PALETTE, groups.items()):
         for run in runs:
-            epochs = [h["epoch"] for h in run["history"]]
-            ax.plot(epochs, [h[key] for h in run["history"]], color=colour, alpha=0.25, linewidth=1)
-        length = min(len(r["history"]) for r in runs)
-        avg = np.mean([[h[key] for h in r["history"][:length]] for r in runs], axis=0)
+            epochs = [h["epoch"] for h in run.history]
+            ax.plot(epochs, [h[key] for h in run.history], color=colour, alpha=0.25, linewidth=1)
+        length = min(len(r.history) for r in runs)
+        avg = np.mean([[h[key] for h in r.history[:length]] for r in runs], axis=0)
         ax.plot(range(1, length + 1), avg, color=colour, linewidth=2.2,
                 label=f"{variant} (ours{label_suffix}, {len(runs)} run{'s' if len(runs) > 1 else ''})")
 
@@ -84,9 +84,9 @@ def final_values(runs: list[dict]) -> tuple[list[float], list[float], bool]:
     """A variant's final training and validation top-1 of each run, and whether the training
     error is the eval-mode one of fixed training images (every run recorded it) or the running
     error of the last epoch in train mode."""
-    fair = all(r["metrics"].get("final_train_eval_top1") is not None for r in runs)
-    train = [r["metrics"]["final_train_eval_top1" if fair else "final_train_top1"] for r in runs]
-    return train, [r["metrics"]["val_top1"] for r in runs], fair
+    fair = all(r.metrics.get("final_train_eval_top1") is not None for r in runs)
+    train = [r.metrics["final_train_eval_top1" if fair else "final_train_top1"] for r in runs]
+    return train, [r.metrics["val_top1"] for r in runs], fair
 
 
 def final_error_bars(ax, groups: dict[str, list[dict]]) -> None:

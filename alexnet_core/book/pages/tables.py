@@ -26,11 +26,11 @@ def failed_runs_note(groups: dict[str, list[dict]]) -> str:
     for variant, runs in groups.items():
         for r in runs:
             if did_not_learn(r):
-                drops = [h["epoch"] for h in r["history"] if h.get("lr_dropped_after")]
+                drops = [h["epoch"] for h in r.history if h.get("lr_dropped_after")]
                 when = f"; its lr was divided after epoch{'s' if len(drops) > 1 else ''} " \
                        f"{', '.join(map(str, drops))}" if drops else ""
-                notes.append(f"the {variant} run (seed {r['provenance'].get('seed', '?')}) ended at "
-                             f"{r['metrics']['val_top1']:.1f}% validation error after {len(r['history'])} "
+                notes.append(f"the {variant} run (seed {'?' if r.seed is None else r.seed}) ended at "
+                             f"{r.metrics['val_top1']:.1f}% validation error after {len(r.history)} "
                              f"epochs, at chance{when}")
     if not notes:
         return ""
@@ -53,7 +53,7 @@ def variant_table(groups: dict[str, list[dict]]):
                      "val top-5 (%)": fmt("val_top5"), "10-patch top-1 (%)": fmt("val10_top1"),
                      "10-patch top-5 (%)": fmt("val10_top5"), "final train top-1 (%)": fmt("final_train_top1"),
                      "final train top-1, eval mode (%)": fmt("final_train_eval_top1"),
-                     "epochs": round(mean([len(r["history"]) for r in runs]), 1)})
+                     "epochs": round(mean([len(r.history) for r in runs]), 1)})
     return pd.DataFrame(rows)
 
 
