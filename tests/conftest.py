@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from alexnet_core.book.engine.records import Record
 from PIL import Image
 
 # Tests never touch the user's cache; each session gets its own.
@@ -60,3 +62,13 @@ def cifar_pickles(tmp_path: Path) -> Path:
         pickle.dump({"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                                      "horse", "ship", "truck"]}, f)
     return folder.parent
+
+
+def learned_run(variant: str, val_top1: float, seed: int = 0, epochs: int = 3, lr: float = 0.003, **config) -> Record:
+    """A record that learned: validation error falling from 60% to ``val_top1``."""
+    history = [dict(epoch=e, val_top1=60 - (60 - val_top1) * e / epochs, train_top1=50.0, train_loss=1.0,
+                    val_top5=10.0, lr=lr) for e in range(1, epochs + 1)]
+    return Record.from_dict(dict(config=dict(lr=lr, dataset="imagenette", **config), history=history,
+                metrics=dict(val_top1=val_top1, val_top5=10.0, val_top1_se=0.8, val_images=3925,
+                             final_train_top1=50.0, best_val_top1=val_top1),
+                provenance=dict(variant=variant, seed=seed)))

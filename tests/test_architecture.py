@@ -3,6 +3,7 @@ machinery, and imports inside functions only for optional heavy dependencies."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "alexnet_core"
@@ -121,3 +122,43 @@ def test_no_function_in_the_package_is_over_sixty_lines():
             for name, tree in modules().items() for node in ast.walk(tree)
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
     assert not long, long
+
+
+NOTEBOOKS = PACKAGE.parent / "notebooks"
+#: A notebook narrates: it calls the package and glues what the package computes (ARCHITECTURE.md).
+MOST_CODE_LINES = 40
+COMPUTING = re.compile(r"^\s*(def |class |if |elif |else\b|for |while |try\b|with )|\blambda\b| for .+ in ")
+
+
+def notebook_code_lines(path: Path) -> list[str]:
+    """The code lines of a MyST notebook's code cells, blank lines, comments and cell options left out."""
+    lines, inside = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("```{code-cell}"):
+            inside = True
+        elif line.startswith("```"):
+            inside = False
+        elif inside and line.strip() and not line.lstrip().startswith(("#", ":tags:")):
+            lines.append(line)
+    return lines
+
+
+def test_notebooks_narrate_without_functions_or_branches_in_at_most_forty_lines():
+    found = {}
+    for path in sorted(NOTEBOOKS.glob("*.md")):
+        code = notebook_code_lines(path)
+        computing = [line.strip() for line in code if COMPUTING.search(line)]
+        if computing or len(code) > MOST_CODE_LINES:
+            found[path.name] = (len(code), computing)
+    assert not found, found
+
+
+def test_a_computing_notebook_cell_would_be_found(tmp_path):
+    cell = "```{code-cell} ipython3\nrows = [r for r in runs]\nif rows:\n    x = 1\n```\n"
+    assert [bool(COMPUTING.search(line)) for line in notebook_code_lines(_write(tmp_path, cell))] == [True, True, False]
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "page.md"
+    path.write_text(text)
+    return path

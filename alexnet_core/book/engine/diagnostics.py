@@ -324,6 +324,20 @@ def _left(row: dict) -> str:
     return "never" if row["left_chance_step"] is None else str(row["left_chance_step"])
 
 
+def chosen_candidate(study: dict, dropout: str = "test") -> tuple[str, float] | None:
+    """(recipe, lr) of the candidate closest to the paper (:func:`study_order`) under which every
+    study variant left chance in every seed the study measured with ``dropout``: issue #34's rule
+    for the book's recipe. None while no candidate is measured whole and clean."""
+    rows = [r for r in study["rows"] if row_dropout(r) == dropout]
+    seeds = {r["seed"] for r in rows}
+    for recipe, _, lr in sorted({(r["recipe"], dropout, r["lr"]) for r in rows}, key=lambda c: study_order(*c)):
+        measured = {(r["variant"], r["seed"]) for r in study_rows(study, recipe, lr, dropout)}
+        whole = all((variant, seed) in measured for variant in STUDY_VARIANTS for seed in seeds)
+        if whole and starts_everywhere(study, recipe, lr, dropout=dropout):
+            return recipe, lr
+    return None
+
+
 def starts_everywhere(study: dict, recipe: str, lr: float, variants: tuple[str, ...] | None = None,
                       dropout: str = "test") -> bool:
     """Whether every run of ``recipe`` with ``dropout`` at ``lr`` (of ``variants``, default all

@@ -7,6 +7,7 @@ import textwrap
 import torch
 from torch import nn
 
+from alexnet_core.model import AlexNet, count_parameters, layer_table
 from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH
 
 #: What a module after a weight layer does, as Figure 2's labels name it.
@@ -123,3 +124,32 @@ def _arrows(ax, upper: list[float], lower: list[float], top: float, bottom: floa
     pairs = list(zip(upper, lower)) if sees == "own column" else [(a, b) for a in upper for b in lower]
     for a, b in pairs:
         ax.annotate("", (b, bottom), (a, top), arrowprops=dict(arrowstyle="->", color="#333333", linewidth=1))
+
+
+def layer_frame(model: nn.Module):
+    """Per layer of ``model``: kind, output shape, neurons, parameters and multiply-adds, with a
+    total row (section 3.5's counts: "60 million parameters and 650,000 neurons")."""
+    import pandas as pd
+
+    table = pd.DataFrame([{
+        "layer": r["layer"], "kind": r["kind"], "output (C x H x W)": " x ".join(map(str, r["output_shape"])),
+        "neurons": r["neurons"], "parameters": r["params"], "multiply-adds": r["macs"]} for r in layer_table(model)])
+    total = {"layer": "total", "kind": "", "output (C x H x W)": "", "neurons": table.neurons.sum(),
+             "parameters": table.parameters.sum(), "multiply-adds": table["multiply-adds"].sum()}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def counts(model: nn.Module) -> dict[str, str]:
+    """The page's glued counts (section 3.5): parameters with and without the two columns' split,
+    neurons, billions of multiply-adds, and conv1's neurons, as the page prints them."""
+    table = layer_frame(model)
+    return {"total_params": f"{count_parameters(model):,}",
+            "total_params_ungrouped": f"{count_parameters(AlexNet(groups=1)):,}",
+            "total_neurons": f"{int(table.neurons.iloc[-1]):,}",
+            "total_macs": f"{table['multiply-adds'].iloc[-1] / 1e9:.2f}",
+            "conv1_neurons": f"{int(table.neurons.iloc[0]):,}"}
+
+
+def layer_table_styled(model: nn.Module):
+    """:func:`layer_frame` as the page shows it, with thousands separators."""
+    return layer_frame(model).style.format(thousands=",").hide(axis="index")

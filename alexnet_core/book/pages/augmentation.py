@@ -1,11 +1,71 @@
-"""The data augmentation page (section 4.1): rows of images, each view of one picture."""
+"""The data augmentation page (section 4.1): the training set's colour statistics, and rows of
+images, each view of one picture (stored, and as the network trains on it)."""
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
+import torch
+
+from alexnet_core import data as D
+from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats
+from alexnet_core.inputs import cached_colour_stats
+from alexnet_core.book.engine.plan import data_available
 from alexnet_core.book.pages.style import SMALLEST_FONT, WIDTH, inches
 
-def image_rows_figure(rows: list[list[np.ndarray]], titles: list[str]):
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from pandas.io.formats.style import Styler
+
+
+class ColourSample(NamedTuple):
+    """The training images whose RGB covariance the PCA colour shift uses, their statistics, and
+    where they come from in words (section 4.1)."""
+
+    train: D.ImageSet
+    stats: ColourStats
+    source: str
+
+
+def colour_sample(data_root: str | None) -> ColourSample:
+    """Imagenette's training set and its cached colour statistics where a data root is given or
+    set; else a synthetic set of 64 images of 256x256 and its statistics (section 4.1)."""
+    if data_available(data_root):
+        train = D.load("imagenette", "train", data_root)
+        return ColourSample(train, cached_colour_stats(train), "Imagenette's training set")
+    train = D.synthetic_image_set(n=64, side=256)
+    return ColourSample(train, ColourStats.from_images(train), "a synthetic set (no data root was given)")
+
+
+def eigen_table(stats: ColourStats) -> "Styler":
+    """The eigen-decomposition of the RGB covariance (pixels in [0, 1]), largest eigenvalue first,
+    each with its eigenvector p (section 4.1's PCA colour)."""
+    import pandas as pd
+
+    eig = pd.DataFrame({"eigenvalue (pixels in [0,1])": stats.eigenvalues.numpy()[::-1],
+                        "p (R, G, B)": [np.array2string(v, precision=3) for v in stats.eigenvectors.numpy().T[::-1]]})
+    return eig.style.hide(axis="index")
+
+
+def augmented_views(train: D.ImageSet, stats: ColourStats, count: int = 4, seed: int = 0) -> list[np.ndarray]:
+    """One training view (random 224 crop, reflection, PCA colour; section 4.1) of each of the
+    first ``count`` images, drawn by ``Augmenter.train`` from generator ``seed``, with the centre of
+    the mean image added back so it can be viewed (H x W x 3, uint8)."""
+    aug = Augmenter(AugmentConfig(crop=224), stats)
+    shown = train.images[:count]
+    g = torch.Generator().manual_seed(seed)
+    return [(aug.train(shown[col:col + 1], g)[0] + aug.stats.mean_image[:, 16:240, 16:240])
+            .clamp(0, 255).permute(1, 2, 0).numpy().astype("uint8") for col in range(count)]
+
+
+def examples_figure(train: D.ImageSet, stats: ColourStats) -> "Figure":
+    """The first four training images as stored (top row) and one augmented view of each
+    (bottom row), as the network's training draws them (section 4.1)."""
+    stored = [image.permute(1, 2, 0).numpy() for image in train.images[:4]]
+    return image_rows_figure([stored, augmented_views(train, stats)],
+                             ["stored, 256×256", "random 224×224 crop, reflection, PCA colour"])
+
+def image_rows_figure(rows: list[list[np.ndarray]], titles: list[str]) -> "Figure":
     """Rows of images (H x W x 3), each row under its title: e.g. stored images above the
     augmented crops the network trains on."""
     import matplotlib.pyplot as plt

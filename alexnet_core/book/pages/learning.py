@@ -6,7 +6,13 @@ from statistics import mean
 
 from alexnet_core.book.engine.diagnostics import (DROPOUT_NAMES, recipe_start_rows, row_dropout, starts_everywhere,
                                                   study_order, study_rows)
-from alexnet_core.book.pages.style import PALETTE, PAPER_STYLE, WIDTH, seed_lines
+from alexnet_core.book.engine.measures import did_not_learn
+from alexnet_core.book.engine.plan import ALEXNET_RECIPE, EXPERIMENTS
+from alexnet_core.book.engine.records import Record
+from alexnet_core.book.pages.chapter import Chapter
+from alexnet_core.book.pages.style import PALETTE, PAPER_STYLE, WIDTH, note_figure, seed_lines
+from alexnet_core.book.pages.tables import failed_runs_note
+
 
 def describe(study: dict) -> str:
     """The measurement in words, per recipe, dropout form and learning rate: when each variant left chance."""
@@ -101,6 +107,100 @@ def choice_text(study: dict | None, recipe: str, lr: float, dropout: str = "test
             + f". The book's AlexNet runs train {_named(recipe, lr, dropout)}, the closest to the paper under "
             f"which {'every run' if starts_everywhere(study, recipe, lr, dropout=dropout) else 'not every run'} of "
             f"the {len(variants)} variants measured left chance.")
+
+
+# --------------------------------------------------------------------------- every AlexNet run of the book
+
+def failed_text(groups: dict[str, list[Record]]) -> str:
+    """The verdict's sentence on runs that ended at chance (section 5's ablation), or that every run learned."""
+    return failed_runs_note(groups) or "Every run learned."
+
+
+def distinct_alexnet_runs(ch: Chapter) -> list[Record]:
+    """Every AlexNet run the book shows, each once (by config hash) and never a copy: the runs of
+    every AlexNet experiment as the chapter ``ch`` finds them (trained where missing)."""
+    runs = {r.provenance.get("config_hash", id(r)): r for e in EXPERIMENTS.values() if e.family == "alexnet"
+            for r in ch.runs(e.name) if not r.copied_from}
+    return list(runs.values())
+
+
+def stuck_text(runs: list[Record]) -> str:
+    """Which of ``runs`` ended at chance, with their learning rate and dropout (section 5's lr), as a sentence."""
+    stuck = [r for r in runs if did_not_learn(r)]
+    behind_book = f"{len(runs)} distinct AlexNet runs behind this book"
+    if not stuck:
+        return f"None of the {behind_book} ended at chance."
+    return f"{len(stuck)} of the {behind_book} ended at chance: " + ", ".join(
+        f"{r.found.experiment}/{r.found.run} (lr {r.config['lr']}, dropout {r.config['dropout']})"
+        for r in stuck) + "."
+
+
+def under_book_recipe(run: Record) -> bool:
+    """Whether a run trained under the book's AlexNet recipe (not a stand-in from a superseded one)."""
+    return not run.superseded and run.config.get("recipe") == ALEXNET_RECIPE["recipe"]
+
+
+def _older_recipes(standing_in: list[Record]) -> str:
+    return " or ".join(sorted({r.superseded or f"recipe {r.config.get('recipe', 'printed')}" for r in standing_in}))
+
+
+def recipes_text(runs: list[Record]) -> str:
+    """How many of ``runs`` trained under the book's recipe (and at which other learning rates),
+    and which older recipes the rest stand in from (section 5), as a clause."""
+    coded = [r for r in runs if under_book_recipe(r)]
+    standing_in = [r for r in runs if not under_book_recipe(r)]
+    off_rate = [r for r in coded if r.config["lr"] != ALEXNET_RECIPE["lr"]]
+    off_rates = ", ".join(f"{lr:g}" for lr in sorted({r.config["lr"] for r in off_rate}))
+    except_off_rate = (f", except {len(off_rate)} at lr {off_rates}, which test{'s' if len(off_rate) == 1 else ''} "
+                       "that rate" if off_rate else "")
+    text = (f"{len(coded)} of the {len(runs)} distinct AlexNet runs shown in this book trained under the book's "
+            f"recipe ({ALEXNET_RECIPE['recipe']} with the paper's dropout, lr {ALEXNET_RECIPE['lr']}{except_off_rate})")
+    if standing_in:
+        text += (f"; the other {len(standing_in)}, trained under {_older_recipes(standing_in)}, stand in until they "
+                 "are retrained")
+    return text
+
+
+def standins_text(runs: list[Record]) -> str:
+    """The scorecard's pointer: how many of ``runs`` stand in from an older recipe, or that none does."""
+    standing_in = [r for r in runs if not under_book_recipe(r)]
+    if not standing_in:
+        return "Every AlexNet run shown in this book was trained under it;"
+    return (f"{len(standing_in)} AlexNet runs recorded before this choice, trained under "
+            f"{_older_recipes(standing_in)}, stand in for the book's until they are retrained;")
+
+
+# --------------------------------------------------------------------------- the recipe-start study
+
+def study_line(study: dict) -> str:
+    """Where and when the recipe-start study was measured, and how many runs it holds."""
+    prov = study["provenance"]
+    return (f"measured on {prov['device']}, {prov['cpu_isa']}, {prov['precision']}, commit {prov['commit'][:8]}, "
+            f"{prov['date'][:10]}; {len(study['rows'])} runs")
+
+
+def study_table(study: dict):
+    """The recipe-start study's rows (:func:`recipe_start_rows`) as the page's styled table."""
+    import pandas as pd
+
+    return (pd.DataFrame(recipe_start_rows(study)).style.hide(axis="index").format(precision=2, na_rep="-")
+            .format("{:g}", subset=["lr"]))
+
+
+def show_study(study: dict | None) -> None:
+    """Print where the recipe-start study was measured and display its table; nothing when it was not made."""
+    from IPython.display import display
+
+    if study:
+        print(study_line(study))
+        display(study_table(study))
+
+
+def study_figure(study: dict | None):
+    """:func:`recipe_start_figure` of the study, or a note saying how to measure it."""
+    if study:
+        return recipe_start_figure(study)
+    return note_figure("not measured yet: python -m alexnet_core recipe-start --profile cpu")
 
 
 def recipe_start_figure(study: dict, columns: int = 2):

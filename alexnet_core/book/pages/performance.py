@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_core.paths import BENCHMARK_RESULTS_DIR, RESULTS_DIR
-from alexnet_core.book.engine.benchmarks import PAPER_STEP, CpuBenchmarks, cpu_summary, describe, pick
+from alexnet_core.book.engine.benchmarks import (PAPER_STEP, CpuBenchmarks, cpu_summary, describe,
+                                                 load_cpu_benchmarks, pick)
 from alexnet_core.book.pages.style import PALETTE, WIDTH, legend_above
 from alexnet_core.book.engine.records import load_record, run_record_paths
 
@@ -18,6 +19,57 @@ def load_benchmark(path: str, root: Path = BENCHMARK_RESULTS_DIR) -> dict | None
     """A benchmark file under ``benchmarks/results/`` (e.g. ``gpu/gpu-throughput.json``), or None."""
     file = root / path
     return json.loads(file.read_text()) if file.exists() else None
+
+
+@dataclass
+class Benchmarks:
+    """Everything the page reads from ``benchmarks/results/`` (our counterpart of section 5's two
+    GTX 580s): one entry per class of CPU measured, native bf16 first, and the lent GPU's
+    throughput (None where no GPU was measured)."""
+
+    cpus: list[CpuBenchmarks]
+    gpu: dict | None
+
+    @property
+    def native(self) -> CpuBenchmarks | None:
+        """The first CPU measured with bf16 instructions."""
+        return next((b for b in self.cpus if b.native_bf16), None)
+
+    @property
+    def emulated(self) -> CpuBenchmarks | None:
+        """The first CPU measured without bf16 instructions."""
+        return next((b for b in self.cpus if not b.native_bf16), None)
+
+    @property
+    def with_pipeline(self) -> list[CpuBenchmarks]:
+        """The CPUs whose data pipeline was measured."""
+        return [b for b in self.cpus if b.pipeline]
+
+    @property
+    def scaled(self) -> list[CpuBenchmarks]:
+        """The CPUs whose scaling with images and batch size was measured."""
+        return [b for b in self.cpus if b.scaling]
+
+
+def load_benchmarks(root: Path = BENCHMARK_RESULTS_DIR) -> Benchmarks:
+    """Every CPU's benchmark files and the GPU's throughput file under ``root``."""
+    return Benchmarks(load_cpu_benchmarks(root), load_benchmark("gpu/gpu-throughput.json", root))
+
+
+def page_notes(bench: Benchmarks) -> dict[str, str]:
+    """Every sentence the page glues, by glue name: the CPUs', the data pipeline's, the GPU's and the scaling's."""
+    return (cpu_notes(bench.native, bench.emulated) | pipeline_notes(bench.with_pipeline, bench.native)
+            | gpu_notes(bench.gpu) | {"scaling_note": scaling_note(bench.scaled)})
+
+
+def _show_or_say(table, missing: str) -> None:
+    """Display ``table``, or print ``missing`` where there is none."""
+    from IPython.display import display
+
+    if table is None:
+        print(missing)
+    else:
+        display(table)
 
 
 # --------------------------------------------------------------------------- throughput
@@ -77,6 +129,26 @@ def throughput_figure(frames: list[dict]):
     fig.legend([Patch(color=PALETTE[0]), Patch(color=PALETTE[1])], ["fp32", "bf16"], loc="outside upper center",
                ncols=2)
     return fig
+
+
+def _summary_cell(v):
+    return "-" if v is None or v != v else f"{v:,.2f}" if isinstance(v, float) else v
+
+
+def cpu_summary_table(cpus: list[CpuBenchmarks]):
+    """The CPUs side by side, one column each (:func:`cpu_summary`), as the page shows them; None
+    where no CPU's throughput or data pipeline is recorded."""
+    import pandas as pd
+
+    summary = pd.DataFrame([cpu_summary(b) for b in cpus if b.throughput or b.pipeline])
+    if not len(summary):
+        return None
+    return summary.set_index("CPU").T.map(_summary_cell).rename_axis(None)
+
+
+def show_cpu_summary(cpus: list[CpuBenchmarks]) -> None:
+    """Display :func:`cpu_summary_table`, or say how to record it."""
+    _show_or_say(cpu_summary_table(cpus), "No CPU benchmark is recorded yet: make bench-cpu")
 
 
 # --------------------------------------------------------------------------- one CPU's notes
@@ -252,6 +324,30 @@ def pipeline_notes(with_pipeline: list[CpuBenchmarks], native: CpuBenchmarks | N
     }
 
 
+def _pipeline_cell(v: float) -> str:
+    return f"{v:,.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def pipeline_table(with_pipeline: list[CpuBenchmarks]):
+    """The data pipeline against training and the naive loop, one column per CPU; None where none was measured."""
+    import pandas as pd
+
+    if not with_pipeline:
+        return None
+    return pd.DataFrame({b.label: pipeline_column(b.pipeline) for b in with_pipeline}, index=PIPELINE_INDEX
+                        ).map(_pipeline_cell)
+
+
+def show_pipeline(with_pipeline: list[CpuBenchmarks]) -> None:
+    """Display :func:`pipeline_table` and print where each column was measured (nothing where none was)."""
+    from IPython.display import display
+
+    if with_pipeline:
+        display(pipeline_table(with_pipeline))
+        for b in with_pipeline:
+            print(pipeline_source_line(b))
+
+
 def describe_gpu(r: dict) -> str:
     how = "eager" if not r["compile"] else f"compiled ({r.get('compile_mode') or 'default'} mode)"
     return (f"{r['images_per_s']:,.0f} images per second ({r['precision']}, "
@@ -347,6 +443,21 @@ def memory_rows(scaling: dict | None, results_dir: Path = RESULTS_DIR) -> list[d
     return rows
 
 
+def memory_table(scaling: dict | None, results_dir: Path = RESULTS_DIR):
+    """:func:`memory_rows` as the page's styled table; None where nothing is measured."""
+    import pandas as pd
+
+    rows = memory_rows(scaling, results_dir)
+    return pd.DataFrame(rows).style.hide(axis="index").format({"MiB": "{:.0f}"}) if rows else None
+
+
+def show_memory(scaled: list[CpuBenchmarks], results_dir: Path = RESULTS_DIR) -> None:
+    """Display :func:`memory_table` with the decode-cache sizes of the first CPU whose scaling was
+    measured, or say that nothing is."""
+    _show_or_say(memory_table(scaled[0].scaling if scaled else None, results_dir),
+                 "No memory measurement is recorded yet.")
+
+
 # --------------------------------------------------------------------------- the normalisations
 
 def normalisation_results(root: Path = BENCHMARK_RESULTS_DIR) -> list[dict]:
@@ -372,3 +483,16 @@ def normalisation_tables(result: dict) -> tuple[list[dict], list[dict], str]:
              f"{trainer['recipe']} recipe ran at {trainer['epoch_images_per_s']:.1f} img/s, "
              f"{trainer['epoch_of_step']:.0%} of the step's {trainer['step_images_per_s']:.1f}.")
     return alone, steps, where
+
+
+def show_normalisations(root: Path = BENCHMARK_RESULTS_DIR) -> None:
+    """For each CPU class's normalisation benchmark: both tables of :func:`normalisation_tables`,
+    then where and when it was measured."""
+    import pandas as pd
+    from IPython.display import display
+
+    for result in normalisation_results(root):
+        alone, steps, where = normalisation_tables(result)
+        display(pd.DataFrame(alone).style.hide(axis="index"))
+        display(pd.DataFrame(steps).style.hide(axis="index"))
+        print(where)

@@ -1,12 +1,129 @@
-"""The results page (sections 6 and 6.1): Figure 3 (conv1's kernels, one block per column) and
-Figure 4 (each query's top-5 under its image; its nearest training images in fc7 space), redrawn
-from this project's records. Sizes follow :mod:`.style`: at most ``WIDTH`` inches wide, no text
-under ``SMALLEST_FONT``."""
+"""The results page (sections 6 and 6.1): Tables 1 and 2 beside our errors and what the ten
+patches gain; Figure 3 (conv1's kernels, one block per column) and Figure 4 (each query's top-5
+under its image; its nearest training images in fc7 space), redrawn from this project's records.
+Sizes follow :mod:`.style`: at most ``WIDTH`` inches wide, no text under ``SMALLEST_FONT``."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH, inches
+from alexnet_core.book.engine.artifacts import load_images, neighbour_same_class, query_rule, split_labels
+from alexnet_core.book.engine.measures import mean_and_se
+from alexnet_core.book.engine.plan import data_available
+from alexnet_core.book.engine.records import Record, load_artifacts
+from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH, inches, note_figure
+from alexnet_core.data import class_display_name
+from alexnet_core.paths import RESULTS_DIR
+
+#: conv1's kernels of column 1 (the paper's GPU 1): the first 48 of 96, which conv2's first group reads.
+COLUMN_1_KERNELS = 48
+
+
+# --------------------------------------------------------------------------- Tables 1 and 2
+
+def ours_cell(records: list[Record], key: str) -> str:
+    """A metric over the runs as the results table shows it: the mean, with its standard error
+    where there are several runs ('nan' where none recorded it)."""
+    vals = [r.metrics[key] for r in records if r.metrics.get(key) is not None]
+    mean, se = mean_and_se(vals)
+    return f"{mean:.1f}" + (f" ± {se:.1f}" if len(vals) > 1 else "")
+
+
+def tables_1_2(records: list[Record], paper: dict, source: str):
+    """The paper's one-CNN rows of Tables 1 and 2 (section 6) beside our centre-crop and
+    ten-patch errors on Imagenette (runs of the ``source`` profile), as the page's styled table."""
+    import pandas as pd
+
+    rows = [("paper, 1 CNN (Table 1, ILSVRC-2010 test, 10 patches)", f"{paper['table1_top1']:.1f}",
+             f"{paper['table1_top5']:.1f}"),
+            ("paper, 1 CNN (Table 2, ILSVRC-2012 val)", f"{paper['table2_top1']:.1f}", f"{paper['table2_top5']:.1f}"),
+            (f"ours ({source}), Imagenette val, centre crop", ours_cell(records, "val_top1"),
+             ours_cell(records, "val_top5")),
+            (f"ours ({source}), Imagenette val, 10 patches", ours_cell(records, "val10_top1"),
+             ours_cell(records, "val10_top5"))]
+    table = pd.DataFrame([{"model": model, "top-1 (%)": top1, "top-5 (%)": top5} for model, top1, top5 in rows])
+    return table.style.hide(axis="index")
+
+
+def tenpatch_gain_text(records: list[Record]) -> str:
+    """What averaging the ten patches (section 4.1) did to our top-1 error against the centre
+    crop, mean over the runs that measured both, in words."""
+    gain = [r.metrics["val_top1"] - r.metrics["val10_top1"] for r in records
+            if r.metrics.get("val10_top1") is not None]
+    g = mean_and_se(gain)[0] if gain else float("nan")
+    if g != g:
+        return "not measured"
+    return f"{'lowered' if g > 0 else 'raised'} our top-1 error by {abs(g):.2f} points"
+
+
+def runs_count_text(records: list[Record]) -> str:
+    """'1 run', '3 runs'."""
+    return f"{len(records)} run" + ("s" if len(records) != 1 else "")
+
+
+# --------------------------------------------------------------------------- Figures 3 and 4
+
+def final_arrays(records: list[Record], source: str, results_dir: Path = RESULTS_DIR) -> dict | None:
+    """The small arrays recorded beside the first final-model run of the ``source`` profile
+    (conv1's kernels, Figure 4's queries and neighbours)."""
+    return load_artifacts(results_dir, source, "final_model", records[0].found.run)
+
+
+def figure_3(arrays: dict, record: Record):
+    """The paper's Figure 3 (section 6.1) redrawn from the recorded conv1 kernels, one block per column."""
+    kernels = np.array(arrays["conv1"]).reshape(arrays["conv1_shape"])
+    return kernels_figure(kernels, record.config.get("groups", 1), np.array(arrays["colour_specificity"]))
+
+
+def column_specificity(arrays: dict, column: int) -> str:
+    """Mean colour specificity of column 1's kernels (the first 48) or column 2's (the rest), to 3 places."""
+    spec = np.array(arrays["colour_specificity"])
+    part = spec[:COLUMN_1_KERNELS] if column == 1 else spec[COLUMN_1_KERNELS:]
+    return f"{part.mean():.3f}"
+
+
+@dataclass
+class Figure4:
+    """The paper's Figure 4 as the page shows it: how the queries were chosen, its two halves
+    (one note figure for both when the dataset is absent) and, then, the predictions as a table."""
+
+    query_rule: str
+    predictions: object  # matplotlib figures: matplotlib is a book dependency, imported where used
+    neighbours: object
+    table: object | None  # a pandas Styler, where the images could not be read
+
+
+def predictions_table(arrays: dict):
+    """Each query's true class and top-5 predictions with their probabilities (Figure 4's left
+    half without the images), as a styled table."""
+    import pandas as pd
+
+    q = arrays["queries"]
+    names = [class_display_name(c) for c in arrays["classes"]]
+    return pd.DataFrame([{"true class": names[label], "top-5 predictions (probability)":
+                          ", ".join(f"{names[c]} {p:.2f}" for c, p in zip(top, probs))}
+                         for label, top, probs in zip(q["label"], q["top5_class"], q["top5_prob"])]
+                        ).style.hide(axis="index")
+
+
+def figure_4(arrays: dict, record: Record, data_root: str | None) -> Figure4:
+    """The paper's Figure 4 (section 6.1) from the recorded queries: drawn with the images read
+    from the dataset where it is given, else a note (twice) and the predictions as a table."""
+    q = arrays["queries"]
+    have_images = bool(q["files"]) and data_available(data_root)
+    labels = split_labels(record.config["dataset"], "val", data_root) if have_images else None
+    rule = query_rule(arrays, labels)
+    if not have_images:
+        note = note_figure("The images are read from the dataset at build time; no dataset was given.")
+        return Figure4(rule, note, note, predictions_table(arrays))
+    names = [class_display_name(c) for c in arrays["classes"]]
+    images = load_images(q["files"], data_root)
+    predictions = predictions_figure(images, q["label"], q["top5_class"], q["top5_prob"], names)
+    neighbours = neighbours_figure(images, [load_images(row, data_root) for row in q["neighbour_files"]],
+                                   neighbour_same_class(arrays))
+    return Figure4(rule, predictions, neighbours, None)
 
 
 def kernel_mosaic(kernels: np.ndarray, per_row: int = 16, gap: int = 1) -> np.ndarray:

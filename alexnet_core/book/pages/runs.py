@@ -38,6 +38,18 @@ SHOWN = ("profile", "experiment", "run", "epochs", "minutes", "device", "precisi
          "resumed")
 
 
+def runs_table(results_dir: Path = RESULTS_DIR):
+    """The columns :data:`SHOWN` of :func:`run_rows`, one row per recorded run (what section 5's
+    "five to six days" costs here), as the runs page's styled table (a shared run's minutes shown
+    as "(shared)"); None where no run is recorded."""
+    import pandas as pd
+
+    runs = pd.DataFrame(run_rows(results_dir), columns=SHOWN)
+    if runs.empty:
+        return None
+    return runs.style.hide(axis="index").format({"minutes": "{:.1f}"}, na_rep="(shared)")
+
+
 def run_time_table(results_dir: Path = RESULTS_DIR) -> str:
     """A markdown table, from the records' provenance, of how long each recorded experiment's
     runs took and on what (smoke records, made afresh by every build, are left out). A run

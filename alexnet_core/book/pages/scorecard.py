@@ -12,9 +12,10 @@ from alexnet_core.book.engine import measures as A
 from alexnet_core.book.pages import tables as T
 from alexnet_core.book.engine import judge as V
 from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment
-from alexnet_core.book.engine.records import recorded_runs
+from alexnet_core.book.engine.records import family_records, recorded_runs
 from alexnet_core.files import atomic_write_text
 from alexnet_core.paths import GENERATED, REPO_ROOT
+from alexnet_core.book.pages.chapter import Chapter
 from alexnet_core.book.pages.paper_code import authors_cell
 
 
@@ -52,6 +53,17 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
                          "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
                          RECIPE: recipe_cell(exp, groups, eff)})
     return rows
+
+
+def chapter_scorecard(ch: Chapter) -> list[dict]:
+    """:func:`scorecard` of every claim of sections 3-7 over the runs the chapter ``ch`` shows (trained
+    where missing, with no note per experiment on the profile its runs come from: the setting column says it)."""
+    return scorecard(lambda name: ch.runs(name, note=False), ch.source, ch.smoke, ch.noise)
+
+
+def claims_count(rows: list[dict]) -> str:
+    """How many claims the scorecard measures, as the page glues it."""
+    return str(len(rows))
 
 
 #: The scorecard's columns behind each claim's "details" (the glance shows section, claim,
@@ -144,6 +156,21 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
             "(each metric by its own pooled spread).")
 
 
+def seed_spread(ch: Chapter, records_of: Callable[[str, str], list] = family_records) -> str:
+    """:func:`spread_text` of AlexNet's seed spread in the profile the chapter ``ch`` shows (none
+    under the smoke profile). ``records_of(family, profile)``: the family's recorded runs."""
+    if ch.smoke:
+        return "No verdicts under the smoke profile."
+    return spread_text(ch.noise("alexnet"), records_of("alexnet", ch.source("lrn_alexnet")))
+
+
+def cifar_spread(ch: Chapter, records_of: Callable[[str, str], list] = family_records) -> str:
+    """:func:`spread_text` of CIFAR-10's seed spread in the profile the chapter ``ch`` shows (empty under smoke)."""
+    if ch.smoke:
+        return ""
+    return spread_text(ch.noise("cifar"), records_of("cifar", ch.source("lrn_cifar")), "CIFAR-10")
+
+
 def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_runs,
                        noise_of: Callable[[str], dict] = lambda profile: {}) -> list[dict]:
     """The AlexNet effects a second profile has recorded on both sides, beside the book's own
@@ -168,6 +195,33 @@ def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_run
                                "other profile": other, "setting": f"{exp.epochs.get(other, base['epochs'])} epochs",
                                "ours there": T.format_ours(r), "verdict there": r["label"]})
     return others
+
+
+def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str], dict] | None = None,
+                        runs_of_profile=recorded_runs):
+    """:func:`other_profile_rows` (the AlexNet claims of sections 3-5 at another size) beside the
+    chapter's scorecard ``rows`` as a styled table, or the sentence saying why there is none (the
+    smoke profile, or no second profile yet)."""
+    import pandas as pd
+
+    noise_of = noise_of or (lambda p: V.seed_noise("alexnet", p))
+    others = other_profile_rows(rows, ch.source, runs_of_profile, noise_of=noise_of)
+    if ch.smoke:
+        return "No comparison under the smoke profile."
+    if not others:
+        return "No AlexNet effect is recorded on both sides by a second profile yet."
+    return pd.DataFrame(others).style.hide(axis="index")
+
+
+def show_other_profiles(rows: list[dict], ch: Chapter) -> None:
+    """Display :func:`other_profile_table`, or print why there is none."""
+    from IPython.display import display
+
+    table = other_profile_table(rows, ch)
+    if isinstance(table, str):
+        print(table)
+    else:
+        display(table)
 
 
 HEADLINE_FILE = "headline.md"  # under book/generated/, included by the introduction

@@ -187,7 +187,6 @@ def test_speedup_lower_bound_when_the_slow_net_never_reaches_the_target():
 def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
     from alexnet_core.book.engine import measures as A
     from alexnet_core.book.engine import judge as V
-    from alexnet_core.book.pages import tables as T
 
     def run(variant, val, train):
         return Record.from_dict(dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),
@@ -202,8 +201,6 @@ def test_an_ablation_whose_run_stayed_at_chance_gets_no_verdict():
 
 def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
     from alexnet_core.book.engine import measures as A
-    from alexnet_core.book.engine import judge as V
-    from alexnet_core.book.pages import tables as T
 
     def run(val):
         return Record.from_dict(dict(metrics=dict(val_top1=val), history=[]))
@@ -215,8 +212,6 @@ def test_seed_spread_pools_variants_with_two_runs_and_ignores_single_ones():
 
 def test_records_of_one_network_group_by_config_once_per_seed():
     from alexnet_core.book.engine import measures as A
-    from alexnet_core.book.engine import judge as V
-    from alexnet_core.book.pages import tables as T
 
     def run(seed, lrn, variant):
         return Record.from_dict(dict(config=dict(lrn=lrn, seed=seed), provenance=dict(seed=seed, variant=variant)))
@@ -226,7 +221,6 @@ def test_records_of_one_network_group_by_config_once_per_seed():
 
 def test_epochs_at_chance_count_a_late_start_on_each_side():
     from alexnet_core.book.engine import measures as A
-    from alexnet_core.book.engine import judge as V
     from alexnet_core.book.pages import tables as T
 
     def run(curve):
@@ -291,9 +285,7 @@ def test_git_state_is_dirty_for_changed_code_not_for_a_landed_record(tmp_path, m
 
 
 def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdict():
-    from alexnet_core.book.engine import measures as A
     from alexnet_core.book.engine import judge as V
-    from alexnet_core.book.pages import tables as T
 
     def run(variant, val, train):
         return Record.from_dict(dict(config=dict(dataset="imagenette"), provenance=dict(variant=variant, seed=0),

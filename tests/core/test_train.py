@@ -16,7 +16,7 @@ from alexnet_core.config import TrainConfig
 from alexnet_core.optim import PaperSGD, PlateauSchedule, make_optimizer, set_lr
 from alexnet_core.train import CHECKPOINT, HISTORY, RESULT, ResumeError, TrainingDiverged, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMING_KEYS = ("seconds", "train_seconds", "images_per_s")
 
 

@@ -18,7 +18,7 @@ from alexnet_core.book.engine import artifacts as F  # noqa: E402
 from alexnet_core.book.pages import architecture, results  # noqa: E402
 from alexnet_core.book.pages import style as P  # noqa: E402
 from alexnet_core.book.pages import dropout, learning, lrn  # noqa: E402
-from alexnet_core.book.engine.records import Found, Record  # noqa: E402
+from alexnet_core.book.engine.records import Record  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -204,7 +204,7 @@ def test_every_notebook_figure_is_numbered_and_captioned():
     import re
     from pathlib import Path
 
-    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.md")):
+    for path in sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.md")):
         text = path.read_text()
         assert "plt.show(" not in text and "display(fig" not in text, path.name
         glued = set(re.findall(r'glue\("(fig_\w+)"', text))

@@ -1,0 +1,109 @@
+"""The results page (sections 6 and 6.1): Tables 1 and 2 beside ours, the ten patches' gain, and
+Figures 3 and 4 from small hand-made records and arrays (no dataset: its images are stubbed)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+mpl = pytest.importorskip("matplotlib")
+mpl.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from alexnet_core.book.engine.records import Found, Record, artifacts_path  # noqa: E402
+from alexnet_core.book.pages import results as R  # noqa: E402
+
+PAPER = dict(table1_top1=37.5, table1_top5=17.0, table2_top1=40.7, table2_top5=18.2)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def run(groups: int = 2, **metrics) -> Record:
+    return Record.from_dict(dict(config=dict(dataset="imagenette", groups=groups), history=[], metrics=metrics,
+                                 provenance={}), found=Found(experiment="final_model", run="final-s0"))
+
+
+# --------------------------------------------------------------------------- Tables 1 and 2
+
+def test_ours_cell_gives_the_mean_with_its_error_only_over_several_runs():
+    assert R.ours_cell([run(val_top1=30.0), run(val_top1=32.0)], "val_top1") == "31.0 ± 1.0"
+    assert R.ours_cell([run(val_top1=30.04), run()], "val_top1") == "30.0"
+    assert R.ours_cell([run()], "val_top1") == "nan"
+
+
+def test_tables_1_2_put_the_papers_rows_above_ours():
+    table = R.tables_1_2([run(val_top1=30.0, val_top5=8.0, val10_top1=29.0, val10_top5=7.5)], PAPER, "cpu").data
+    assert list(table.columns) == ["model", "top-1 (%)", "top-5 (%)"]
+    assert list(table["top-1 (%)"]) == ["37.5", "40.7", "30.0", "29.0"]
+    assert list(table["top-5 (%)"]) == ["17.0", "18.2", "8.0", "7.5"]
+    assert table["model"][2] == "ours (cpu), Imagenette val, centre crop"
+
+
+def test_tenpatch_gain_text_says_lowered_raised_or_not_measured():
+    lowered = [run(val_top1=30.0, val10_top1=29.0), run(val_top1=31.0, val10_top1=29.5)]
+    assert R.tenpatch_gain_text(lowered) == "lowered our top-1 error by 1.25 points"
+    assert R.tenpatch_gain_text([run(val_top1=30.0, val10_top1=30.5)]) == "raised our top-1 error by 0.50 points"
+    assert R.tenpatch_gain_text([run(val_top1=30.0)]) == "not measured"
+
+
+def test_runs_count_text():
+    assert R.runs_count_text([run()]) == "1 run"
+    assert R.runs_count_text([run(), run()]) == "2 runs"
+
+
+# --------------------------------------------------------------------------- Figures 3 and 4
+
+def arrays(files: list[str] | None = None) -> dict:
+    kernels = np.random.default_rng(0).normal(size=(96, 3, 3, 3))
+    spec = [0.1] * 48 + [0.5] * 48
+    return dict(conv1=kernels.ravel().tolist(), conv1_shape=list(kernels.shape), colour_specificity=spec,
+                classes=["n01440764", "dog"],
+                queries=dict(rule="one-per-class", seed=0, val_index=[0, 3], label=[0, 1],
+                             top5_class=[[0, 1], [0, 1]], top5_prob=[[0.75, 0.25], [0.4, 0.6]],
+                             files=files or [], neighbour_files=[["n01440764/a.jpg"], ["n01440764/b.jpg"]]))
+
+
+def test_final_arrays_reads_the_first_runs_artifacts(tmp_path):
+    path = artifacts_path(tmp_path, "cpu", "final_model", "final-s0")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"conv1_shape": [1, 3, 1, 1]}))
+    assert R.final_arrays([run()], "cpu", tmp_path) == {"conv1_shape": [1, 3, 1, 1]}
+    assert R.final_arrays([run()], "gpu", tmp_path) is None
+
+
+def test_figure_3_draws_one_block_per_column_with_its_specificity():
+    fig = R.figure_3(arrays(), run(groups=2))
+    assert [ax.get_title() for ax in fig.axes] == ["column 1 (GPU 1): kernels 1-48, colour specificity 0.10",
+                                                   "column 2 (GPU 2): kernels 49-96, colour specificity 0.50"]
+
+
+def test_column_specificity_splits_after_the_48th_kernel():
+    assert R.column_specificity(arrays(), 1) == "0.100"
+    assert R.column_specificity(arrays(), 2) == "0.500"
+
+
+def test_figure_4_without_the_dataset_is_a_note_and_a_table():
+    fig4 = R.figure_4(arrays(), run(), None)
+    assert fig4.predictions is fig4.neighbours
+    assert any("no dataset was given" in t.get_text() for t in fig4.predictions.findobj(Text))
+    assert fig4.query_rule.startswith("one validation image from each of 2 classes")
+    assert list(fig4.table.data["true class"]) == ["tench", "dog"]
+    assert list(fig4.table.data["top-5 predictions (probability)"]) == ["tench 0.75, dog 0.25", "tench 0.40, dog 0.60"]
+
+
+def test_figure_4_with_the_dataset_draws_both_halves(monkeypatch):
+    monkeypatch.setattr(R, "data_available", lambda root: True)
+    asked = []
+    monkeypatch.setattr(R, "split_labels", lambda *args: asked.append(args) or [0, 1, 1, 1])
+    monkeypatch.setattr(R, "load_images", lambda files, root: [np.zeros((8, 8, 3), np.uint8) for _ in files])
+    fig4 = R.figure_4(arrays(files=["val/n01440764/q0.jpg", "val/dog/q1.jpg"]), run(), "/data")
+    assert fig4.table is None and fig4.predictions is not fig4.neighbours
+    assert [ax.get_title() for ax in fig4.predictions.axes if ax.get_title()] == ["tench", "dog"]
+    assert len(fig4.neighbours.axes) == 2 * 3  # per query: itself, a gap, its one neighbour
+    assert asked == [("imagenette", "val", "/data")]  # the rule is checked against the validation labels

@@ -1,0 +1,88 @@
+"""The scorecard page: its rows, the seed spread in words, the headline, the other profiles and
+the authors' column, on records the tests build."""
+import math
+
+import pytest
+
+from alexnet_core.book.pages import scorecard as S
+from alexnet_core.book.engine import judge as V
+from alexnet_core.book.engine.plan import EXPERIMENTS
+from conftest import learned_run as run
+
+def test_the_spread_in_words_names_the_runs_and_what_it_means():
+    records = [run("lrn", v, seed=i) for i, v in enumerate((30.0, 33.0))]
+    noise = V.family_noise(records, ["val_top1"])
+    assert noise["val_top1"].dof == 1 and noise["val_top1"].sd == pytest.approx(math.sqrt(4.5))
+    text = S.spread_text(noise, records)
+    assert "lrn: 30.0%, 33.0%" in text and "1 degrees of freedom" in text and "3.0 points" in text
+    assert "has not been measured yet" in S.spread_text(V.family_noise(records[:1], ["val_top1"]), records[:1])
+
+
+def test_the_scorecard_has_a_row_per_effect_and_counts_verdicts():
+    def runs_of(name):
+        exp = EXPERIMENTS[name]
+        return [run(v, 30.0 + i, seed=0) for i, v in enumerate(exp.variants)]
+    rows = S.scorecard(runs_of, lambda name: "cpu", False, lambda family: {})
+    assert len(rows) == sum(len(e.effects) for e in EXPERIMENTS.values())
+    assert {row["setting"].split(" (")[-1] for row in rows} == {"cpu)"}
+    assert S.verdict_counts([dict(verdict="a (x)", word="a"), dict(verdict="b", word="b"),
+                             dict(verdict="b (y)", word="b")]) == "b: 2; a: 1"
+
+
+def test_the_scorecard_rows_follow_the_papers_sections_and_name_each_nets_model():
+    rows = S.scorecard(lambda name: [], lambda name: "cpu", False, lambda family: {})
+    keys = [S.section_key(row["section"]) for row in rows]
+    assert keys == sorted(keys) and S.section_key("3.10") > S.section_key("3.4")
+    pair = next(row for row in rows if "conv-local pair (r540 draft)" in row["claim"])
+    assert "convlocal" in pair["setting"] and pair["word"] == "not measured yet"
+    assert pair["caveat"] == f"0 of {len(EXPERIMENTS['lrn_convlocal'].runs('cpu'))} runs recorded"
+
+
+def test_the_scorecard_at_a_glance_shows_five_columns_a_badge_and_the_details_behind_the_claim():
+    row = dict(section="3.3", claim="LRN <on> AlexNet", paper="-1.4", ours="+2.60 ± 0.96", word="underpowered",
+               verdict="underpowered (one run per side)", caveat="one run per side", setting="imagenette, 8 epochs")
+    page = S.scorecard_html([row, dict(row, word="reproduced", caveat="", ours="≥ 3.08 (a lower bound: why)")])
+    assert "<td data-label=\"ours\">≥ 3.08</td>" in page and "<li><b>ours in full</b>: ≥ 3.08 (a lower bound: why)</li>" in page
+    assert page.count("<th>") == 5 and page.count("<tr>") == 3
+    assert '<span class="verdict-badge verdict-underpowered">underpowered</span>' in page
+    assert '<div class="verdict-caveat">one run per side</div>' in page
+    assert "LRN &lt;on&gt; AlexNet" in page and "<li><b>setting</b>: imagenette, 8 epochs</li>" in page
+    assert page.count("verdict-caveat") == 1  # no empty caveat under the second badge
+    assert [S.badge_class(w) for w in ("not reproduced", "direction only", "inconclusive", "not measured yet")] == \
+        ["verdict-not-reproduced", "verdict-direction-only", "verdict-none", "verdict-none"]
+
+
+def test_the_headline_sorts_claims_into_three_lines_and_links_the_scorecard(tmp_path):
+    rows = [dict(section="3.1", claim="ReLU's speed-up (x)", word="direction only (lower bound)"),
+            dict(section="3.3", claim="LRN (points)", word="not reproduced"),
+            dict(section="4.1", claim="PCA (points)", word="reproduced"),
+            dict(section="4.2", claim="Dropout (points)", word="underpowered")]
+    text = S.headline(rows)
+    lines = text.splitlines()
+    assert len(lines) == 3 and "{doc}`the scorecard <generated/scorecard>`" in lines[2]
+    assert lines[0] == ("- **Reproduced** (1 of 4 claims): PCA (§4.1). **In the paper's direction, not its size** "
+                        "(1): ReLU's speed-up (§3.1).")
+    assert "LRN (§3.3)" in lines[1] and "(1:" in lines[2]
+    assert "no claim is contradicted" in S.headline(rows[:1])
+    assert "smoke profile draws no verdicts" in S.headline(rows, smoke=True)
+    path = S.write_headline(rows, False, tmp_path)
+    assert path == tmp_path / "book" / "generated" / "headline.md" and path.read_text() == text
+
+
+def test_other_profiles_rows_only_where_both_sides_are_recorded():
+    rows = [dict(claim="LRN on AlexNet: top-1 error (points)", ours="-1.0 ± 0.5", verdict="within noise")]
+    recorded = {"lrn_alexnet": [run("lrn", 30.0), run("no-lrn", 31.0)]}
+    others = S.other_profile_rows(rows, lambda name: "gpu", lambda name, profile: recorded.get(name, []))
+    assert {o["claim"] for o in others} == {"LRN on AlexNet: top-1 error (points)",
+                                            "LRN on AlexNet: top-5 error (points)"}
+    assert others[0]["book's profile"] == "-1.0 ± 0.5, within noise" and others[0]["other profile"] == "cpu"
+    assert others[1]["book's profile"] == "-"
+
+
+def test_the_authors_column_gives_their_own_ablation_where_they_ran_one():
+    from alexnet_core.book.pages.paper_code import AUTHORS_EFFECTS, authors_cell, authors_effect
+    assert authors_effect("#145", "#148", "top1") == pytest.approx(-1.37)  # 40.66 - 42.03: the paper's -1.4
+    assert authors_cell("LRN on AlexNet: top-5 error (points)") == "-1.15 (#145 vs #148)"
+    assert authors_cell("Dropout: top-1 error (points)") == "-"
+    labels = {e.label for exp in EXPERIMENTS.values() for e in exp.effects}
+    assert set(AUTHORS_EFFECTS) <= labels  # every mapped claim is a scorecard row
