@@ -63,7 +63,9 @@ def test_the_choice_in_words_names_what_left_chance():
             "(reference, seed 0)") in text
     assert "coded with the paper's dropout at lr 0.01: 1 of 1 runs never left chance (no-dropout seed 0 diverged)" in text
     assert text.index("coded with the paper's dropout at lr 0.003") < text.index("coded with the inverted dropout")
-    assert text.endswith("under which every run of the 2 variants measured left chance.")
+    assert text.endswith("No candidate is yet measured in all 8 variants and every seed with every run leaving "
+                         "chance; until one is, the book's AlexNet runs train the coded recipe with the paper's "
+                         "dropout at lr 0.003, under which every run of the 2 variants measured left chance.")
     assert "have not been measured" in choice_text(None, "coded", 0.003)
     assert "has not been measured yet" in choice_text(study, "coded", 0.003, dropout="train")
     cells = {(r["recipe"], r["dropout"], r["lr"], r["variant"]): r["left chance at step (per seed)"]
@@ -140,3 +142,22 @@ def test_the_chosen_recipe_is_the_closest_to_the_paper_measured_whole_where_ever
     assert chosen_candidate(study) == ("printed", 0.003)  # the printed recipe before the coded one
     assert chosen_candidate(dict(rows=rows("printed", 0.01, no_dropout_stalls))) is None
     assert chosen_candidate(study, dropout="train") is None
+
+
+def test_the_choice_in_words_says_whether_the_books_recipe_is_the_rules():
+    from alexnet_core.book.engine.diagnostics import STUDY_VARIANTS
+    from alexnet_core.book.pages.learning import choice_text
+
+    def rows(recipe, lr, left=40):
+        return [dict(recipe=recipe, lr=lr, variant=v, seed=s, steps=146, left_chance_step=left, step_losses=[2.0] * 146,
+                     dead_units={"fc7": 0.1}, dropout_scaling="test") for v in STUDY_VARIANTS for s in (0, 1)]
+
+    study = dict(rows=rows("coded", 0.003) + rows("printed", 0.01, left=None))
+    assert choice_text(study, "coded", 0.003).endswith(
+        "The book's AlexNet runs train the coded recipe with the paper's dropout at lr 0.003, the closest to the "
+        "paper under which all 8 variants, in every seed measured, left chance.")
+    study["rows"] += rows("printed", 0.003)
+    assert choice_text(study, "coded", 0.003).endswith(
+        "By that rule the book's recipe is now the printed recipe with the paper's dropout at lr 0.003; its AlexNet "
+        "runs still train the coded recipe with the paper's dropout at lr 0.003, under which every run of the 8 "
+        "variants measured left chance, until they are recorded again.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from statistics import mean
 
-from alexnet_core.book.engine.diagnostics import (DROPOUT_NAMES, recipe_start_rows, row_dropout, starts_everywhere,
-                                                  study_order, study_rows)
+from alexnet_core.book.engine.diagnostics import (DROPOUT_NAMES, STUDY_VARIANTS, chosen_candidate, recipe_start_rows,
+                                                  row_dropout, starts_everywhere, study_order, study_rows)
 from alexnet_core.book.engine.measures import did_not_learn
 from alexnet_core.book.engine.plan import ALEXNET_RECIPE, EXPERIMENTS
 from alexnet_core.book.engine.records import Record
@@ -104,9 +104,23 @@ def choice_text(study: dict | None, recipe: str, lr: float, dropout: str = "test
         return (f"Over the first {steps} steps, candidates closest to the paper first: " + "; ".join(verdicts)
                 + f". The book's recipe, {_named(recipe, lr, dropout)}, has not been measured yet.")
     return (f"Over the first {steps} steps, candidates closest to the paper first: " + "; ".join(verdicts)
-            + f". The book's AlexNet runs train {_named(recipe, lr, dropout)}, the closest to the paper under "
-            f"which {'every run' if starts_everywhere(study, recipe, lr, dropout=dropout) else 'not every run'} of "
-            f"the {len(variants)} variants measured left chance.")
+            + ". " + _chosen_text(study, recipe, lr, dropout, len(variants)))
+
+
+def _chosen_text(study: dict, recipe: str, lr: float, dropout: str, measured: int) -> str:
+    """Whether the book's recipe is the one the rule picks (:func:`chosen_candidate`): the closest to
+    the paper under which all the study's variants, in every seed measured, left chance."""
+    chosen = chosen_candidate(study, dropout)
+    own = (f"under which {'every run' if starts_everywhere(study, recipe, lr, dropout=dropout) else 'not every run'} "
+           f"of the {measured} variants measured left chance")
+    if chosen == (recipe, lr):
+        return (f"The book's AlexNet runs train {_named(recipe, lr, dropout)}, the closest to the paper under which "
+                f"all {len(STUDY_VARIANTS)} variants, in every seed measured, left chance.")
+    if chosen is None:
+        return (f"No candidate is yet measured in all {len(STUDY_VARIANTS)} variants and every seed with every run "
+                f"leaving chance; until one is, the book's AlexNet runs train {_named(recipe, lr, dropout)}, {own}.")
+    return (f"By that rule the book's recipe is now {_named(*chosen, dropout)}; its AlexNet runs still train "
+            f"{_named(recipe, lr, dropout)}, {own}, until they are recorded again.")
 
 
 # --------------------------------------------------------------------------- every AlexNet run of the book
