@@ -1,42 +1,69 @@
-"""The book's one verdict rule (book/BOOK: "computed, not chosen"), knowing the power of its test.
+"""The book's one verdict rule (book/BOOK, "Verdicts": computed, not chosen).
 
-With the paper's effect P and ours E = mean(with the design) - mean(without), over seeds, with
-standard error s:
+Runs are paired by seed (BOOK.md asks that seed k of both sides share the data order, every
+augmentation draw and the initial weights of every layer both have; today they share the data
+order, and the weights and draws only where both networks consume them alike, which is why the
+two kinds of pair below are pooled apart). With the paper's effect P and ours E, the mean
+over seeds of the paired differences (the design minus without it, in points), E's standard
+error s combines
 
-- *underpowered*: 2s >= |P|: the experiment cannot resolve an effect of the paper's size. E's
-  sign is reported, and how many seeds per side (at the measured spread) would resolve it;
-- *reproduced*: E has P's sign, |E| > 2s, and E is within a factor of two of P;
-- *direction only*: E has P's sign and |E| > 2s, but its size is off by more than a factor of two;
-- *within noise*: |E| <= 2s while 2s < |P|: an effect of the paper's size would have shown;
-- *not reproduced*: E has the opposite sign and |E| > 2s.
+- the spread of the paired differences between seeds, sd_d / sqrt(n), with sd_d pooled over the
+  profile's claims of the same kind on the same metric (pairs whose two networks have the same
+  parameter shapes, and pairs whose shapes differ, apart) on nu degrees of freedom; and
+- the validation images' own sampling error of the difference: from the per-image predictions
+  where both sides of every pair recorded them, else from each side's binomial error, combined
+  as if the two sides were independent (the caveat says so).
 
-A qualitative claim (no P) is reproduced when E has the expected sign beyond 2s. The standard
-error comes from the spread between seeds, pooled over every configuration the same profile
-trained under several seeds, on the same metric (:class:`Noise`); only where no such spread is
-measured does it fall back to a run's binomial error on the validation images, which leaves
-most of a run's noise out. With one run per side a verdict is *provisional*.
+A claim whose sides share no seed is judged unpaired, by the family's pooled seed spread, and
+says so. With t the two-sided 95% quantile of Student's t on nu degrees of freedom (the normal's
+where no seed spread is measured and the images' error stands alone), CI = E +/- t s, and:
+
+- *not reproduced*: the CI excludes 0 and E has the opposite sign of P, whatever the power;
+- *reproduced*: the CI excludes 0, E has P's sign, and the CI contains P or E is within a
+  factor of two of P (a qualitative claim, no P: the CI excludes 0 in the claimed direction);
+- *direction only*: the CI excludes 0, E has P's sign, its size is off by more than a factor of
+  two and P lies outside the CI;
+- *within noise*: the CI contains 0 but excludes P;
+- *underpowered*: the CI contains both 0 and P. The caveat gives E's sign and the seeds per side
+  that would give 80% power, n = ((t + t_0.8) sd_d / P)^2.
+
+With one pair (one run per side) every verdict is *provisional*.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean, stdev
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
-from alexnet_core.book.engine.measures import (by_config, censored_speedups, decay_shrinkage, did_not_learn,
-                                               fair_gap, mean_and_se, sampling_error, seed_spread, still_improving,
-                                               value)
+import torch
+
+from alexnet_core.config import TrainConfig
+from alexnet_core.evaluate import unpack_hits
+from alexnet_core.inputs import build_model
+from alexnet_core.book.engine.measures import (CLASSES, by_config, by_variant, censored_speedups, decay_shrinkage,
+                                               did_not_learn, fair_gap, mean_and_se, sampling_error, seed_spread,
+                                               still_improving, value)
 from alexnet_core.book.engine.plan import EXPERIMENTS
-from alexnet_core.book.engine.records import family_records
+from alexnet_core.book.engine.records import family_records, recorded_hash
+from alexnet_core.book.engine.student import t_quantile, two_sided
 
 VERDICTS = ("reproduced", "direction only", "within noise", "underpowered", "not reproduced")
+#: The two kinds of claim whose paired spreads are pooled apart.
+SAME, DIFFERENT = "same shapes", "different shapes"
+#: Where a metric's per-image predictions are recorded (alexnet_core.train.final_predictions).
+VIEWS = {"val_top1": ("centre", "top1"), "val_top5": ("centre", "top5"),
+         "val10_top1": ("ten_patch", "top1"), "val10_top5": ("ten_patch", "top5")}
+#: Classes of each dataset, for building a network's shapes (synthetic data has four).
+MODEL_CLASSES = CLASSES | {"synthetic": 4}
 
 
 @dataclass(frozen=True)
 class Noise:
-    """How far one run's metric moves between seeds: the pooled standard deviation ``sd`` over
-    ``configs`` configurations trained under several seeds (``dof`` degrees of freedom)."""
+    """How far a metric moves between seeds: the pooled standard deviation ``sd`` on ``dof``
+    degrees of freedom, over ``configs`` configurations (or claims, for paired differences)."""
 
     sd: float
     dof: int
@@ -49,80 +76,92 @@ class Noise:
         return self.dof > 0 and math.isfinite(self.sd) and self.sd > 0
 
 
+class Spreads(dict):
+    """What :func:`seed_noise` measures in one profile and family: per metric the unpaired seed
+    spread (the dict itself, as :func:`family_noise` gives it), and in ``paired``, per (metric,
+    kind), the spread of paired differences pooled over the claims of that kind."""
+
+    def __init__(self, unpaired: Mapping[str, Noise] = (), paired: Mapping[tuple[str, str], Noise] | None = None):
+        super().__init__(unpaired)
+        self.paired = dict(paired or {})
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """An effect, its standard error, the runs per side, and where the error comes from
-    (``seeds``: the pooled seed spread; ``binomial``: the validation set's sampling alone;
-    ``none``: nothing to go on, as for an epoch count from one run per side)."""
+    """An effect E, its standard error s, the runs (pairs) per side and where s comes from:
+    ``paired`` (the pooled spread of paired differences), ``seeds`` (the unpaired seed spread
+    standing in), ``unpaired`` (sides that share no seed), ``binomial`` (the validation images'
+    error alone) or ``none``. ``sd``: the spread of one difference (for the seeds a verdict would
+    need); ``dof``: nu, the degrees of freedom of t; ``notes``: caveats of how s was made."""
 
     effect: float
     se: float
     runs: int
     source: str
-    sd: float = float("nan")  # the per-run spread behind ``se`` (for the seeds a verdict would need)
-    paired: bool = False  # one difference per seed (a speed-up ratio), not two independent sides
+    sd: float = float("nan")
+    paired: bool = False
+    dof: float = math.inf
+    notes: tuple[str, ...] = ()
+    images: float = 0.0  # the validation images' part of ``se``, which more seeds cannot remove
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """CI = E +/- t s, t the two-sided 95% quantile of Student's t on ``dof`` degrees of freedom."""
+        if math.isnan(self.effect) or not math.isfinite(self.se):
+            return float("nan"), float("nan")
+        t = two_sided(self.dof)
+        half = math.inf if math.isinf(t) else t * self.se
+        return self.effect - half, self.effect + half
 
 
-def estimate(a: Sequence[float], b: Sequence[float], noise: Noise | None = None,
-             binomial: tuple[float, float] | None = None) -> Estimate:
-    """E = mean(a) - mean(b) and its standard error: from the seed spread when it is measured,
-    s = sd * sqrt(1/n_a + 1/n_b); else from the binomial errors of single runs (``binomial``,
-    one per side); else none."""
-    a, b = [v for v in a if v is not None], [v for v in b if v is not None]
-    if not a or not b:
-        return Estimate(float("nan"), float("nan"), 0, "none")
-    effect, runs = mean(a) - mean(b), min(len(a), len(b))
-    if noise is not None and noise.measured:
-        return Estimate(effect, noise.sd * math.sqrt(1 / len(a) + 1 / len(b)), runs, "seeds", noise.sd)
-    if binomial is not None:
-        return Estimate(effect, math.hypot(*binomial), runs, "binomial")
-    return Estimate(effect, float("nan"), runs, "none")
-
-
-def seeds_to_resolve(sd: float, paper: float, paired: bool = False) -> int | None:
-    """Seeds per side at which 2s falls below |P| for a per-run spread ``sd``: two independent
-    sides, 2 * sd * sqrt(2/n) < |P|, so n > 8 sd^2 / P^2; one paired difference per seed (``sd``
-    its spread), 2 * sd / sqrt(n) < |P|, so n > 4 sd^2 / P^2."""
-    if not paper or not math.isfinite(sd) or sd <= 0:
-        return None
-    return math.floor((4 if paired else 8) * sd ** 2 / paper ** 2) + 1
+def same_sign(a: float, b: float) -> bool:
+    return math.copysign(1, a) == math.copysign(1, b)
 
 
 def verdict(paper: float | None, est: Estimate, sign: int = -1) -> str:
     """The verdict word for ``est`` against the paper's effect ``paper`` (None: a qualitative
-    claim whose expected sign is ``sign``)."""
+    claim whose expected sign is ``sign``), by its confidence interval."""
     if math.isnan(est.effect):
         return "not measured"
     if not math.isfinite(est.se):
         return "underpowered"  # no error to judge it by: one epoch count against another, say
-    beyond = abs(est.effect) > 2 * est.se
+    low, high = est.interval
+    beyond = low > 0 or high < 0
+    if beyond and not same_sign(est.effect, sign if paper is None else paper):
+        return "not reproduced"  # first: the opposite beyond the noise, whatever the power
     if paper is None:
-        if not beyond:
-            return "within noise"
-        return "reproduced" if math.copysign(1, est.effect) == math.copysign(1, sign) else "not reproduced"
-    if 2 * est.se >= abs(paper):
-        return "underpowered"
-    if not beyond:
-        return "within noise"
-    if math.copysign(1, est.effect) != math.copysign(1, paper):
-        return "not reproduced"
-    return "reproduced" if 0.5 <= abs(est.effect) / abs(paper) <= 2.0 else "direction only"
+        return "reproduced" if beyond else "within noise"
+    holds_paper = low <= paper <= high
+    if beyond:
+        return "reproduced" if holds_paper or 0.5 <= est.effect / paper <= 2.0 else "direction only"
+    return "underpowered" if holds_paper else "within noise"
+
+
+def pairs_needed(sd: float, paper: float | None, dof: float) -> int | None:
+    """Seeds per side for 80% power against the paper's effect at the spread ``sd`` of one
+    difference: n = ceil(((t + t_0.8) sd / P)^2), t and t_0.8 on ``dof`` degrees of freedom."""
+    if not paper or not math.isfinite(sd) or sd <= 0 or not dof > 0:
+        return None
+    return max(1, math.ceil(((two_sided(dof) + t_quantile(0.8, dof)) * sd / paper) ** 2))
 
 
 def caveat(word: str, paper: float | None, est: Estimate, sign: int = -1) -> str:
-    """What a reader must know beside the verdict: runs per side, where the error comes from,
-    and for an underpowered test E's sign and the seeds per side that would resolve it."""
+    """What a reader must know beside the verdict: for an underpowered test E's sign and the seeds
+    per side that would give 80% power (:func:`pairs_needed`, the seeds' part of the error alone;
+    where the validation images' own error alone keeps the paper's effect open, that too); runs per
+    side; and where the error comes from."""
     parts = []
     if word.startswith("underpowered") and not math.isnan(est.effect):
-        expected = sign if paper is None else paper
-        same = math.copysign(1, est.effect) == math.copysign(1, expected)
-        clear = ("no standard error" if not math.isfinite(est.se)
-                 else f"{'beyond' if abs(est.effect) > 2 * est.se else 'within'} 2 standard errors")
-        parts.append(f"{'the paper' + chr(39) + 's sign' if same else 'the opposite sign'}, {clear}")
-        need = seeds_to_resolve(est.sd, paper, est.paired) if paper is not None else None
+        same = same_sign(est.effect, sign if paper is None else paper)
+        parts.append(("the paper's sign" if same else "the opposite sign")
+                     + ("" if math.isfinite(est.se) else ", no standard error"))
+        need = pairs_needed(est.sd, paper, est.dof) if paper is not None else None
         if need is not None:
-            parts.append(f"about {need} seeds {'' if est.paired else 'per side '}would resolve it")
-    return "; ".join(parts + provisional(est.runs, est.source, est.effect))
+            parts.append(f"about {need} seed{'s' * (need != 1)} per side would give 80% power")
+        if paper and est.images * (two_sided(math.inf) + t_quantile(0.8, math.inf)) >= abs(paper):  # any seeds
+            parts.append(f"the validation images' own error ({est.images:.2f} points) alone keeps an effect of the "
+                         "paper's size open: more seeds alone cannot settle it")
+    return "; ".join(parts + provisional(est.runs, est.source, est.effect) + list(est.notes))
 
 
 def provisional(runs: int, source: str, effect: float = 0.0) -> list[str]:
@@ -147,24 +186,204 @@ def label(word: str, note: str) -> str:
     return f"{word} ({note})" if note else word
 
 
-def seed_noise(family: str, profile: str, results_dir: Path | None = None) -> dict:
-    """Per metric an effect is judged on, the seed spread (analysis.family_noise) of ``family``'s
-    runs as ``profile`` shows them: the standard error every verdict of that family uses."""
-    metrics = {e.metric for exp in EXPERIMENTS.values() for e in exp.effects}
-    return family_noise(family_records(family, profile, results_dir), metrics)
+# --------------------------------------------------------------------------- pairs and their kind
 
+def pairs_of(ref: Sequence, abl: Sequence, metric: str) -> list[tuple]:
+    """(reference run, ablated run, difference) per seed both sides ran with a value of ``metric``."""
+    other = {r.seed: r for r in abl if r.seed is not None}
+    out, seen = [], set()
+    for r in ref:
+        o = other.get(r.seed)
+        if o is None or r.seed in seen:
+            continue
+        a, b = value(r, metric), value(o, metric)
+        if a is None or b is None or math.isnan(a) or math.isnan(b):
+            continue
+        seen.add(r.seed)
+        out.append((r, o, a - b))
+    return out
+
+
+def _config_key(config: dict) -> str:
+    return recorded_hash({"config": config | {"seed": 0}})
+
+
+_KINDS: dict[tuple[str, str], str] = {}
+
+
+def kind_of(config_a: dict, config_b: dict) -> str:
+    """Whether two runs' networks have the same parameter shapes (:data:`SAME`) or not
+    (:data:`DIFFERENT`), from their configs built on the meta device; cached per pair of configs."""
+    key = (_config_key(config_a), _config_key(config_b))
+    if key not in _KINDS:
+        _KINDS[key] = SAME if _shapes(config_a) == _shapes(config_b) else DIFFERENT
+    return _KINDS[key]
+
+
+def _shapes(config: dict) -> tuple:
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in config.items() if k in known})
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):  # build_model seeds torch: leave it as found
+        model = build_model(cfg, MODEL_CLASSES.get(cfg.dataset, 10))
+    return tuple((name, tuple(t.shape)) for name, t in model.state_dict().items())
+
+
+# --------------------------------------------------------------------------- the spreads
+
+def seed_noise(family: str, profile: str, results_dir: Path | None = None) -> Spreads:
+    """The spreads every verdict of ``family`` in ``profile`` uses: per metric an effect is judged
+    on, the unpaired seed spread (:func:`family_noise`), and the paired spreads by kind
+    (:func:`paired_spreads`) over the family's records grouped by experiment and variant."""
+    metrics = {e.metric for exp in EXPERIMENTS.values() for e in exp.effects}
+    records = family_records(family, profile, results_dir)
+    experiments: dict[str, list] = {}
+    for r in records:
+        experiments.setdefault(r.found.experiment, []).append(r)
+    return Spreads(family_noise(records, metrics),
+                   paired_spreads({name: by_variant(runs) for name, runs in experiments.items()}))
+
+
+def paired_spreads(experiments: Mapping[str, dict[str, list]]) -> dict[tuple[str, str], Noise]:
+    """Per (metric, kind), the standard deviation of paired differences pooled over every claim of
+    the ``experiments`` (name -> records by variant) with two pairs or more, on sum(n_pairs - 1)
+    degrees of freedom. A pair of networks two claims share on one metric counts once; a claim
+    with a run that did not learn, or a censored epoch count, measures no spread."""
+    squares: dict[tuple[str, str], float] = {}
+    dof: dict[tuple[str, str], int] = {}
+    claims: dict[tuple[str, str], int] = {}
+    seen = set()
+    for name, groups in experiments.items():
+        for eff in EXPERIMENTS[name].effects if name in EXPERIMENTS else ():
+            ref, abl = groups.get(eff.reference, []), groups.get(eff.ablated, [])
+            pairs = pairs_of(ref, abl, eff.metric)
+            if eff.metric == "speedup" or len(pairs) < 2 or not _spread_usable(eff, ref + abl):
+                continue
+            ident = (eff.metric, _config_key(pairs[0][0].config), _config_key(pairs[0][1].config))
+            if ident in seen:
+                continue
+            seen.add(ident)
+            key = (eff.metric, kind_of(pairs[0][0].config, pairs[0][1].config))
+            diffs = [d for *_, d in pairs]
+            centre = mean(diffs)
+            squares[key] = squares.get(key, 0.0) + sum((d - centre) ** 2 for d in diffs)
+            dof[key] = dof.get(key, 0) + len(diffs) - 1
+            claims[key] = claims.get(key, 0) + 1
+    return {key: Noise(math.sqrt(squares[key] / dof[key]), dof[key], claims[key]) for key in squares}
+
+
+def _spread_usable(effect, runs: list) -> bool:
+    if any(did_not_learn(r) for r in runs):
+        return False
+    return not (effect.metric == "best_epoch" and any(still_improving(r) for r in runs))
+
+
+def family_noise(records: Iterable[dict], metrics: Iterable[str]) -> dict[str, Noise]:
+    """Per metric, the seed spread pooled over every configuration in ``records`` (one profile,
+    one family) that was trained under several seeds: the yardstick of an unpaired claim."""
+    groups = by_config(records)
+    out = {}
+    for metric in metrics:
+        sd, dof = seed_spread(groups, metric)
+        out[metric] = Noise(sd, dof, sum(len(g) >= 2 for g in groups.values()))
+    return out
+
+
+# --------------------------------------------------------------------------- the validation images' error
+
+def image_error(pairs: list[tuple], metric: str) -> tuple[float, str]:
+    """The validation images' sampling error of the mean paired difference, in points, and how it
+    was measured: ``predictions`` (per image, from the runs' recorded predictions), ``binomial``
+    (each side's binomial error, as if the sides were independent) or '' (an epoch count has none)."""
+    if metric == "best_epoch":
+        return 0.0, ""
+    per_image = prediction_differences(pairs, metric)
+    if per_image is not None and len(per_image) > 1:
+        return 100.0 * float(per_image.std()) / math.sqrt(len(per_image)), "predictions"
+    return binomial_error([r for r, _, _ in pairs], [o for _, o, _ in pairs], metric), "binomial"
+
+
+def binomial_error(ref: list, abl: list, metric: str) -> float:
+    """Each side's binomial error at its mean value, combined as if the sides were independent."""
+    errors = []
+    for side in (ref, abl):
+        vals = [v for v in (value(r, metric) for r in side) if v is not None]
+        errors.append(sampling_error(side[0], mean(vals), metric) if vals else 0.0)
+    return math.hypot(*errors)
+
+
+def prediction_differences(pairs: list[tuple], metric: str):
+    """Per validation image, the mean over pairs of (reference wrong) - (ablated wrong), a float64
+    tensor; None unless both sides of every pair recorded predictions of this view on the same images."""
+    view = VIEWS.get(metric)
+    preds = [(r.predictions, o.predictions) for r, o, _ in pairs]
+    if view is None or not preds or any(p is None or view[0] not in p for pair in preds for p in pair):
+        return None
+    if len({(p.get("images"), p.get("images_digest")) for pair in preds for p in pair}) != 1:
+        return None
+    n = preds[0][0]["images"]
+    total = torch.zeros(n, dtype=torch.float64)
+    for p, q in preds:  # wrong_ref - wrong_abl = hit_abl - hit_ref
+        total += unpack_hits(q[view[0]][view[1]], n).double() - unpack_hits(p[view[0]][view[1]], n).double()
+    return total / len(preds)
+
+
+# --------------------------------------------------------------------------- estimates
+
+IMAGES_BINOMIAL = "validation images' error from each side's binomial error, as if independent"
+
+
+def paired_estimate(metric: str, pairs: list[tuple], pooled: Noise | None, unpaired: Noise | None) -> Estimate:
+    """E over ``pairs`` and s from the pooled paired spread ``pooled`` (the claim's own pairs when
+    none is given); where no paired spread is measured, the unpaired seed spread ``unpaired`` of one
+    run, times sqrt(2) for a difference, stands in; where neither is, the images' error stands alone."""
+    diffs = [d for *_, d in pairs]
+    n = len(diffs)
+    images, how = image_error(pairs, metric)
+    notes = [IMAGES_BINOMIAL] if how == "binomial" else []
+    if pooled is None:
+        pooled = Noise(stdev(diffs) if n > 1 else float("nan"), n - 1, 1)
+    if pooled.measured:
+        sd, dof, source = pooled.sd, pooled.dof, "paired"
+    elif unpaired is not None and unpaired.measured:
+        sd, dof, source = math.sqrt(2) * unpaired.sd, unpaired.dof, "seeds"
+        notes.insert(0, "no paired spread of this kind measured: the unpaired seed spread stands in")
+    else:
+        sd, dof, source = float("nan"), math.inf, "binomial" if images > 0 else "none"
+    seeds = sd ** 2 / n if math.isfinite(sd) else 0.0
+    se = math.sqrt(seeds + images ** 2) if (math.isfinite(sd) or images > 0) else float("nan")
+    return Estimate(mean(diffs), se, n, source, sd, True, dof, tuple(notes), images)
+
+
+def estimate(a: Sequence[float], b: Sequence[float], noise: Noise | None = None, images: float = 0.0) -> Estimate:
+    """The unpaired estimate, for sides that share no seed: E = mean(a) - mean(b), s from the seed
+    spread of one run when measured, sd * sqrt(1/n_a + 1/n_b), combined with the images' error
+    ``images``; else from the images' error alone; else none."""
+    a, b = [v for v in a if v is not None], [v for v in b if v is not None]
+    if not a or not b:
+        return Estimate(float("nan"), float("nan"), 0, "none")
+    effect, runs, notes = mean(a) - mean(b), min(len(a), len(b)), ("unpaired: the two sides share no seed",)
+    if noise is not None and noise.measured:
+        se = math.sqrt(noise.sd ** 2 * (1 / len(a) + 1 / len(b)) + images ** 2)
+        return Estimate(effect, se, runs, "unpaired", math.sqrt(2) * noise.sd, False, noise.dof, notes, images)
+    if images > 0:
+        return Estimate(effect, images, runs, "binomial", notes=notes, images=images)
+    return Estimate(effect, float("nan"), runs, "none", notes=notes)
+
+
+# --------------------------------------------------------------------------- rows
 
 def effect_row(effect, groups: dict[str, list[dict]], smoke: bool = False, threshold: float = 25.0,
-               noise: dict[str, Noise] | None = None, expected: int | None = None) -> dict:
-    """One scorecard row: the paper's effect, ours with its standard error, the runs per side, the
-    verdict and its caveat. ``noise`` maps a metric to the seed spread measured in the same
-    profile (:func:`family_noise`). With ``expected`` (the experiment's run count), an experiment
-    still being recorded gets no verdict until every run is in (:func:`not_yet`)."""
+               noise: Mapping | None = None, expected: int | None = None) -> dict:
+    """One scorecard row: the paper's effect, ours with its standard error and CI (``low``,
+    ``high``), the runs per side, the verdict and its caveat. ``noise``: the spreads of
+    :func:`seed_noise` (a plain metric -> :class:`Noise` mapping gives the unpaired spreads alone,
+    and a paired claim then pools its own pairs). With ``expected`` (the experiment's run count), an
+    experiment still being recorded gets no verdict until every run is in (:func:`not_yet`)."""
     ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
     if effect.metric == "speedup":
         row = speedup_row(effect, ref, abl, threshold)
     else:
-        row = difference_row(effect, ref, abl, (noise or {}).get(effect.metric))
+        row = difference_row(effect, ref, abl, {} if noise is None else noise)
     override = None if smoke else power_override(effect, ref, abl)
     if smoke:
         row.update(verdict="no verdict (smoke)", note="")
@@ -202,27 +421,35 @@ def power_override(effect, ref: list[dict], abl: list[dict]) -> tuple[str, str] 
     return None
 
 
-def difference_row(effect, ref: list[dict], abl: list[dict], noise: Noise | None) -> dict:
-    """An effect measured as a difference of means (reference minus ablated), judged by the rule."""
-    sides = [[(r, v) for r in runs if (v := value(r, effect.metric)) is not None] for runs in (ref, abl)]
-    a, b = ([v for _, v in side] for side in sides)
-    if noise is None or not noise.measured:  # the two sides' own seeds, when they have several
-        sd, dof = seed_spread({"a": ref, "b": abl}, effect.metric)
-        noise = Noise(sd, dof, 2)
-    binomial = None
-    if len(a) == 1 and len(b) == 1 and effect.metric != "best_epoch":  # an epoch count has no sampling error
-        binomial = tuple(sampling_error(*side[0], effect.metric) for side in sides)
-    est = estimate(a, b, noise, binomial)
+def difference_row(effect, ref: list[dict], abl: list[dict], noise: Mapping) -> dict:
+    """An effect measured as a difference (reference minus ablated), judged by the rule: paired by
+    seed where the sides share seeds, else unpaired."""
+    unpaired = noise.get(effect.metric)
+    pairs = pairs_of(ref, abl, effect.metric)
+    if pairs:
+        pooled = None
+        if isinstance(noise, Spreads):
+            pooled = noise.paired.get((effect.metric, kind_of(pairs[0][0].config, pairs[0][1].config)))
+        est = paired_estimate(effect.metric, pairs, pooled, unpaired)
+    else:
+        a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]
+        b = [v for v in (value(r, effect.metric) for r in abl) if v is not None]
+        if unpaired is None or not unpaired.measured:  # the two sides' own seeds, when they have several
+            unpaired = Noise(*seed_spread({"a": ref, "b": abl}, effect.metric), 2)
+        images = binomial_error(ref, abl, effect.metric) if a and b and effect.metric != "best_epoch" else 0.0
+        est = estimate(a, b, unpaired, images)
     word = verdict(effect.paper, est, effect.sign)
+    low, high = est.interval
     return dict(claim=effect.label, paper=effect.paper, ours=est.effect, se=est.se, runs=est.runs, verdict=word,
-                note=caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source)
+                note=caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source, low=low, high=high)
 
 
 def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> dict:
-    """Figure 1's speed-up at ``threshold``, one ratio per seed: a seed whose slow run never
-    reached the target enters as a lower bound (its epochs run), and then the mean is itself a
-    lower bound (book/BOOK: censored runs are never dropped); a seed whose fast run never got
-    there either has no ratio at all, and the test is underpowered at this target."""
+    """Figure 1's speed-up at ``threshold``, one ratio per seed (paired), judged by its CI on n - 1
+    degrees of freedom: a seed whose slow run never reached the target enters as a lower bound (its
+    epochs run), and then the mean is itself a lower bound (book/BOOK: censored runs are never
+    dropped); a seed whose fast run never got there either has no ratio at all, and the test is
+    underpowered at this target."""
     per_seed = censored_speedups(ref, abl, threshold)
     values = [v for v, _ in per_seed]
     censored = sum(c for _, c in per_seed)
@@ -231,7 +458,7 @@ def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> d
     se = se if len(values) > 1 else float("nan")
     sd = stdev(values) if len(values) > 1 else float("nan")
     est = Estimate(ours - 1.0 if values else float("nan"), se, len(values) + unresolved,
-                     "seeds" if len(values) > 1 else "none", sd, paired=True)
+                   "seeds" if len(values) > 1 else "none", sd, True, max(len(values) - 1, 0))
     expected = (effect.paper - 1.0) if effect.paper else None
     word = verdict(expected, est, effect.sign)
     note = caveat(word, expected, est, effect.sign)
@@ -239,31 +466,25 @@ def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> d
         word = bounded_verdict(est, expected, unresolved)
         note = "; ".join([f"in {unresolved} of {est.runs} seeds neither net reached the target"] * bool(unresolved)
                          + [caveat("underpowered" if word.startswith("underpowered") else word, expected, est)])
+    low, high = est.interval
     return dict(claim=effect.label, paper=effect.paper, ours=ours, se=se, runs=est.runs, verdict=word,
                 note=note.strip("; "), bound=ours if censored and values else None, censored=censored,
-                unresolved=unresolved, source=est.source)
+                unresolved=unresolved, source=est.source, low=low + 1.0, high=high + 1.0)
 
 
 def bounded_verdict(est: Estimate, expected: float | None, unresolved: int) -> str:
-    """The verdict of a speed-up that is only bounded from below (``est.effect`` = bound - 1):
-    underpowered when a seed has no ratio or the error is too large to resolve the paper's size;
-    a bound beyond noise shows the direction, and 'reproduced' only when the bound already
-    lies within a factor of two of the paper's effect (the true value may be larger)."""
-    if unresolved or not math.isfinite(est.se) or (expected is not None and 2 * est.se >= abs(expected)):
+    """The verdict of a speed-up that is only bounded from below (``est.effect`` = bound - 1), by
+    its CI: underpowered when a seed has no ratio, there is no error, or the CI holds both 0 and
+    the paper's effect (or lies wholly below 0, which bounds nothing); within noise when it holds 0
+    but not the paper's effect; beyond 0, 'reproduced' when the CI holds the paper's effect or the
+    bound lies within a factor of two of it (the true value may be larger), else the direction."""
+    if unresolved or not math.isfinite(est.se):
         return "underpowered (lower bound)"
-    if est.effect <= 2 * est.se:
+    low, high = est.interval
+    if high < 0 or (low <= 0 and expected is not None and low <= expected <= high):
+        return "underpowered (lower bound)"
+    if low <= 0:
         return "within noise (lower bound)"
-    if expected is not None and 0.5 <= est.effect / expected <= 2.0:
+    if expected is not None and (low <= expected <= high or 0.5 <= est.effect / expected <= 2.0):
         return "reproduced (lower bound)"
     return "direction only (lower bound)"
-
-
-def family_noise(records: Iterable[dict], metrics: Iterable[str]) -> dict[str, Noise]:
-    """Per metric, the seed spread pooled over every configuration in ``records`` (one profile,
-    one family) that was trained under several seeds: the yardstick of :func:`effect_row`."""
-    groups = by_config(records)
-    out = {}
-    for metric in metrics:
-        sd, dof = seed_spread(groups, metric)
-        out[metric] = Noise(sd, dof, sum(len(g) >= 2 for g in groups.values()))
-    return out

@@ -25,7 +25,7 @@ class Chapter:
     data_root: str | None
     device: str
     retrain: bool
-    _noise: dict = field(default_factory=dict, repr=False)  # family -> seed spread, read once per chapter
+    _noise: dict = field(default_factory=dict, repr=False)  # family -> its spreads, read once per chapter
 
     @property
     def smoke(self) -> bool:
@@ -79,8 +79,10 @@ class Chapter:
         return Ablation(experiment, records, groups, effects)
 
     def noise(self, family: str) -> dict:
-        """Per metric, how far one run moves between seeds in the profile this chapter shows:
-        pooled over every configuration of ``family`` recorded under several seeds."""
+        """The spreads the verdicts of ``family`` use in the profile this chapter shows
+        (:func:`judge.seed_noise`): per metric, how far one run moves between seeds, pooled over every
+        configuration recorded under several seeds, and (``.paired``) how far a paired difference moves,
+        pooled over the family's claims of each kind."""
         if self.smoke:
             return {}
         if family not in self._noise:  # every record of the family is read: once per chapter, not per call

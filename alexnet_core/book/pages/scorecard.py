@@ -1,6 +1,6 @@
 """The scorecard: every measured claim, the paper's number, ours, and the verdict with its caveat,
-in one table; how far one run moves between seeds (the spread every verdict is judged by); the
-same claims at other sizes."""
+in one table; how far one run, and one paired difference, moves between seeds (the spreads the
+verdicts are judged by); the same claims at other sizes."""
 from __future__ import annotations
 
 import html
@@ -135,7 +135,8 @@ def verdict_counts(rows: list[dict]) -> str:
 
 def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "AlexNet") -> str:
     """The seed spread in words: the configurations it comes from, the pooled spread of top-1
-    error against a run's binomial error, and what it means for an effect from one run per side."""
+    error against a run's binomial error, what it means for an unpaired effect, and the spreads of
+    paired differences by kind where ``noise`` holds them (:func:`judge.seed_noise`)."""
     top1 = noise.get("val_top1")
     if top1 is None or not top1.measured:
         return (f"The spread between {family} seeds has not been measured yet, so its verdicts rest on a "
@@ -151,9 +152,24 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
     return (f"How far one {family} run moves by chance: {len(several)} configurations were trained under more "
             f"than one seed ({seen} validation top-1 error). Pooled, seeds of the same network differ by a "
             f"standard deviation of {top1.sd:.1f} points ({top1.dof} degrees of freedom, itself a rough figure)"
-            f"{binomial_text}. An effect from one run per side, a difference of two runs, then carries "
-            f"{math.sqrt(2) * top1.sd:.1f} points of standard error, and every verdict above is judged by it "
-            "(each metric by its own pooled spread).")
+            f"{binomial_text}. A difference of two unpaired runs then carries {math.sqrt(2) * top1.sd:.1f} points "
+            "of standard error from the seeds alone: the yardstick of a claim whose sides share no seed, and of a "
+            "paired claim whose kind has no paired spread measured. " + paired_text(noise))
+
+
+def paired_text(noise: dict) -> str:
+    """The pooled spreads of paired top-1 differences (:class:`judge.Spreads`), by kind, in words."""
+    paired = getattr(noise, "paired", {})
+    kinds = [(kind, spread) for kind in (V.SAME, V.DIFFERENT)
+             if (spread := paired.get(("val_top1", kind))) is not None and spread.measured]
+    if not kinds:
+        return ("No claim here has two seeds of both its networks yet, so no spread of paired differences is "
+                "measured; the unpaired spread stands in, and the validation images' own error is added to it.")
+    shapes = {V.SAME: "the same parameter shapes", V.DIFFERENT: "different parameter shapes"}
+    said = "; ".join(f"{spread.sd:.1f} points between networks with {shapes[kind]} ({spread.configs} claim"
+                     f"{'s' * (spread.configs != 1)}, {spread.dof} degrees of freedom)" for kind, spread in kinds)
+    return (f"Paired by seed, the top-1 differences themselves move by a standard deviation of {said}; a "
+            "paired verdict is judged by the spread of its own kind, with the validation images' own error added.")
 
 
 def seed_spread(ch: Chapter, records_of: Callable[[str, str], list] = family_records) -> str:

@@ -57,7 +57,7 @@ def variant_table(groups: dict[str, list[dict]]):
     return pd.DataFrame(rows)
 
 
-def effect_table(experiment, records: list[dict], smoke: bool = False, noise: dict[str, V.Noise] | None = None,
+def effect_table(experiment, records: list[dict], smoke: bool = False, noise: V.Spreads | dict | None = None,
                  expected: int | None = None):
     """The experiment's effects as a table, ready to show; ``noise`` and ``expected`` as for
     :func:`alexnet_core.book.engine.judge.effect_row`."""
