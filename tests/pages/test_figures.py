@@ -212,3 +212,11 @@ def test_every_notebook_figure_is_numbered_and_captioned():
         assert glued <= {key for key, _, _ in blocks}, path.name  # ch.ablation glues fig_<experiment> itself
         for key, options, caption in blocks:
             assert ":name: fig-" in options and len(caption.split()) >= 8, (path.name, key)
+
+
+def test_the_scorecards_forest_plot_fits_the_page():
+    from alexnet_core.book.pages import scorecard
+    rows = [dict(section="3.3", claim=f"claim {i}: a long name of a claim on top-1 error (points)", metric="val_top1",
+                 effect=i - 3.0, low=i - 6.0, high=i + 1.0, paper_effect=-1.4, word=word)
+            for i, word in enumerate(("reproduced", "underpowered", "within noise", "not reproduced", "direction only"))]
+    assert_fits_the_page(scorecard.forest_figure(rows))

@@ -113,3 +113,27 @@ def test_show_other_profiles_prints_the_sentence_or_displays_the_table(monkeypat
     monkeypatch.setattr(S, "other_profile_table", lambda rows, ch: ["a table"])
     S.show_other_profiles(ROWS, FakeChapter())
     assert capsys.readouterr().out == "" and shown == [["a table"]]
+
+
+def test_the_forest_plot_draws_every_claim_in_points_with_its_interval_and_says_when_there_is_none():
+    import matplotlib
+    matplotlib.use("Agg")
+    from alexnet_core.book.pages import scorecard as S
+
+    def row(metric, effect, low, high, paper, word="underpowered"):
+        return dict(section="3.3", claim=f"a claim on {metric} (points)", metric=metric, effect=effect, low=low,
+                    high=high, paper_effect=paper, word=word)
+    rows = [row("val_top1", 2.5, -2.5, 7.5, -1.4), row("speedup", 5.0, 4.0, 6.0, 6.0),
+            row("overfit_gap", 0.6, -33.0, 34.0, None, "within noise"), row("val_top5", float("nan"), 0, 0, -1.2),
+            dict(section="5", claim="smoke", metric="val_top1", effect=1.0, low=None, high=None, paper_effect=None,
+                 word="no verdict (smoke)")]
+    assert [r["metric"] for r in S.forest_rows(rows)] == ["val_top1", "overfit_gap"]  # points, with an interval
+    assert S.forest_edge(S.forest_rows(rows)) == 2.5 + 6.0
+    fig = S.forest_figure(rows)
+    ax = fig.axes[0]
+    assert ax.get_xlim() == (-8.5, 8.5) and len(ax.get_yticks()) == 2
+    arrows = [line for line in ax.get_lines() if line.get_marker() in ("<", ">")]
+    assert len(arrows) == 2  # the gap's interval runs past both edges
+    assert S._short("§3.3 LRN on AlexNet: top-1 error (points)") == "§3.3 LRN on AlexNet: top-1\nerror"
+    note = S.forest_figure(rows[-1:])
+    assert "No claim has an interval yet" in note.axes[0].texts[0].get_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +18,7 @@ from alexnet_core.files import atomic_write_text
 from alexnet_core.paths import GENERATED, REPO_ROOT
 from alexnet_core.book.pages.chapter import Chapter
 from alexnet_core.book.pages.paper_code import authors_cell
+from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH, legend_above, note_figure
 
 
 def setting_of(experiment: Experiment, profile: str) -> str:
@@ -51,7 +53,8 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
                          "authors' run": authors_cell(r["claim"]), "ours": T.format_ours(r),
                          "runs per side": r["runs"], "setting": setting, T.LATE_START: T.late_start(eff, groups),
                          "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
-                         RECIPE: recipe_cell(exp, groups, eff)})
+                         RECIPE: recipe_cell(exp, groups, eff), "metric": eff.metric, "effect": r["ours"],
+                         "low": r.get("low"), "high": r.get("high"), "paper_effect": r["paper"]})
     return rows
 
 
@@ -274,3 +277,66 @@ def write_headline(rows: list[dict], smoke: bool, root: Path = REPO_ROOT) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, headline(rows, smoke))
     return path
+
+
+# --------------------------------------------------------------------------- the claims at a glance
+
+#: Each verdict word's colour, as its badge has it (book/_static/scorecard.css).
+VERDICT_COLOURS = {"verdict-reproduced": "#009E73", "verdict-direction-only": "#56B4E9",
+                   "verdict-within-noise": "#999999", "verdict-underpowered": "#E69F00",
+                   "verdict-not-reproduced": "#D55E00", "verdict-none": "#BBBBBB"}
+#: Metrics measured in points of error, the forest plot's one scale (a speed-up is a ratio and
+#: epochs to converge are epochs: their rows stay in the table).
+POINTS = ("val_top1", "val_top5", "val10_top1", "val10_top5", "overfit_gap", "early_train_top1", "final_train_top1")
+
+
+def forest_rows(rows: list[dict]) -> list[dict]:
+    """The scorecard rows the forest plot draws: measured in points, with an interval (BOOK.md, "Verdicts")."""
+    return [r for r in rows if r.get("metric") in POINTS and r.get("low") is not None
+            and all(math.isfinite(r[k]) for k in ("effect", "low", "high"))]
+
+
+def forest_figure(rows: list[dict]):
+    """Every claim measured in points as BOOK.md draws it: our effect with its 95% interval in the
+    verdict's colour, the paper's effect as a hollow marker, 0 dashed; a claim above 0 goes against a
+    design that lowers error. Intervals wider than the plot end in an arrow at its edge. A note
+    stands in when no claim has an interval yet (the smoke profile)."""
+    import matplotlib.pyplot as plt
+
+    shown = forest_rows(rows)
+    if not shown:
+        return note_figure("No claim has an interval yet (the smoke profile judges nothing).")
+    edge = forest_edge(shown)
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.5 + 0.5 * len(shown)), layout="constrained")
+    for y, row in enumerate(reversed(shown)):
+        colour = VERDICT_COLOURS[badge_class(row["word"])]
+        low, high = max(row["low"], -edge), min(row["high"], edge)
+        ax.plot([low, high], [y, y], color=colour, linewidth=2.4, solid_capstyle="butt")
+        for end, clipped, marker in ((low, row["low"] < -edge, "<"), (high, row["high"] > edge, ">")):
+            if clipped:
+                ax.plot(end, y, marker, color=colour, markersize=6)
+        ax.plot(row["effect"], y, "o", color=colour, markersize=6)
+        if row["paper_effect"] is not None:
+            ax.plot(row["paper_effect"], y, "D", markerfacecolor="white", markeredgecolor="black", markersize=6)
+    ax.plot([], [], color=PALETTE[7], marker="o", linewidth=2.4, label="ours, 95% interval")
+    ax.plot([], [], "D", markerfacecolor="white", markeredgecolor="black", label="paper")
+    ax.axvline(0.0, color="#555555", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(shown)), [_short(f"§{r['section']} {r['claim']}") for r in reversed(shown)],
+                  fontsize=SMALLEST_FONT)
+    ax.set(xlim=(-edge, edge), ylim=(-0.7, len(shown) - 0.3),
+           xlabel="with the design minus without (points)")
+    legend_above(fig, ax, ncols=2)
+    return fig
+
+
+def forest_edge(shown: list[dict]) -> float:
+    """Half the forest plot's width: every effect and paper value with room to spare, intervals
+    beyond it cut (a two-seed interval on one degree of freedom can span 60 points)."""
+    values = [abs(v) for r in shown for v in (r["effect"], r["paper_effect"]) if v is not None]
+    return max(values) + 6.0
+
+
+def _short(claim: str, width: int = 28) -> str:
+    """A claim's name on at most two lines beside the plot, its unit left to the axis."""
+    lines = textwrap.wrap(claim.removesuffix(" (points)"), width)
+    return "\n".join(lines[:2]) + ("…" if len(lines) > 2 else "")
