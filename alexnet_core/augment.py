@@ -39,7 +39,10 @@ class AugmentConfig:
     overall scale of the training data doesn't become too different from the test data"
     (``convdata.py``); test views are never scaled. The code ties that division to the noise (at
     noise 0 it divides by 1); ``rescale_alone`` keeps it without the noise, so an ablation of the
-    colour noise can leave the rescale in place and measure the noise alone.
+    colour noise can leave the rescale in place and measure the noise alone. ``draw_all`` draws
+    every random number of every augmentation for every image, used or not, so that variants of
+    one seed see the same crops and flips whichever augmentations they switch off
+    (:mod:`alexnet_core.streams`).
     """
 
     crop: int = 224
@@ -50,6 +53,7 @@ class AugmentConfig:
     subtract_mean: bool = True
     colour_rescale: bool = False
     rescale_alone: bool = False
+    draw_all: bool = False
 
     @property
     def train_scale(self) -> float:
@@ -126,8 +130,13 @@ def pca_colour_shift(n: int, stats: ColourStats, std: float, generator: torch.Ge
 
     Returns N x 3, in stored pixel units (see the module docstring for the range).
     """
-    alpha = torch.randn(n, 3, generator=generator, device=device) * std
-    return (alpha * stats.eigenvalues.to(device)) @ stats.eigenvectors.to(device).T * PCA_PIXEL_SCALE
+    return colour_shift(torch.randn(n, 3, generator=generator, device=device), stats, std)
+
+
+def colour_shift(draws: torch.Tensor, stats: ColourStats, std: float) -> torch.Tensor:
+    """The colour shift of standard-normal ``draws`` (N x 3): ``a_i = std * draw_i``."""
+    alpha = draws * std
+    return (alpha * stats.eigenvalues.to(draws.device)) @ stats.eigenvectors.to(draws.device).T * PCA_PIXEL_SCALE
 
 
 class Augmenter:
@@ -195,15 +204,16 @@ class Augmenter:
         self._check(images)
         cfg, device, n = self.config, images.device, images.shape[0]
         h, w = images.shape[2:]
-        if cfg.random_crop:
+        if cfg.draw_all or cfg.random_crop:
             top = torch.randint(0, h - cfg.crop + 1, (n,), generator=generator, device=device)
             left = torch.randint(0, w - cfg.crop + 1, (n,), generator=generator, device=device)
-        else:
+        if not cfg.random_crop:
             top = torch.full((n,), (h - cfg.crop) // 2, device=device)
             left = torch.full((n,), (w - cfg.crop) // 2, device=device)
-        mirror = torch.rand(n, generator=generator, device=device) < 0.5 if cfg.flip else None
-        shift = (pca_colour_shift(n, self._stats(device), cfg.pca_std, generator, device)
-                 if cfg.pca_colour else None)
+        coin = torch.rand(n, generator=generator, device=device) if cfg.draw_all or cfg.flip else None
+        mirror = coin < 0.5 if cfg.flip else None
+        draws = torch.randn(n, 3, generator=generator, device=device) if cfg.draw_all or cfg.pca_colour else None
+        shift = colour_shift(draws, self._stats(device), cfg.pca_std) if cfg.pca_colour else None
         return self._views(images, top, left, mirror, shift, cfg.train_scale)
 
     def centre(self, images: torch.Tensor) -> torch.Tensor:

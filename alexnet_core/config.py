@@ -111,6 +111,11 @@ class TrainConfig:
                                        "compares (0: off)")
     # --- runtime
     seed: int = opt(0, "random seed (model init, data order, augmentation, dropout)")
+    random_streams: str = opt("shared", "shared: seed k of every variant shares the data order, every augmentation "
+                                        "draw, the dropout masks and each same-shaped layer's initial weights (each "
+                                        "layer from its own generator), so two variants' difference is paired; "
+                                        "sequential: one stream in module order, only the draws used (before "
+                                        "December 2026)", ("shared", "sequential"))
     device: str = opt("auto", "auto, cpu or cuda")
     precision: str = opt("auto", "auto (bf16 where fast), bf16 or fp32", ("auto", "bf16", "fp32"))
     channels_last: bool = opt(True, "channels_last memory format")
@@ -213,8 +218,9 @@ RECIPE_SWITCHES = ("lrn_alpha", "lrn1_before_relu", "norm2_within_map", "conv345
 
 #: Settings added to TrainConfig whose default changed what is computed: the value every record
 #: made before the setting existed was trained with (records.recorded_hash fills it in). Until
-#: December 2026 AlexNet used nn.Dropout, the inverted form, and normalised across both columns' maps.
-LEGACY_SETTINGS = dict(dropout_scaling="train", lrn_per_column=False)
+#: December 2026 AlexNet used nn.Dropout, the inverted form, and normalised across both columns' maps,
+#: and every run drew its initial weights and augmentation from sequential streams.
+LEGACY_SETTINGS = dict(dropout_scaling="train", lrn_per_column=False, random_streams="sequential")
 
 #: Settings that do not change what is computed, only how fast or how it is shown.
 RUNTIME_ONLY = ("progress", "num_workers", "threads", "data_root", "device", "data_on_device", "record_steps",

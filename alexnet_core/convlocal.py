@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import LRN_BETA, Activation, LocalResponseNorm, make_activation
+from .streams import layer_generator
 
 #: initW of each layer in the source files: the standard deviation of its starting weights.
 SOURCE_INIT_STD = {"conv1": 1e-4, "conv2": 0.01, "local3": 0.04, "local4": 0.04, "fc10": 0.01}
@@ -94,7 +95,7 @@ class ConvLocalNet(nn.Module):
 
     def __init__(self, num_classes: int = 10, *, lrn: bool = True, lrn_alpha: str = "per-window",
                  overlap_pool: bool = True, activation: Activation = "relu", input_size: int = 24,
-                 init: str = "paper", version: str = "r540"):
+                 init: str = "paper", version: str = "r540", init_seed: int | None = None):
         super().__init__()
         if version not in VERSIONS:
             raise ValueError(f"unknown conv-local version {version!r}: choose {' or '.join(VERSIONS)}")
@@ -120,16 +121,18 @@ class ConvLocalNet(nn.Module):
         self.local4 = LocallyConnected2d(local3, 32, 3, side, padding=1)
         self.act4 = make_activation(activation)
         self.fc10 = nn.Linear(32 * side * side, num_classes)
-        self._initialise(init)
+        self._initialise(init, init_seed)
 
-    def _initialise(self, init: str) -> None:
-        """N(0, initW) of the source per layer and zero biases (``paper``), or He-normal weights."""
+    def _initialise(self, init: str, seed: int | None) -> None:
+        """N(0, initW) of the source per layer and zero biases (``paper``), or He-normal weights;
+        with ``seed``, each layer from its own generator (:mod:`alexnet_core.streams`)."""
         if init not in ("paper", "kaiming"):
             raise ValueError(f"unknown init {init!r}: choose 'paper' or 'kaiming'")
         for name, std in SOURCE_INIT_STD.items():
             layer = getattr(self, name)
             fan_in = layer.weight.shape[-1] if isinstance(layer, LocallyConnected2d) else layer.weight[0].numel()
-            nn.init.normal_(layer.weight, std=std if init == "paper" else math.sqrt(2.0 / fan_in))
+            nn.init.normal_(layer.weight, std=std if init == "paper" else math.sqrt(2.0 / fan_in),
+                            generator=layer_generator(seed, name))
             nn.init.zeros_(layer.bias)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -22,19 +22,22 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     torch.manual_seed(cfg.seed)
     crop = cfg.resolved_crop()
     recipe = cfg.recipe_settings()
+    init_seed = cfg.seed if cfg.random_streams == "shared" else None  # alexnet_core.streams
     if cfg.model == "alexnet":
         model: nn.Module = AlexNet(num_classes, groups=cfg.groups, lrn=cfg.lrn, overlap_pool=cfg.overlap_pool,
                                    activation=cfg.activation, dropout=cfg.dropout, init=cfg.init,
                                    width=cfg.width, input_size=crop, remove_conv=cfg.remove_conv,
                                    lrn_alpha=recipe["lrn_alpha"], lrn1_before_relu=recipe["lrn1_before_relu"],
                                    norm2_within_map=recipe["norm2_within_map"], conv345_std=recipe["conv345_std"],
-                                   dropout_scaling=recipe["dropout_scaling"], lrn_per_column=recipe["lrn_per_column"])
+                                   dropout_scaling=recipe["dropout_scaling"], lrn_per_column=recipe["lrn_per_column"],
+                                   init_seed=init_seed)
     elif cfg.model == "cifarnet":
-        model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init)
+        model = CifarNet(num_classes, activation=cfg.activation, lrn=cfg.lrn, input_size=crop, init=cfg.init,
+                         init_seed=init_seed)
     elif cfg.model == "convlocal":  # the source's own normalisation convention unless set explicitly
         model = ConvLocalNet(num_classes, lrn=cfg.lrn, lrn_alpha=cfg.lrn_alpha or "per-window",
                              overlap_pool=cfg.overlap_pool, activation=cfg.activation, input_size=crop, init=cfg.init,
-                             version=cfg.convlocal_version)
+                             version=cfg.convlocal_version, init_seed=init_seed)
         return model  # biases start at 0 in the source: bias_one does not apply
     else:
         raise ValueError(f"unknown model {cfg.model!r}: choose alexnet, cifarnet or convlocal")
@@ -115,4 +118,4 @@ def augment_config(cfg: TrainConfig) -> AugmentConfig:
     return AugmentConfig(crop=cfg.resolved_crop(), random_crop=cfg.random_crop, flip=cfg.flip,
                          pca_colour=cfg.pca_colour, pca_std=cfg.pca_std, subtract_mean=cfg.subtract_mean,
                          colour_rescale=cfg.recipe_settings()["colour_rescale"],
-                         rescale_alone=cfg.colour_rescale_alone)
+                         rescale_alone=cfg.colour_rescale_alone, draw_all=cfg.random_streams == "shared")

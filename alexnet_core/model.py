@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import norm_kernels
+from .streams import layer_generator
 
 Activation = Literal["relu", "tanh"]
 Init = Literal["paper", "kaiming"]
@@ -250,6 +251,9 @@ class AlexNet(nn.Module):
         conv345_std: initial weight std of conv3-conv5 (the paper 0.01, the code 0.03).
         lrn_per_column: normalise each column's maps apart, as the 2012 code does (its window
             never reaches into the other column's maps); the paper does not say.
+        init_seed: draw each layer's initial weights from its own generator seeded by this and
+            the layer's name (:mod:`alexnet_core.streams`), so nets that differ elsewhere start
+            same-shaped layers alike; None draws from the global stream in module order.
     """
 
     def __init__(self, num_classes: int = 1000, *, groups: int = 2, lrn: bool = True,
@@ -257,7 +261,7 @@ class AlexNet(nn.Module):
                  init: Init = "paper", width: float = 1.0, input_size: int = 224,
                  remove_conv: int | None = None, lrn_alpha: str = "printed", lrn1_before_relu: bool = False,
                  norm2_within_map: bool = False, conv345_std: float = 0.01, dropout_scaling: str = "test",
-                 lrn_per_column: bool = False):
+                 lrn_per_column: bool = False, init_seed: int | None = None):
         super().__init__()
         if input_size not in CONV1_PADDING:
             raise ValueError(f"input_size must be 224 or 227, got {input_size}")
@@ -304,7 +308,7 @@ class AlexNet(nn.Module):
         self.act7 = make_activation(activation)
         self.drop7 = PaperDropout(dropout, dropout_scaling)
         self.fc8 = nn.Linear(4096, num_classes)
-        initialise(self, init, layer_std=dict.fromkeys(("conv3", "conv4", "conv5"), conv345_std))
+        initialise(self, init, layer_std=dict.fromkeys(("conv3", "conv4", "conv5"), conv345_std), seed=init_seed)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """conv1-conv5 with their non-linearities, normalisation and pooling: N x 256 x 6 x 6."""
@@ -343,24 +347,26 @@ def _scaled(channels: int, width: float, groups: int) -> int:
 
 
 def initialise(model: nn.Module, scheme: str, bias_one: tuple[str, ...] = PAPER_BIAS_ONE,
-               std: float = 0.01, layer_std: dict[str, float] | None = None) -> None:
+               std: float = 0.01, layer_std: dict[str, float] | None = None, seed: int | None = None) -> None:
     """Initialise every conv and linear layer of ``model`` (section 5).
 
     ``paper``: weights from N(0, std) with std 0.01 (``layer_std`` overrides it per layer name:
     the 2012 code drew conv3-conv5 from N(0, 0.03)), biases 1 in the layers named by
     ``bias_one`` and 0 elsewhere. ``kaiming``: He-normal weights (fan-in, ReLU gain) and
-    zero biases, the modern default kept for comparisons.
+    zero biases, the modern default kept for comparisons. With ``seed``, each layer's weights
+    come from its own generator (:func:`alexnet_core.streams.layer_generator`).
     """
     if scheme not in ("paper", "kaiming"):
         raise ValueError(f"unknown init {scheme!r}: choose 'paper' or 'kaiming'")
     for name, module in model.named_modules():
         if not isinstance(module, (nn.Conv2d, nn.Linear)):
             continue
+        generator = layer_generator(seed, name)
         if scheme == "paper":
-            nn.init.normal_(module.weight, mean=0.0, std=(layer_std or {}).get(name, std))
+            nn.init.normal_(module.weight, mean=0.0, std=(layer_std or {}).get(name, std), generator=generator)
             nn.init.constant_(module.bias, 1.0 if name in bias_one else 0.0)
         else:
-            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu", generator=generator)
             nn.init.zeros_(module.bias)
 
 
@@ -379,7 +385,7 @@ class CifarNet(nn.Module):
 
     def __init__(self, num_classes: int = 10, *, activation: Activation = "relu", lrn: bool = True,
                  widths: tuple[int, int, int] = (32, 32, 64), input_size: int = 24,
-                 init: Init = "paper", lrn_size: int = 5):
+                 init: Init = "paper", lrn_size: int = 5, init_seed: int | None = None):
         super().__init__()
         w1, w2, w3 = widths
         self.config = dict(num_classes=num_classes, activation=activation, lrn=lrn,
@@ -402,7 +408,7 @@ class CifarNet(nn.Module):
         if side < 1:
             raise ValueError(f"input_size {input_size} is too small for three 3/2 poolings")
         self.fc = nn.Linear(w3 * side * side, num_classes)
-        initialise(self, init, bias_one=())
+        initialise(self, init, bias_one=(), seed=init_seed)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Flattened output of the last pooling layer (the fc layer's input)."""

@@ -427,3 +427,32 @@ def test_a_superseded_recipe_is_named_with_what_differs_from_todays_switches():
     assert superseded_label(TrainConfig(**old, groups=1, width=0.5)) == "recipe coded, lr 0.003, inverted dropout"
     assert superseded_label(TrainConfig(recipe="printed", lr=0.003, dropout_scaling="train")) == \
         "recipe printed, lr 0.003, inverted dropout"
+    assert superseded_label(TrainConfig(**old, random_streams="sequential")) == \
+        "recipe coded, lr 0.003, inverted dropout, LRN across columns, unshared random streams"
+
+
+def test_the_plan_of_seeds_goes_from_the_declared_seeds_up_to_the_cap():
+    lrn, overlap, cifar = (X.get_experiment(n) for n in ("lrn_alexnet", "overlap_pool", "lrn_cifar"))
+    assert lrn.planned_seeds("cpu") == (0, 1, 2, 3, 4, 5)
+    assert overlap.planned_seeds("cpu") == tuple(range(10))  # the smallest effect gets the most pairs
+    assert cifar.planned_seeds("cpu") == (0, 1, 2, 3, 4, 5)
+    assert X.get_experiment("dropout").planned_seeds("smoke") == (0,)  # smoke plans nothing more
+    assert [s.name for s in lrn.planned_runs("cpu")][:7] == ["lrn-s0", "lrn-s1", "lrn-s2", "lrn-s3", "lrn-s4",
+                                                             "lrn-s5", "no-lrn-s0"]
+
+
+def test_only_may_name_a_run_the_plan_of_seeds_adds(dirs):
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def trainer(cfg, *args, **kwargs):
+        seen.append(cfg.seed)
+        raise Stop
+
+    with pytest.raises(Stop):
+        RUN.run_experiment("lrn_alexnet", "cpu", progress=False, only=["no-lrn-s2"], trainer=trainer, **dirs)
+    assert seen == [2]
+    with pytest.raises(ValueError, match="no-lrn-s9"):
+        RUN.run_experiment("lrn_alexnet", "cpu", progress=False, only=["no-lrn-s9"], trainer=trainer, **dirs)

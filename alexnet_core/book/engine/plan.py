@@ -32,15 +32,22 @@ class Profile:
     # Whether a recorded run keeps its last checkpoint (model and momentum, ~450 MB for AlexNet)
     # under runs/: worth its disk for runs that took an hour, not for smoke runs of seconds.
     keep_checkpoints: bool = True
+    #: The most seeds (pairs) the plan of seeds gives a claim here (alexnet_core.book.engine.queue):
+    #: every claim starts at START_PAIRS, and the plan adds pairs to open claims up to this.
+    seed_cap: int = 0
 
     def base(self, family: str) -> dict:
         return dict(self.cifar if family == "cifar" else self.alexnet)
 
 
 # Shared by every CIFAR-10 run: cuda-convnet's 24x24 crops of 32x32 images with reflections,
-# no PCA colour, the mean image subtracted (as cuda-convnet's data provider did).
+# no PCA colour, the mean image subtracted (as cuda-convnet's data provider did). The CIFAR-10
+# runs keep the sequential random streams they were recorded with: their paired variants (ReLU or
+# tanh, with or without normalisation) have the same layer shapes and use the same draws, so one
+# stream in module order already gives seed k of both the same start, data order and crops
+# (tests/core/test_streams.py), and the records stand as they are.
 _CIFAR = dict(dataset="cifar10", model="cifarnet", crop=24, pca_colour=False, dropout=0.0,
-              ten_crop=True, patience=4, max_drops=2)
+              ten_crop=True, patience=4, max_drops=2, random_streams="sequential")
 # Shared by every AlexNet run on Imagenette: the paper's model at 224x224 under the recipe of
 # the authors' 2012 code, at lr 0.003. The first-steps measurement (results/diagnostics/cpu/
 # recipe-start.json, the learning chapter) chose it under nn.Dropout's inverted form: as printed,
@@ -57,8 +64,9 @@ ALEXNET_RECIPE = dict(recipe="coded", lr=IMAGENETTE_LR)
 #: Recipes that earlier records were trained under, newest first. Until a run is recorded under
 #: ALEXNET_RECIPE, its record under one of these stands in for it in the book, marked as such.
 #: Every one of them used nn.Dropout's inverted form and normalised across both columns' maps; the
-#: paper's dropout is both recipes' own now, and the coded recipe normalises within each column.
-_BEFORE_DECEMBER = dict(dropout_scaling="train", lrn_per_column=False)
+#: paper's dropout is both recipes' own now, and the coded recipe normalises within each column;
+#: and they drew from sequential random streams, where runs now share theirs (alexnet_core.streams).
+_BEFORE_DECEMBER = dict(dropout_scaling="train", lrn_per_column=False, random_streams="sequential")
 SUPERSEDED_ALEXNET_RECIPES: tuple[dict, ...] = (dict(recipe="coded", lr=IMAGENETTE_LR) | _BEFORE_DECEMBER,
                                                 dict(recipe="printed", lr=IMAGENETTE_LR) | _BEFORE_DECEMBER)
 _ALEXNET = dict(dataset="imagenette", model="alexnet", crop=224, ten_crop=True) | ALEXNET_RECIPE
@@ -75,7 +83,7 @@ PROFILES: dict[str, Profile] = {
         "about 9 hours in all on 2 CPU cores (AlexNet runs 35-50 minutes each)",
         cifar=_CIFAR | dict(epochs=30),
         alexnet=_ALEXNET | dict(epochs=8, patience=2, drop_by=6),
-        seeds=(0,), cifar_seeds=(0, 1, 2)),
+        seeds=(0,), cifar_seeds=(0, 1, 2), seed_cap=6),
     # The gpu profile runs the AlexNet experiments (the ones a CPU cannot afford) in a short
     # session on one GPU and takes the CIFAR-10 ones from the cpu profile. Runs are eager: compiling each of a dozen short runs costs more than it saves.
     "gpu": Profile(
@@ -149,6 +157,7 @@ class Experiment:
     effects: tuple[Effect, ...] = ()
     epochs: dict = field(default_factory=dict)  # per-profile epoch counts overriding the profile's
     seeds: dict = field(default_factory=dict)  # per-profile seeds overriding the profile's
+    seed_cap: dict = field(default_factory=dict)  # per-profile caps of the plan of seeds overriding the profile's
     artifacts: bool = False  # record conv1 kernels and Figure 4's predictions and neighbours
     sweep: bool = False  # a learning-rate sweep: a run that diverges is recorded as diverged, not fatal
     #: Runs still being recorded (each a background job of its own): the book shows what is recorded
@@ -158,9 +167,27 @@ class Experiment:
     #: been redefined (their records stand in, marked, until the variant is recorded anew).
     superseded_variants: dict = field(default_factory=dict)
 
-    def runs(self, profile: str | Profile) -> list[RunSpec]:
+    def declared_seeds(self, profile: str | Profile) -> tuple[int, ...]:
+        """The seeds the book needs of every variant under ``profile`` (the plan may add more)."""
         prof = get_profile(profile)
-        seeds = self.seeds.get(prof.name) or (prof.cifar_seeds if self.family == "cifar" else prof.seeds)
+        return self.seeds.get(prof.name) or (prof.cifar_seeds if self.family == "cifar" else prof.seeds)
+
+    def planned_seeds(self, profile: str | Profile) -> tuple[int, ...]:
+        """Every seed the plan of seeds may give each variant: the declared ones, then 0, 1, ...
+        up to the cap (the profile's, or this experiment's for the profile)."""
+        prof = get_profile(profile)
+        cap = self.seed_cap.get(prof.name, prof.seed_cap)
+        declared = self.declared_seeds(prof)
+        return declared + tuple(s for s in range(cap) if s not in declared)
+
+    def planned_runs(self, profile: str | Profile) -> list[RunSpec]:
+        """The runs of every planned seed (:meth:`planned_seeds`)."""
+        return self.runs(profile, self.planned_seeds(profile))
+
+    def runs(self, profile: str | Profile, seeds: tuple[int, ...] | None = None) -> list[RunSpec]:
+        """Each variant's run for each of ``seeds`` (default: the declared ones), variant by variant."""
+        prof = get_profile(profile)
+        seeds = self.declared_seeds(prof) if seeds is None else seeds
         specs = []
         for variant, overrides in self.variants.items():
             for seed in seeds:
@@ -283,6 +310,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "alexnet", {"overlap": dict(overlap_pool=True), "no-overlap": dict(overlap_pool=False)},
         paper=dict(effect_top1=-0.4, effect_top5=-0.3),
         seeds={"cpu": (0, 1)},  # the reference's second seed is lrn_alexnet's, shared
+        seed_cap={"cpu": 10},  # the paper's effect is the smallest: the plan may give it ten pairs
         effects=(Effect("Overlapping pooling: top-1 error (points)", "overlap", "no-overlap", "val_top1", -0.4),
                  Effect("Overlapping pooling: top-5 error (points)", "overlap", "no-overlap", "val_top5", -0.3),
                  Effect("Overlapping pooling: overfitting gap (points)", "overlap", "no-overlap", "overfit_gap"))),

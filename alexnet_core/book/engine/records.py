@@ -224,11 +224,12 @@ def superseded_record(spec, results_dir: Path, profile: str) -> Record | None:
 
 def superseded_label(older) -> str:
     """How the book names a superseded recipe, with what differs from the recipes' switches today:
-    'recipe coded, lr 0.003, inverted dropout, LRN across columns'."""
+    'recipe coded, lr 0.003, inverted dropout, LRN across columns, unshared random streams'."""
     settings = older.recipe_settings()
     differs = (["inverted dropout"] * (settings["dropout_scaling"] == "train" and older.dropout > 0)
                + ["LRN across columns"] * (older.recipe == "coded" and not settings["lrn_per_column"] and older.lrn
-                                           and older.groups > 1))
+                                           and older.groups > 1)
+               + ["unshared random streams"] * (older.random_streams == "sequential"))
     return ", ".join([f"recipe {older.recipe}", f"lr {older.lr:g}", *differs])
 
 

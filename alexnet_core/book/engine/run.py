@@ -157,16 +157,17 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
     """
     experiment = get_experiment(name)
     prof = profile_for(experiment, profile)
-    if only:
-        known = {s.name for s in experiment.runs(prof)} | set(experiment.variants)
+    chosen = experiment.runs(prof)
+    if only:  # a variant's declared runs, or any run the plan of seeds may ask for, by name
+        planned = experiment.planned_runs(prof)
+        known = {s.name for s in planned} | set(experiment.variants)
         unknown = sorted(set(only) - known)
         if unknown:
             raise ValueError(f"--only {' '.join(unknown)}: no such run or variant of {name} under the {prof.name} "
                              f"profile; choose among {', '.join(sorted(known))}")
+        chosen = [s for s in planned if s.name in only or (s.variant in only and s in chosen)]
     records, specs = [], []
-    for spec in experiment.runs(prof):
-        if only and spec.name not in only and spec.variant not in only:
-            continue
+    for spec in chosen:
         for cfg in (spec.config, *spec.superseded):  # this machine's settings; smoke without data: synthetic
             cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
             if prof.name == "smoke" and not data_available(data_root):
