@@ -9,7 +9,8 @@ from pathlib import Path
 from .book.engine.diagnostics import diagnostics_path, early_steps, recipe_start, study_path
 from .book.engine.plan import EXPERIMENTS, PROFILES, get_profile
 from .book.engine.run import run_experiment
-from .book.engine.record_all import record_profile
+from .book.engine.queue import plan_text, queue
+from .book.engine.record_all import record_plan, record_profile
 from .book.reproduce import ReproduceError, reproduce
 from .book.engine.records import MISSING, RECORDED, STANDING_IN, best_recorded_profile, run_states
 from .checkpoint import CheckpointError, CheckpointWriteError
@@ -89,7 +90,15 @@ def _add_book_commands(commands) -> None:
     rec.add_argument("--profile", required=True)
     rec.add_argument("--parallel", type=int, default=1, help="runs trained side by side (processes)")
     rec.add_argument("--threads-per-run", type=int, default=None, help="OMP_NUM_THREADS for each run")
+    rec.add_argument("--plan", action="store_true", help="train the plan of seeds' queue instead (see 'plan'), one "
+                     "run at a time, re-planned after each, within --hours")
+    rec.add_argument("--hours", type=float, default=None, help="with --plan: the time the recording may take")
+    rec.add_argument("--commit", action="store_true", help="with --plan: git-commit each record as it lands")
     _data_and_device(rec)
+    plan = commands.add_parser("plan", help="each claim's pairs, interval and verdict, and the queue of runs that "
+                               "would settle the open claims soonest, with their expected minutes")
+    plan.add_argument("--profile", required=True)
+    plan.add_argument("--show", type=int, default=40, help="queue entries to print")
 
 
 def _add_diagnostic_commands(commands) -> None:
@@ -153,11 +162,28 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
+    if args.plan != (args.hours is not None):
+        raise ValueError("--plan and --hours go together: 'record --profile cpu --plan --hours 2' trains the "
+                         "plan of seeds' queue for two hours")
+    if args.commit and not args.plan:
+        raise ValueError("--commit commits each record of the plan of seeds: give it with --plan --hours H")
+    if args.plan:
+        failed = record_plan(get_profile(args.profile).name, args.hours, device=args.device,
+                             data_root=args.data_root, commit=args.commit)
+        for name in failed:
+            print(f"failed: {name}", file=sys.stderr)
+        return 1 if failed else 0
     failed = record_profile(args.profile, parallel=args.parallel, device=args.device, data_root=args.data_root,
                             threads_per_run=args.threads_per_run)
     for name in failed:
         print(f"failed: {name}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile).name
+    print(plan_text(profile, *queue(profile), shown=args.show))
+    return 0
 
 
 def _early_steps(args: argparse.Namespace) -> int:
@@ -201,7 +227,7 @@ def run_state_summary(states: dict[str, str], pending: bool = False) -> str:
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "reproduce": _reproduce, "experiment": _experiment,
-            "record": _record, "early-steps": _early_steps, "recipe-start": _recipe_start, "list": _list}
+            "record": _record, "plan": _plan, "early-steps": _early_steps, "recipe-start": _recipe_start, "list": _list}
 
 #: Errors about the state on disk (exit 3); input and setting errors exit 2.
 STATE_ERRORS = (TrainingDiverged, ResumeError, ReproduceError, CheckpointWriteError, CheckpointError, RunFolderError)

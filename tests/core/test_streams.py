@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats
+from alexnet_core.augment import Augmenter, ColourStats
 from alexnet_core.book.engine.plan import get_experiment
 from alexnet_core.book.engine.records import config_hash, recorded_hash
 from alexnet_core.config import TrainConfig

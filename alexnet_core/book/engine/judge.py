@@ -1,9 +1,10 @@
 """The book's one verdict rule (book/BOOK, "Verdicts": computed, not chosen).
 
-Runs are paired by seed (BOOK.md asks that seed k of both sides share the data order, every
-augmentation draw and the initial weights of every layer both have; today they share the data
-order, and the weights and draws only where both networks consume them alike, which is why the
-two kinds of pair below are pooled apart). With the paper's effect P and ours E, the mean
+Runs are paired by seed: seed k of both sides shares the data order, every augmentation draw,
+the dropout masks and the initial weights of every layer both have (alexnet_core.streams; the
+records made before December 2026 share them only where both networks drew them alike). Two
+networks of different shapes still differ in more than the design under test, so the two kinds
+of pair below are pooled apart. With the paper's effect P and ours E, the mean
 over seeds of the paired differences (the design minus without it, in points), E's standard
 error s combines
 
@@ -424,6 +425,16 @@ def power_override(effect, ref: list[dict], abl: list[dict]) -> tuple[str, str] 
 def difference_row(effect, ref: list[dict], abl: list[dict], noise: Mapping) -> dict:
     """An effect measured as a difference (reference minus ablated), judged by the rule: paired by
     seed where the sides share seeds, else unpaired."""
+    est = difference_estimate(effect, ref, abl, noise)
+    word = verdict(effect.paper, est, effect.sign)
+    low, high = est.interval
+    return dict(claim=effect.label, paper=effect.paper, ours=est.effect, se=est.se, runs=est.runs, verdict=word,
+                note=caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source, low=low, high=high)
+
+
+def difference_estimate(effect, ref: list[dict], abl: list[dict], noise: Mapping) -> Estimate:
+    """The :class:`Estimate` of an effect measured as a difference: paired by seed where the sides
+    share seeds (s from the pooled paired spread of its kind in ``noise``), else unpaired."""
     unpaired = noise.get(effect.metric)
     pairs = pairs_of(ref, abl, effect.metric)
     if pairs:
@@ -438,10 +449,7 @@ def difference_row(effect, ref: list[dict], abl: list[dict], noise: Mapping) -> 
             unpaired = Noise(*seed_spread({"a": ref, "b": abl}, effect.metric), 2)
         images = binomial_error(ref, abl, effect.metric) if a and b and effect.metric != "best_epoch" else 0.0
         est = estimate(a, b, unpaired, images)
-    word = verdict(effect.paper, est, effect.sign)
-    low, high = est.interval
-    return dict(claim=effect.label, paper=effect.paper, ours=est.effect, se=est.se, runs=est.runs, verdict=word,
-                note=caveat(word, effect.paper, est, effect.sign), bound=None, source=est.source, low=low, high=high)
+    return est
 
 
 def speedup_row(effect, ref: list[dict], abl: list[dict], threshold: float) -> dict:

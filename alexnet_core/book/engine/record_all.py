@@ -14,10 +14,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from alexnet_core.inputs import load_data
-from alexnet_core.paths import RESULTS_DIR, runs_dir
+from alexnet_core.paths import REPO_ROOT, RESULTS_DIR, runs_dir
 from alexnet_core.book.engine.records import config_hash, recorded_index
+from alexnet_core.book.engine.queue import queue
 from alexnet_core.book.engine.plan import EXPERIMENTS, RunSpec, data_available, get_profile, profile_for
 from alexnet_core.book.engine.run import run_experiment
 
@@ -90,4 +92,60 @@ def record_profile(profile: str, *, parallel: int = 1, device: str = "auto", dat
     return failed
 
 
-__all__ = ["distinct_runs", "record_profile"]
+def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: str | None = None,
+                commit: bool = False, logs: Path | None = None,
+                runner: Callable[[RunSpec, Path], int] | None = None,
+                committer: Callable[[RunSpec, str], None] | None = None) -> list[str]:
+    """Train the plan of seeds' queue (:func:`alexnet_core.book.engine.queue.queue`) one run at a
+    time within ``hours``: before each run the queue is made again from what is recorded, and the
+    next run starts only if its expected minutes fit in the time left. Each run trains in its own
+    process (``experiment NAME --only RUN``; a crashed run resumes from its checkpoint next time).
+    With ``commit``, each record is committed as it lands. Returns the runs that failed (training
+    stops at the first: its log says why)."""
+    if not hours > 0:
+        raise ValueError(f"--hours {hours!r}: give the time the recording may take, in hours (above 0)")
+    logs = Path(logs or runs_dir() / profile / "logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    runner = runner or (lambda spec, log: _run_in_process(spec, profile, device, data_root, log))
+    committer = committer or (lambda spec, message: _commit_record(spec, profile, message))
+    deadline, last = time.time() + hours * 3600, None
+    while True:
+        _, upcoming = queue(profile, limit=1)
+        if not upcoming:
+            print(f"[{profile}] the queue is empty: every claim is settled or at its cap", flush=True)
+            return []
+        next_run = upcoming[0]
+        if next_run.spec == last:  # trained, yet not recorded: stop rather than train it again
+            return [f"{last.experiment}/{last.name} (finished, but no record under its configuration)"]
+        last = next_run.spec
+        left = (deadline - time.time()) / 60
+        if next_run.minutes > left:
+            print(f"[{profile}] next: {next_run.spec.experiment}/{next_run.spec.name}, about "
+                  f"{next_run.minutes:.0f} min, does not fit in the {left:.0f} min left; stopping", flush=True)
+            return []
+        spec = next_run.spec
+        log = logs / f"{spec.experiment}-{spec.name}.log"
+        print(f"[{profile}] training {spec.experiment}/{spec.name} (about {next_run.minutes:.0f} min; "
+              f"{next_run.reason}); log: {log}", flush=True)
+        if runner(spec, log) != 0:
+            print(f"[{profile}] FAILED {spec.experiment}/{spec.name}: see {log}", flush=True)
+            return [f"{spec.experiment}/{spec.name}"]
+        if commit:
+            committer(spec, f"plan of seeds: {spec.experiment}/{spec.name} recorded ({next_run.reason})")
+
+
+def _run_in_process(spec: RunSpec, profile: str, device: str, data_root: str | None, log: Path) -> int:
+    cmd = [sys.executable, "-m", "alexnet_core", "experiment", spec.experiment, "--profile", profile,
+           "--only", spec.name, "--device", device] + (["--data-root", data_root] if data_root else [])
+    with open(log, "w") as out:
+        return subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+
+
+def _commit_record(spec: RunSpec, profile: str, message: str) -> None:
+    """Commit the experiment's records (the new one, and any record it set aside) and nothing else."""
+    folder = (RESULTS_DIR / profile / spec.experiment).relative_to(REPO_ROOT)
+    subprocess.run(["git", "add", "--", str(folder)], cwd=REPO_ROOT, check=True)
+    subprocess.run(["git", "commit", "-q", "-m", message, "--", str(folder)], cwd=REPO_ROOT, check=True)
+
+
+__all__ = ["distinct_runs", "record_profile", "record_plan"]

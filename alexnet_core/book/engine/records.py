@@ -243,6 +243,33 @@ def one_recipe(specs: list[RunSpec], records: list[Record], results_dir: Path, p
             for spec, r in zip(specs, records)]
 
 
+def book_seeds(name: str, profile: str, results_dir: Path | None = None,
+               index: dict[str, list[Path]] | None = None) -> tuple[int, ...]:
+    """The seeds the book shows of experiment ``name``: the declared ones, and each further seed of
+    the plan of seeds (engine.queue) once every variant of it is recorded under the book's recipe,
+    provided every declared run is too (so an experiment never mixes a superseded recipe's runs
+    with the book's)."""
+    experiment, prof = get_experiment(name), get_profile(profile)
+    declared = experiment.declared_seeds(prof)
+    extra = tuple(s for s in experiment.planned_seeds(prof) if s not in declared)
+    if not extra:
+        return declared
+    index = recorded_index(results_dir or RESULTS_DIR, prof.name) if index is None else index
+
+    def unrecorded(seeds: tuple[int, ...]) -> set[int]:
+        return {s.seed for s in experiment.runs(prof, seeds) if config_hash(s.config.to_dict()) not in index}
+
+    if unrecorded(declared):
+        return declared
+    missing = unrecorded(extra)
+    return declared + tuple(s for s in extra if s not in missing)
+
+
+def book_runs(name: str, profile: str, results_dir: Path | None = None) -> list[RunSpec]:
+    """The runs the book shows of experiment ``name`` under ``profile`` (:func:`book_seeds`)."""
+    return get_experiment(name).runs(profile, book_seeds(name, profile, results_dir))
+
+
 def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[Record]:
     """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
     experiment's name); never trains. For showing a second profile beside the book's, and for
@@ -254,7 +281,7 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stan
         return []
     index = recorded_index(results_dir or RESULTS_DIR, prof.name)
     records = []
-    for spec in experiment.runs(prof):
+    for spec in experiment.runs(prof, book_seeds(name, prof.name, results_dir, index)):
         paths, older = index.get(config_hash(spec.config.to_dict())), None
         if not paths and stand_ins:
             older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
@@ -263,6 +290,22 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stan
             records.append(load_record(paths[0]).found_as(
                 experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
                 superseded=superseded_label(older) if older is not None else None))
+    return records
+
+
+def planned_records(name: str, profile: str, results_dir: Path | None = None,
+                    index: dict[str, list[Path]] | None = None) -> list[Record]:
+    """The runs of experiment ``name`` that ``profile`` has recorded under their own configuration
+    (the book's recipe; no stand-ins), for every seed the plan of seeds may give it
+    (:meth:`Experiment.planned_runs`); never trains. ``index``: a :func:`recorded_index` to reuse."""
+    prof = get_profile(profile)
+    index = recorded_index(results_dir or RESULTS_DIR, prof.name) if index is None else index
+    records = []
+    for spec in get_experiment(name).planned_runs(prof):
+        paths = index.get(config_hash(spec.config.to_dict()))
+        if paths:
+            records.append(load_record(paths[0]).found_as(experiment=spec.experiment, run=spec.name,
+                                                          variant=spec.variant, seed=spec.seed))
     return records
 
 

@@ -17,7 +17,7 @@ from alexnet_core.paths import RESULTS_DIR, runs_dir as default_runs_dir
 from alexnet_core.train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from alexnet_core.book.engine.artifacts import figure_artifacts
 from alexnet_core.book.engine.plan import data_available, get_experiment, profile_for
-from alexnet_core.book.engine.records import (Record, artifacts_path, config_hash, find_all_recorded, load_record, one_recipe,
+from alexnet_core.book.engine.records import (Record, artifacts_path, book_runs, config_hash, find_all_recorded, load_record, one_recipe,
                                              record_path, recorded_hash, set_aside_superseded, superseded_record)
 
 
@@ -157,7 +157,7 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
     """
     experiment = get_experiment(name)
     prof = profile_for(experiment, profile)
-    chosen = experiment.runs(prof)
+    chosen = book_runs(name, prof.name, results_dir)
     if only:  # a variant's declared runs, or any run the plan of seeds may ask for, by name
         planned = experiment.planned_runs(prof)
         known = {s.name for s in planned} | set(experiment.variants)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from alexnet_core.book.engine import measures as A
 from alexnet_core.book.pages import tables as T
 from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment, get_experiment, profile_for
-from alexnet_core.book.engine.records import recorded_runs
+from alexnet_core.book.engine.records import book_runs, recorded_runs
 from alexnet_core.book.engine.run import run_experiment
 from alexnet_core.book.engine.judge import seed_noise
 from alexnet_core.book.pages.style import ablation_figure, pending_figure, use_style
@@ -66,7 +66,7 @@ class Chapter:
         experiment = get_experiment(name)
         records = self.runs(name)
         groups = A.by_variant(records)
-        expected = len(experiment.runs(profile_for(experiment, self.profile)))
+        expected = len(book_runs(name, self.source(name)))
         if figure:
             fig = (ablation_figure(groups, self.label_for(name)) if len(records) == expected
                    else pending_figure(len(records), expected, name, self.source(name)))

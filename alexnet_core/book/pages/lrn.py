@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from alexnet_core.model import paper_lrn
+from alexnet_core.book.engine.records import book_runs
 from alexnet_core.book.pages.chapter import Ablation
 from alexnet_core.book.pages.style import PALETTE, PAPER_STYLE, WIDTH, legend_above
 
@@ -52,7 +53,7 @@ def pair_absolute(ab: Ablation, source: str) -> str:
     """The paper's CIFAR-10 pair (section 3.3) in absolute terms: each net's ten-patch test error
     against the source's 11% and 13%, and how long the runs trained against the source's epochs;
     or, while the pair's runs for profile ``source`` are still being recorded, how many are in."""
-    expected = len(ab.experiment.runs(source))
+    expected = len(book_runs(ab.experiment.name, source))
     if len(ab.records) < expected:
         return (f"The pair's runs are still being recorded ({len(ab.records)} of {expected} so "
                 "far), so the absolute errors are not compared with 13% and 11% yet")

@@ -13,7 +13,7 @@ from alexnet_core.book.engine import measures as A
 from alexnet_core.book.pages import tables as T
 from alexnet_core.book.engine import judge as V
 from alexnet_core.book.engine.plan import EXPERIMENTS, PROFILES, Experiment
-from alexnet_core.book.engine.records import family_records, recorded_runs
+from alexnet_core.book.engine.records import book_runs, family_records, recorded_runs
 from alexnet_core.files import atomic_write_text
 from alexnet_core.paths import GENERATED, REPO_ROOT
 from alexnet_core.book.pages.chapter import Chapter
@@ -46,7 +46,7 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
         groups = A.by_variant(runs_of(exp.name))
         setting = setting_of(exp, source_of(exp.name))
         noise = noise_of(exp.family)
-        expected = len(exp.runs(source_of(exp.name)))
+        expected = len(book_runs(exp.name, source_of(exp.name)))
         for eff in exp.effects:
             r = V.effect_row(eff, groups, smoke, exp.paper.get("target_train_error", 25.0), noise, expected)
             rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),

@@ -1,0 +1,118 @@
+"""The plan of seeds (engine.queue, issue #36): claims judged over the runs under the book's recipe,
+each claim's start of three pairs first, then the runs that narrow open intervals most per minute,
+and record --plan training that queue one run at a time within a budget."""
+import json
+import math
+
+import pytest
+
+from alexnet_core.book.engine import queue as Q
+from alexnet_core.book.engine import record_all
+from alexnet_core.book.engine.plan import get_experiment
+from alexnet_core.book.engine.records import config_hash, record_path
+
+
+def _write(results_dir, experiment, variant, seed, val_top1, minutes=20.0, profile="cpu"):
+    """A record of ``experiment``'s run of ``variant`` and ``seed`` under the book's recipe."""
+    spec = next(s for s in get_experiment(experiment).planned_runs(profile) if s.variant == variant and s.seed == seed)
+    history = [dict(epoch=e, val_top1=80 - (80 - val_top1) * e / 4, train_top1=40.0, train_loss=1.0, val_top5=10.0,
+                    lr=0.003) for e in range(1, 5)]
+    record = dict(config=spec.config.to_dict(), history=history,
+                  metrics=dict(val_top1=val_top1, val_top5=10.0 + (val_top1 - 40) / 4, val_images=3925,
+                               final_train_top1=40.0, final_train_eval_top1=35.0, best_val_top1=val_top1),
+                  provenance=dict(wall_seconds=minutes * 60, experiment=experiment, run=spec.name,
+                                  variant=variant, seed=seed, config_hash=config_hash(spec.config.to_dict())))
+    path = record_path(results_dir, profile, experiment, spec.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return spec
+
+
+def test_with_nothing_recorded_every_claim_starts_and_the_reference_is_paid_for_once(tmp_path):
+    claims, queued = Q.queue("cpu", tmp_path)
+    assert all(c.pairs == 0 and c.row["verdict"] == "not measured yet" and not c.settled for c in claims)
+    names = [(r.spec.experiment, r.spec.name) for r in queued]
+    hashes = [config_hash(r.spec.config.to_dict()) for r in queued]
+    assert len(hashes) == len(set(hashes))  # a run shared by experiments is queued once
+    assert ("lrn_alexnet", "no-lrn-s2") in names and ("overlap_pool", "no-overlap-s2") in names
+    seeds = [r.spec.seed for r in queued]
+    assert max(i for i, s in enumerate(seeds) if s < 3) < min(i for i, s in enumerate(seeds) if s >= 3)  # starts first
+    assert all(r.minutes > 0 for r in queued)
+
+
+def test_a_settled_claim_gets_no_more_runs_and_an_open_one_grows_to_its_cap(tmp_path):
+    for seed in range(3):  # LRN on AlexNet: -4 points, beyond 0 and holding -1.4
+        _write(tmp_path, "lrn_alexnet", "lrn", seed, 40.0 + 0.1 * seed)
+        _write(tmp_path, "lrn_alexnet", "no-lrn", seed, 44.0 - 0.1 * seed)
+        _write(tmp_path, "overlap_pool", "no-overlap", seed, 40.0 + (1.5 if seed == 1 else -1.0))
+    claims, queued = Q.queue("cpu", tmp_path)
+    by_label = {c.effect.label: c for c in claims}
+    lrn = by_label["LRN on AlexNet: top-1 error (points)"]
+    assert lrn.pairs == 3 and lrn.row["verdict"] == "reproduced" and lrn.settled
+    overlap = by_label["Overlapping pooling: top-1 error (points)"]
+    assert overlap.pairs == 3 and not overlap.settled and math.isfinite(overlap.sd)
+    assert 0 < overlap.gain_at(3) < 1 and overlap.gain_at(9) < overlap.gain_at(3)  # each pair narrows less
+    lrn_runs = [r for r in queued if r.spec.experiment == "lrn_alexnet"]
+    overlap_runs = [r.spec.seed for r in queued if r.spec.experiment == "overlap_pool" and r.spec.variant == "no-overlap"]
+    assert lrn_runs and all(r.claims == ("LRN on AlexNet: top-5 error (points)",) for r in lrn_runs)  # top-1 is settled
+    assert sorted(overlap_runs) == list(range(3, 10))  # up to overlapping pooling's cap of ten
+
+
+def test_the_plan_prints_claims_and_queue(tmp_path):
+    text = Q.plan_text("cpu", *Q.queue("cpu", tmp_path), shown=3)
+    assert "LRN on AlexNet: top-1 error" in text and "not measured yet (open)" in text
+    assert "Queue:" in text and " 1. " in text and "more runs" in text
+
+
+def test_expected_minutes_come_from_this_profiles_records(tmp_path):
+    _write(tmp_path, "lrn_alexnet", "no-lrn", 0, 45.0, minutes=17.0)
+    _, queued = Q.queue("cpu", tmp_path)
+    no_lrn = next(r for r in queued if r.spec.experiment == "lrn_alexnet" and r.spec.variant == "no-lrn")
+    assert no_lrn.minutes == pytest.approx(17.0)
+
+
+def test_record_plan_trains_the_queue_within_its_hours_and_commits_each_record(tmp_path, monkeypatch):
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    trained, commits = [], []
+
+    def runner(spec, log):
+        trained.append(spec.name)
+        _write(tmp_path, spec.experiment, spec.variant, spec.seed, 40.0, minutes=1.0)
+        return 0
+
+    failed = record_all.record_plan("cpu", hours=0.5, logs=tmp_path / "logs", commit=True, runner=runner,
+                                    committer=lambda spec, message: commits.append(message))
+    assert failed == [] and 1 <= len(trained) and len(commits) == len(trained)
+    assert "plan of seeds" in commits[0]
+
+
+def test_record_plan_stops_at_a_failed_run_and_refuses_a_bad_budget(tmp_path, monkeypatch):
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    failed = record_all.record_plan("cpu", hours=100, logs=tmp_path / "logs", runner=lambda spec, log: 1)
+    assert len(failed) == 1
+    with pytest.raises(ValueError, match="--hours"):
+        record_all.record_plan("cpu", hours=0, logs=tmp_path / "logs")
+    again = record_all.record_plan("cpu", hours=100, logs=tmp_path / "logs", runner=lambda spec, log: 0)
+    assert again and "no record" in again[0]  # finished without a record: not trained twice
+
+
+def test_the_command_line_pairs_plan_with_hours(capsys):
+    from alexnet_core.__main__ import main
+    assert main(["record", "--profile", "cpu", "--plan"]) == 2
+    assert "--plan and --hours go together" in capsys.readouterr().err
+    assert main(["record", "--profile", "cpu", "--commit"]) == 2
+    assert main(["plan", "--profile", "nope"]) == 2
+
+
+def test_the_book_shows_a_further_seed_once_all_of_it_and_every_declared_run_is_recorded(tmp_path):
+    from alexnet_core.book.engine.records import book_seeds
+    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1)
+    _write(tmp_path, "lrn_alexnet", "lrn", 2, 40.0)
+    _write(tmp_path, "lrn_alexnet", "no-lrn", 2, 41.0)
+    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1)  # seed 1 not yet under the book's recipe
+    for seed in (0, 1):
+        _write(tmp_path, "lrn_alexnet", "lrn", seed, 40.0)
+        _write(tmp_path, "lrn_alexnet", "no-lrn", seed, 41.0)
+    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1, 2)
+    _write(tmp_path, "lrn_alexnet", "lrn", 3, 40.0)
+    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1, 2)  # seed 3 still lacks its no-LRN run
