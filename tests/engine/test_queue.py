@@ -116,3 +116,20 @@ def test_the_book_shows_a_further_seed_once_all_of_it_and_every_declared_run_is_
     assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1, 2)
     _write(tmp_path, "lrn_alexnet", "lrn", 3, 40.0)
     assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1, 2)  # seed 3 still lacks its no-LRN run
+
+
+def test_a_claim_its_runs_cannot_test_gets_no_start(tmp_path, monkeypatch):
+    from conftest import learned_run
+    hist = dict(images_per_s=100.0, train_seconds=10.0)  # ten steps or so: weight decay cannot act
+    short = [learned_run(v, 40.0, seed=0, weight_decay=5e-4, momentum=0.9) for v in ("reference", "no-weight-decay")]
+    for r in short:
+        r.found.experiment = "learning_details"
+        for h in r.history:
+            h.update(hist)
+    monkeypatch.setattr(Q, "recorded_runs", lambda name, *a, **k: short if name == "learning_details" else [])
+    claims, queued = Q.queue("cpu", tmp_path)
+    decay = next(c for c in claims if c.effect.power_check == "decay_shrinkage")
+    assert not decay.seeds_help and not decay.settled
+    assert not any(r.spec.variant == "no-weight-decay" for r in queued)
+    assert any(r.spec.variant == "bias-zero" for r in queued)  # the experiment's other claim still starts
+    assert "more seeds cannot settle it" in Q.plan_text("cpu", claims, queued)

@@ -15,7 +15,8 @@ with sd the spread of one paired difference, images the validation images' part 
 (more seeds cannot remove it), and nu growing by one with each pair where the spread is the
 claims' own. A run shared by several experiments (the reference) is paid for once. Claims whose
 verdict more seeds cannot change (a run that did not learn, weight decay with too few steps to
-act, a censored epoch count) get their start and no more. Nothing here trains:
+act, a censored epoch count) get their start and no more; a claim whose runs cannot test it at
+all (weight decay, judged on the runs standing in until its own are recorded) gets no start. Nothing here trains:
 :func:`record_plan` does, one run at a time, within a budget of hours.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect
 from alexnet_core.book.engine.measures import by_variant
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect, Experiment, RunSpec, get_profile, profile_for
 from alexnet_core.book.engine.records import (config_hash, load_record, planned_records, recorded_hash,
-                                             recorded_index, run_record_paths)
+                                             recorded_index, recorded_runs, run_record_paths)
 from alexnet_core.book.engine.student import two_sided
 
 #: The pairs every claim starts with before the queue weighs it against the others.
@@ -110,7 +111,12 @@ def claims(profile: str, results_dir: Path | None = None, index: dict | None = N
         for exp in mine:
             groups = by_variant(records[exp.name])
             for effect in exp.effects:
-                out.append(_claim(exp, effect, groups, noise))
+                claim = _claim(exp, effect, groups, noise)
+                if not claim.pairs and effect.power_check:  # e.g. weight decay: can these runs test it at all?
+                    older = by_variant(recorded_runs(exp.name, profile, results_dir, stand_ins=True))
+                    claim.seeds_help = power_override(effect, older.get(effect.reference, []),
+                                                      older.get(effect.ablated, [])) is None
+                out.append(claim)
     order = {e.name: i for i, e in enumerate(experiments)}
     return sorted(out, key=lambda c: order[c.experiment])
 
@@ -178,10 +184,13 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
             break
         exp, seed, runs, gain, start, served = best
         names = ", ".join(sorted({c.effect.label for c in served}))
+        unmeasured = any(not math.isfinite(c.half_width(pending[id(c)])) for c in served)
         for spec, minutes in runs:
             recorded.add(config_hash(spec.config.to_dict()))
             reason = (f"start: pair {pending[id(served[0])] + 1} of {START_PAIRS}" if start
-                      else f"pair {pending[id(served[0])] + 1}, narrows by {100 * gain:.0f}% of a width")
+                      else f"pair {pending[id(served[0])] + 1}, " + ("an interval not measured yet" if unmeasured else
+                                                                     f"narrows the open intervals by {100 * gain:.0f}% "
+                                                                     "of a width, summed"))
             queued.append(QueuedRun(spec, minutes, f"{reason} ({names})",
                                     gain / max(sum(m for _, m in runs), 1.0), tuple(c.effect.label for c in served)))
         for c in served:
@@ -200,7 +209,7 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
     for name, its in by_exp.items():
         exp = EXPERIMENTS[name]
         cap = len(exp.planned_seeds(prof))
-        starting = [c for c in its if pending[id(c)] < START_PAIRS]
+        starting = [c for c in its if pending[id(c)] < START_PAIRS and c.seeds_help]
         open_ = starting or [c for c in its if not c.settled and c.seeds_help and pending[id(c)] < cap]
         if not open_:
             continue
