@@ -48,7 +48,7 @@ from alexnet_core.book.engine.measures import (CLASSES, by_config, by_variant, c
                                                did_not_learn, fair_gap, mean_and_se, sampling_error, seed_spread,
                                                still_improving, value)
 from alexnet_core.book.engine.plan import EXPERIMENTS
-from alexnet_core.book.engine.records import family_records, recorded_hash
+from alexnet_core.book.engine.records import family_records, network_key
 from alexnet_core.book.engine.student import t_quantile, two_sided
 
 VERDICTS = ("reproduced", "direction only", "within noise", "underpowered", "not reproduced")
@@ -206,7 +206,7 @@ def pairs_of(ref: Sequence, abl: Sequence, metric: str) -> list[tuple]:
 
 
 def _config_key(config: dict) -> str:
-    return recorded_hash({"config": config | {"seed": 0}})
+    return network_key(config)
 
 
 _KINDS: dict[tuple[str, str], str] = {}

@@ -14,7 +14,7 @@ from statistics import mean, stdev
 from typing import Iterable, Sequence
 
 from alexnet_core.evaluate import binomial_standard_error
-from alexnet_core.book.engine.records import recorded_hash
+from alexnet_core.book.engine.records import network_key
 
 
 
@@ -47,13 +47,12 @@ def by_variant(records: Iterable[dict]) -> dict[str, list[dict]]:
 def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
     """Records grouped by their config less its seed, one record per seed: the same network
     recorded under several experiments' names (a shared reference run) counts once. Configs
-    compare as the result cache compares them (:func:`results.recorded_hash`)."""
-
+    compare as the result cache compares them (:func:`records.network_key`)."""
     groups: dict[str, dict[int, dict]] = {}
     for r in records:
         config = r.config
         seed = r.seed
-        groups.setdefault(recorded_hash({"config": config | {"seed": 0}}), {}).setdefault(seed, r)
+        groups.setdefault(network_key(config), {}).setdefault(seed, r)
     return {key: list(by_seed.values()) for key, by_seed in groups.items()}
 
 

@@ -31,7 +31,7 @@ from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect
                                             paired_spreads, power_override)
 from alexnet_core.book.engine.measures import by_variant
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect, Experiment, RunSpec, get_profile, profile_for
-from alexnet_core.book.engine.records import (config_hash, load_record, planned_records, recorded_hash,
+from alexnet_core.book.engine.records import (config_hash, load_record, network_key, planned_records,
                                              recorded_index, recorded_runs, run_record_paths)
 from alexnet_core.book.engine.student import two_sided
 
@@ -144,7 +144,7 @@ def expected_minutes(spec: RunSpec, durations: dict[str, list[float]], family: s
     (any seed), else of the same variant under a superseded recipe, else the median minutes per
     epoch of its network times its epochs, else a default for its family."""
     for config in (spec.config, *spec.superseded):
-        seen = durations.get(recorded_hash({"config": config.to_dict() | {"seed": 0}}))
+        seen = durations.get(network_key(config.to_dict()))
         if seen:
             return statistics.median(seen)
     per_epoch = durations.get(f"model:{spec.config.model}")
@@ -163,7 +163,7 @@ def recorded_durations(results_dir: Path, profile: str) -> dict[str, list[float]
         seconds = record.provenance.get("wall_seconds")
         if not seconds or record.provenance.get("copied_from") or record.found.copied_from:
             continue
-        out.setdefault(recorded_hash({"config": record.config | {"seed": 0}}), []).append(seconds / 60)
+        out.setdefault(network_key(record.config), []).append(seconds / 60)
         if record.history:
             out.setdefault(f"model:{record.config.get('model', 'alexnet')}", []).append(seconds / 60 / len(record.history))
     return out

@@ -110,13 +110,22 @@ def config_hash(config: dict) -> str:
 
 
 def recorded_hash(record: Record | dict) -> str:
-    """The config hash of a record, with settings added to TrainConfig after it was made filled
+    """The config hash of a record (:func:`recorded_config_hash` of its config)."""
+    return recorded_config_hash(record.config if isinstance(record, Record) else record.get("config", {}))
+
+
+def recorded_config_hash(config: dict) -> str:
+    """The hash of a recorded config, with settings added to TrainConfig after it was made filled
     in with their defaults (a new setting must default to the old behaviour), or, for a setting
     whose default changed the computation (``config.LEGACY_SETTINGS``), with the value the record
     was in fact trained with."""
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)} | LEGACY_SETTINGS
-    config = record.config if isinstance(record, Record) else record.get("config", {})
     return config_hash(defaults | config)
+
+
+def network_key(config: dict) -> str:
+    """A recorded config's hash with its seed left out: the same network and recipe, any seed."""
+    return recorded_config_hash(config | {"seed": 0})
 
 
 def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
