@@ -456,3 +456,20 @@ def test_only_may_name_a_run_the_plan_of_seeds_adds(dirs):
     assert seen == [2]
     with pytest.raises(ValueError, match="no-lrn-s9"):
         RUN.run_experiment("lrn_alexnet", "cpu", progress=False, only=["no-lrn-s9"], trainer=trainer, **dirs)
+
+
+def test_setting_a_record_aside_keeps_the_one_set_aside_before(tmp_path):
+    from alexnet_core.book.engine.records import find_set_aside, keep_superseded, recorded_hash
+    from alexnet_core.config import TrainConfig
+    folder = tmp_path / "cpu" / "lrn_alexnet"
+    folder.mkdir(parents=True)
+    path, aside = folder / "lrn-s0.json", folder / "superseded" / "lrn-s0.json"
+    older, newer = (dict(config=TrainConfig(recipe=recipe).to_dict(), metrics=dict(val_top1=40.0), history=[],
+                         provenance={})
+                    for recipe in ("printed", "coded"))
+    for record in (older, newer):  # the printed recipe's record set aside, then the coded one's
+        path.write_text(json.dumps(record))
+        keep_superseded(path, aside)
+    assert json.loads(aside.read_text())["config"]["recipe"] == "coded"
+    digest = recorded_hash(older)
+    assert find_set_aside(tmp_path, "cpu", digest) == [folder / "superseded" / f"lrn-s0.{digest}.json"]

@@ -139,9 +139,13 @@ def superseded_path(results_dir: Path, profile: str, experiment: str, run: str) 
 
 
 def keep_superseded(path: Path, superseded: Path) -> None:
-    """Move an earlier record at ``path`` aside to ``superseded`` before a new one replaces it."""
+    """Move an earlier record at ``path`` aside to ``superseded`` before a new one replaces it; a
+    record set aside there before (an older recipe's) moves beside it, named by its config hash,
+    so no record is lost."""
     if path.exists():
         superseded.parent.mkdir(parents=True, exist_ok=True)
+        if superseded.exists():
+            os.replace(superseded, superseded.with_name(f"{superseded.stem}.{recorded_hash(load_record(superseded))}.json"))
         os.replace(path, superseded)
 
 
