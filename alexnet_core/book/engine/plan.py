@@ -80,7 +80,8 @@ PROFILES: dict[str, Profile] = {
         seeds=(0,), cifar_seeds=(0,), keep_checkpoints=False),
     "cpu": Profile(
         "cpu", "the recorded results for a 2-core CPU machine; each run under about 50 minutes",
-        "about 9 hours in all on 2 CPU cores (AlexNet runs 35-50 minutes each)",
+        "AlexNet runs 15-45 minutes each on 2 CPU cores, CIFAR-10 runs 6-25; the plan of seeds (python -m "
+        "alexnet_core plan) says how long its queue takes",
         cifar=_CIFAR | dict(epochs=30),
         alexnet=_ALEXNET | dict(epochs=8, patience=2, drop_by=6),
         seeds=(0,), cifar_seeds=(0, 1, 2), seed_cap=6),
