@@ -106,18 +106,33 @@ def test_the_command_line_pairs_plan_with_hours(capsys):
     assert main(["plan", "--profile", "nope"]) == 2
 
 
-def test_the_book_shows_a_further_seed_once_all_of_it_and_every_declared_run_is_recorded(tmp_path):
-    from alexnet_core.book.engine.records import book_seeds
-    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1)
+def test_the_book_shows_a_further_seeds_recorded_pairs_once_every_declared_run_is_recorded(tmp_path):
+    from alexnet_core.book.engine.records import book_runs
+
+    def shown(name):
+        return [s.name for s in book_runs(name, "cpu", tmp_path)]
+
+    assert shown("lrn_alexnet") == ["lrn-s0", "lrn-s1", "no-lrn-s0", "no-lrn-s1"]
     _write(tmp_path, "lrn_alexnet", "lrn", 2, 40.0)
     _write(tmp_path, "lrn_alexnet", "no-lrn", 2, 41.0)
-    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1)  # seed 1 not yet under the book's recipe
+    assert "lrn-s2" not in shown("lrn_alexnet")  # seeds 0 and 1 not yet under the book's recipe
     for seed in (0, 1):
         _write(tmp_path, "lrn_alexnet", "lrn", seed, 40.0)
         _write(tmp_path, "lrn_alexnet", "no-lrn", seed, 41.0)
-    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1, 2)
+    assert shown("lrn_alexnet")[-2:] == ["lrn-s2", "no-lrn-s2"]
     _write(tmp_path, "lrn_alexnet", "lrn", 3, 40.0)
-    assert book_seeds("lrn_alexnet", "cpu", tmp_path) == (0, 1, 2)  # seed 3 still lacks its no-LRN run
+    assert "lrn-s3" not in shown("lrn_alexnet")  # seed 3 still lacks its no-LRN run: no pair
+    assert shown("final_model") == ["paper-s0"]  # no claim: the reference's further seeds stay out
+
+
+def test_a_further_seed_joins_with_the_pairs_it_has(tmp_path):
+    from alexnet_core.book.engine.records import book_runs
+    for variant in ("reference", "bias-zero", "no-weight-decay", "paper-lr-0.01"):
+        _write(tmp_path, "learning_details", variant, 0, 40.0)
+    _write(tmp_path, "learning_details", "reference", 1, 40.0)
+    _write(tmp_path, "learning_details", "bias-zero", 1, 42.0)  # weight decay's claim gets no seed 1
+    names = [s.name for s in book_runs("learning_details", "cpu", tmp_path)]
+    assert "reference-s1" in names and "bias-zero-s1" in names and "no-weight-decay-s1" not in names
 
 
 def test_a_claim_its_runs_cannot_test_gets_no_start(tmp_path, monkeypatch):
@@ -135,3 +150,14 @@ def test_a_claim_its_runs_cannot_test_gets_no_start(tmp_path, monkeypatch):
     assert not any(r.spec.variant == "no-weight-decay" for r in queued)
     assert any(r.spec.variant == "bias-zero" for r in queued)  # the experiment's other claim still starts
     assert "more seeds cannot settle it" in Q.plan_text("cpu", claims, queued)
+
+
+def test_a_run_serves_only_the_claims_whose_pair_it_completes(tmp_path):
+    _write(tmp_path, "depth", "all-layers", 0, 40.0)
+    _write(tmp_path, "depth", "no-conv3", 0, 42.0)  # conv3's first pair is in, conv4's is not
+    _, queued = Q.queue("cpu", tmp_path)
+    first = next(r for r in queued if r.spec.experiment == "depth")
+    assert first.spec.name == "no-conv4-s0"
+    assert first.claims == ("conv4 kept minus removed: top-1 error (points)",)
+    conv3 = [r.spec.seed for r in queued if r.spec.variant == "no-conv3"]
+    assert conv3[:2] == [1, 2]  # conv3 still gets its second and third pairs

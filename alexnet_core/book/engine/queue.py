@@ -211,7 +211,7 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
     for name, its in by_exp.items():
         exp = EXPERIMENTS[name]
         cap = len(exp.planned_seeds(prof))
-        starting = [c for c in its if pending[id(c)] < START_PAIRS and c.seeds_help]
+        starting = [c for c in its if pending[id(c)] < START_PAIRS and (c.seeds_help or c.pairs)]
         open_ = starting or [c for c in its if not c.settled and c.seeds_help and pending[id(c)] < cap]
         if not open_:
             continue
@@ -223,12 +223,14 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
                 break
         else:
             continue
+        missing = {s.variant for s in todo}
+        served = [c for c in open_ if {c.effect.reference, c.effect.ablated} & missing]  # their pair at this seed
         runs = [(s, expected_minutes(s, durations, exp.family)) for s in todo]
         minutes = sum(m for _, m in runs)
-        gain = sum(c.gain_at(pending[id(c)]) for c in open_)
+        gain = sum(c.gain_at(pending[id(c)]) for c in served)
         key = (1, -minutes) if starting else (0, gain / max(minutes, 1.0))
         if best_key is None or key > best_key:
-            best, best_key = (name, seed, runs, gain, bool(starting), open_), key
+            best, best_key = (name, seed, runs, gain, bool(starting), served), key
     return best
 
 

@@ -256,31 +256,29 @@ def one_recipe(specs: list[RunSpec], records: list[Record], results_dir: Path, p
             for spec, r in zip(specs, records)]
 
 
-def book_seeds(name: str, profile: str, results_dir: Path | None = None,
-               index: dict[str, list[Path]] | None = None) -> tuple[int, ...]:
-    """The seeds the book shows of experiment ``name``: the declared ones, and each further seed of
-    the plan of seeds (engine.queue) once every variant of it is recorded under the book's recipe,
-    provided every declared run is too (so an experiment never mixes a superseded recipe's runs
-    with the book's)."""
+def book_runs(name: str, profile: str, results_dir: Path | None = None,
+              index: dict[str, list[Path]] | None = None) -> list[RunSpec]:
+    """The runs the book shows of experiment ``name`` under ``profile``: the declared ones, and,
+    once every declared run is recorded under the book's recipe (so an experiment never mixes a
+    superseded recipe's runs with the book's), each further run of the plan of seeds
+    (engine.queue) that is recorded, at a seed where at least one claim of the experiment has both
+    sides recorded. Only recorded runs are added, so the book never trains one of them."""
     experiment, prof = get_experiment(name), get_profile(profile)
-    declared = experiment.declared_seeds(prof)
-    extra = tuple(s for s in experiment.planned_seeds(prof) if s not in declared)
-    if not extra:
+    declared = experiment.runs(prof)
+    extra = [s for s in experiment.planned_runs(prof) if s.seed not in experiment.declared_seeds(prof)]
+    if not extra or not experiment.effects:
         return declared
     index = recorded_index(results_dir or RESULTS_DIR, prof.name) if index is None else index
 
-    def unrecorded(seeds: tuple[int, ...]) -> set[int]:
-        return {s.seed for s in experiment.runs(prof, seeds) if config_hash(s.config.to_dict()) not in index}
+    def recorded(spec: RunSpec) -> bool:
+        return config_hash(spec.config.to_dict()) in index
 
-    if unrecorded(declared):
+    if not all(map(recorded, declared)):
         return declared
-    missing = unrecorded(extra)
-    return declared + tuple(s for s in extra if s not in missing)
-
-
-def book_runs(name: str, profile: str, results_dir: Path | None = None) -> list[RunSpec]:
-    """The runs the book shows of experiment ``name`` under ``profile`` (:func:`book_seeds`)."""
-    return get_experiment(name).runs(profile, book_seeds(name, profile, results_dir))
+    have = {(s.seed, s.variant) for s in extra if recorded(s)}
+    paired = {seed for seed, _ in have
+              if any((seed, e.reference) in have and (seed, e.ablated) in have for e in experiment.effects)}
+    return declared + [s for s in extra if s.seed in paired and (s.seed, s.variant) in have]
 
 
 def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[Record]:
@@ -294,7 +292,7 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stan
         return []
     index = recorded_index(results_dir or RESULTS_DIR, prof.name)
     records = []
-    for spec in experiment.runs(prof, book_seeds(name, prof.name, results_dir, index)):
+    for spec in book_runs(name, prof.name, results_dir, index):
         paths, older = index.get(config_hash(spec.config.to_dict())), None
         if not paths and stand_ins:
             older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
