@@ -116,3 +116,25 @@ def test_the_books_alexnet_runs_share_their_streams():
     assert all(spec.config.random_streams == "shared" for spec in get_experiment("depth").runs("cpu"))
     assert all(old.random_streams == "sequential" for spec in get_experiment("depth").runs("cpu")
                for old in spec.superseded)
+
+
+def test_a_run_of_each_variant_sees_the_same_batches_crops_and_dropout_stream():
+    from alexnet_core.distributed import DistInfo
+    from alexnet_core.epoch import epoch_batches
+    from alexnet_core.train import TrainingRun
+
+    train_set = synthetic_image_set(n=12, side=232, seed=1)
+    data = (train_set, train_set, ColourStats.from_images(train_set.images))
+    views = {}
+    no_pca = dict(pca_colour=False, colour_rescale_alone=True)  # as the augmentation experiment has it
+    for name, settings in dict(reference={}, no_conv3=dict(remove_conv=3), no_pca=no_pca).items():
+        cfg = TrainConfig(model="alexnet", recipe="coded", seed=2, **settings)
+        run = TrainingRun(cfg, data, torch.device("cpu"), "fp32", DistInfo(), None)
+        images, labels = next(epoch_batches(run.train_set, 1, run.order_gen, 4, 1, DistInfo(), cfg, torch.device("cpu")))
+        views[name] = (labels, run.augmenter.train(images, run.aug_gen), torch.get_rng_state())
+    ref_labels, ref_view, ref_rng = views["reference"]
+    for name, (labels, view, rng) in views.items():
+        assert torch.equal(labels, ref_labels) and torch.equal(rng, ref_rng), name  # data order, dropout's stream
+    assert torch.equal(views["no_conv3"][1], ref_view)  # the same crops, flips and colour
+    shift = (ref_view - views["no_pca"][1]).flatten(2)  # the same crops and flips, colour apart
+    assert torch.allclose(shift, shift[:, :, :1].expand_as(shift), atol=1e-3)
