@@ -88,6 +88,34 @@ def test_record_plan_trains_the_queue_within_its_hours_and_commits_each_record(t
     assert "plan of seeds" in commits[0]
 
 
+def test_record_plan_trains_a_shorter_run_that_fits_where_the_first_does_not(tmp_path, monkeypatch):
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    monkeypatch.setattr(Q, "expected_minutes", lambda spec, durations, family: 5.0 if spec.variant == "no-lrn" else 30.0)
+    _, queued = Q.queue("cpu", tmp_path)
+    short = min(queued, key=lambda r: r.minutes)
+    assert queued[0].minutes > short.minutes
+    trained = []
+
+    def runner(spec, log):
+        trained.append(spec)
+        _write(tmp_path, spec.experiment, spec.variant, spec.seed, 40.0, minutes=1.0)
+        return 0
+
+    hours = (short.minutes + 0.5) / 60
+    assert record_all.record_plan("cpu", hours=hours, logs=tmp_path / "logs", runner=runner) == []
+    assert trained and trained[0].name == short.spec.name  # the first that fits, in the queue's order
+
+
+def test_a_plan_commit_says_what_was_measured_where(tmp_path):
+    spec = _write(tmp_path, "lrn_alexnet", "no-lrn", 0, 41.25, minutes=18.0)
+    record = json.loads(record_path(tmp_path, "cpu", "lrn_alexnet", "no-lrn-s0").read_text())
+    record["provenance"] |= dict(commit="abcdef0123", dirty=False, cpu_isa="AVX512-BF16", precision="bf16", threads=2)
+    record_path(tmp_path, "cpu", "lrn_alexnet", "no-lrn-s0").write_text(json.dumps(record))
+    message = record_all.commit_message(spec, "cpu", "start: pair 1 of 3", tmp_path)
+    assert message.startswith("plan of seeds: lrn_alexnet/no-lrn-s0 recorded (start: pair 1 of 3)")
+    assert "val top-1 41.25%" in message and "commit abcdef0; AVX512-BF16, bf16, 2 threads; 18.0 minutes" in message
+
+
 def test_record_plan_stops_at_a_failed_run_and_refuses_a_bad_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
     failed = record_all.record_plan("cpu", hours=100, logs=tmp_path / "logs", runner=lambda spec, log: 1)

@@ -18,7 +18,7 @@ from typing import Callable
 
 from alexnet_core.inputs import load_data
 from alexnet_core.paths import REPO_ROOT, RESULTS_DIR, runs_dir
-from alexnet_core.book.engine.records import config_hash, recorded_index
+from alexnet_core.book.engine.records import config_hash, load_record, record_path, recorded_index
 from alexnet_core.book.engine.queue import queue
 from alexnet_core.book.engine.plan import EXPERIMENTS, RunSpec, data_available, get_profile, profile_for
 from alexnet_core.book.engine.run import run_experiment
@@ -98,7 +98,7 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
                 committer: Callable[[RunSpec, str], None] | None = None) -> list[str]:
     """Train the plan of seeds' queue (:func:`alexnet_core.book.engine.queue.queue`) one run at a
     time within ``hours``: before each run the queue is made again from what is recorded, and the
-    next run starts only if its expected minutes fit in the time left. Each run trains in its own
+    first run of it whose expected minutes fit in the time left is trained next. Each run trains in its own
     process (``experiment NAME --only RUN``; a crashed run resumes from its checkpoint next time).
     With ``commit``, each record is committed as it lands. Returns the runs that failed (training
     stops at the first: its log says why)."""
@@ -110,20 +110,20 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
     committer = committer or (lambda spec, message: _commit_record(spec, profile, message))
     deadline, last = time.time() + hours * 3600, None
     while True:
-        _, upcoming = queue(profile, limit=1)
+        _, upcoming = queue(profile)
         if not upcoming:
             print(f"[{profile}] the queue is empty: every claim is settled or at its cap", flush=True)
             return []
-        next_run = upcoming[0]
+        left = (deadline - time.time()) / 60
+        fitting = [run for run in upcoming if run.minutes <= left]  # the first that fits, in the queue's order
+        if not fitting:
+            print(f"[{profile}] next: {upcoming[0].spec.experiment}/{upcoming[0].spec.name}, about "
+                  f"{upcoming[0].minutes:.0f} min; no queued run fits in the {left:.0f} min left; stopping", flush=True)
+            return []
+        next_run = fitting[0]
         if next_run.spec == last:  # trained, yet not recorded: stop rather than train it again
             return [f"{last.experiment}/{last.name} (finished, but no record under its configuration)"]
-        last = next_run.spec
-        left = (deadline - time.time()) / 60
-        if next_run.minutes > left:
-            print(f"[{profile}] next: {next_run.spec.experiment}/{next_run.spec.name}, about "
-                  f"{next_run.minutes:.0f} min, does not fit in the {left:.0f} min left; stopping", flush=True)
-            return []
-        spec = next_run.spec
+        spec = last = next_run.spec
         log = logs / f"{spec.experiment}-{spec.name}.log"
         print(f"[{profile}] training {spec.experiment}/{spec.name} (about {next_run.minutes:.0f} min; "
               f"{next_run.reason}); log: {log}", flush=True)
@@ -131,7 +131,24 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
             print(f"[{profile}] FAILED {spec.experiment}/{spec.name}: see {log}", flush=True)
             return [f"{spec.experiment}/{spec.name}"]
         if commit:
-            committer(spec, f"plan of seeds: {spec.experiment}/{spec.name} recorded ({next_run.reason})")
+            committer(spec, commit_message(spec, profile, next_run.reason))
+
+
+def commit_message(spec: RunSpec, profile: str, reason: str, results_dir: Path = RESULTS_DIR) -> str:
+    """What a plan-of-seeds commit says: the run, its errors, and its provenance (commit, machine,
+    precision, minutes), so the history alone tells what was measured where."""
+    head = f"plan of seeds: {spec.experiment}/{spec.name} recorded ({reason})"
+    path = record_path(results_dir, profile, spec.experiment, spec.name)
+    if not path.exists():
+        return head
+    record = load_record(path)
+    m, p = record.metrics, record.provenance
+    errors = ", ".join(f"{label} {m[key]:.2f}%" for key, label in (("val_top1", "val top-1"), ("val_top5", "top-5"),
+                                                                    ("val10_top1", "ten-patch top-1"))
+                       if isinstance(m.get(key), (int, float)))
+    return (f"{head}\n\n{errors}\ncommit {str(p.get('commit', '?'))[:7]}{' (dirty)' if p.get('dirty') else ''}; "
+            f"{p.get('cpu_isa') or p.get('device', '?')}, {p.get('precision', '?')}, {p.get('threads', '?')} threads; "
+            f"{p.get('wall_seconds', 0) / 60:.1f} minutes of training")
 
 
 def _run_in_process(spec: RunSpec, profile: str, device: str, data_root: str | None, log: Path) -> int:
@@ -148,4 +165,4 @@ def _commit_record(spec: RunSpec, profile: str, message: str) -> None:
     subprocess.run(["git", "commit", "-q", "-m", message, "--", str(folder)], cwd=REPO_ROOT, check=True)
 
 
-__all__ = ["distinct_runs", "record_profile", "record_plan"]
+__all__ = ["distinct_runs", "record_profile", "record_plan", "commit_message"]
