@@ -189,3 +189,13 @@ def test_a_run_serves_only_the_claims_whose_pair_it_completes(tmp_path):
     assert first.claims == ("conv4 kept minus removed: top-1 error (points)",)
     conv3 = [r.spec.seed for r in queued if r.spec.variant == "no-conv3"]
     assert conv3[:2] == [1, 2]  # conv3 still gets its second and third pairs
+
+
+def test_the_24_epoch_check_trains_longer_and_starts_at_its_cap_of_two_pairs(tmp_path):
+    runs = get_experiment("long_training").runs("cpu")
+    assert {(r.config.epochs, r.config.patience, r.config.drop_by) for r in runs} == {(24, 3, 18)}
+    assert {r.seed for r in runs} == {0, 1}
+    _, queued = Q.queue("cpu", tmp_path)
+    mine = [r for r in queued if r.spec.experiment == "long_training"]
+    assert sorted({r.spec.seed for r in mine}) == [0, 1] and len(mine) == 8
+    assert all(r.reason.startswith("start: pair") and " of 2 " in r.reason for r in mine)

@@ -189,7 +189,7 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
         unmeasured = any(not math.isfinite(c.half_width(pending[id(c)])) for c in served)
         for spec, minutes in runs:
             recorded.add(config_hash(spec.config.to_dict()))
-            reason = (f"start: pair {pending[id(served[0])] + 1} of {START_PAIRS}" if start
+            reason = (f"start: pair {pending[id(served[0])] + 1} of {start}" if start
                       else f"pair {pending[id(served[0])] + 1}, " + ("an interval not measured yet" if unmeasured else
                                                                      f"narrows the open intervals by {100 * gain:.0f}% "
                                                                      "of a width, summed"))
@@ -203,7 +203,8 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
 def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: dict):
     """The next (experiment, seed) to add: a claim's start first (cheapest first), then the largest
     narrowing of open claims per minute. Returns (experiment, seed, [(spec, minutes)], gain,
-    start, claims served), or None when every claim is settled or at its cap."""
+    the pairs of the start it serves or 0, claims served), or None when every claim is settled or
+    at its cap."""
     by_exp: dict[str, list[Claim]] = {}
     for c in now:
         by_exp.setdefault(c.experiment, []).append(c)
@@ -211,7 +212,8 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
     for name, its in by_exp.items():
         exp = EXPERIMENTS[name]
         cap = len(exp.planned_seeds(prof))
-        starting = [c for c in its if pending[id(c)] < START_PAIRS and (c.seeds_help or c.pairs)]
+        start = min(START_PAIRS, cap)  # an experiment capped below the start (long_training's two pairs)
+        starting = [c for c in its if pending[id(c)] < start and (c.seeds_help or c.pairs)]
         open_ = starting or [c for c in its if not c.settled and c.seeds_help and pending[id(c)] < cap]
         if not open_:
             continue
@@ -230,7 +232,7 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
         gain = sum(c.gain_at(pending[id(c)]) for c in served)
         key = (1, -minutes) if starting else (0, gain / max(minutes, 1.0))
         if best_key is None or key > best_key:
-            best, best_key = (name, seed, runs, gain, bool(starting), served), key
+            best, best_key = (name, seed, runs, gain, start if starting else 0, served), key
     return best
 
 
