@@ -199,3 +199,13 @@ def test_the_24_epoch_check_trains_longer_and_starts_at_its_cap_of_two_pairs(tmp
     mine = [r for r in queued if r.spec.experiment == "long_training"]
     assert sorted({r.spec.seed for r in mine}) == [0, 1] and len(mine) == 8
     assert all(r.reason.startswith("start: pair") and " of 2 " in r.reason for r in mine)
+
+
+def test_a_qualitative_claim_within_noise_stays_open_and_a_sized_one_settles():
+    from alexnet_core.book.engine.plan import Effect
+    sized = Effect("sized", "a", "b", "val_top1", -1.0)
+    qualitative = Effect("qualitative", "a", "b", "overfit_gap")
+    assert Q.Claim("x", sized, dict(verdict="within noise"), 3).settled
+    assert not Q.Claim("x", qualitative, dict(verdict="within noise"), 3).settled
+    assert Q.Claim("x", qualitative, dict(verdict="reproduced"), 3).settled
+    assert not Q.Claim("x", sized, dict(verdict="reproduced"), 2).settled  # its start first

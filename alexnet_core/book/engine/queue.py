@@ -3,7 +3,8 @@
 Every claim starts at :data:`START_PAIRS` pairs (seed k of the reference and of the ablation,
 sharing their random streams: alexnet_core.streams). A claim is *open* while its verdict
 (engine.judge, BOOK.md's rule) leaves both 0 and the paper's effect possible ("underpowered") or
-it has no verdict yet; reproduced, not reproduced, direction only and within noise are settled.
+it has no verdict yet; reproduced, not reproduced, direction only and within noise are settled,
+except a qualitative claim within noise, which has no paper size for its interval to exclude.
 The queue then adds pairs to open claims, one seed of one experiment at a time, up to the
 profile's cap (``Profile.seed_cap``, or the experiment's), in order of how much the runs narrow
 open claims' intervals per minute of compute:
@@ -61,7 +62,11 @@ class Claim:
 
     @property
     def settled(self) -> bool:
-        return self.pairs >= START_PAIRS and (self.row["verdict"].startswith(SETTLED) or not self.seeds_help)
+        """Three pairs or more and a verdict that decides it; a qualitative claim (no paper size to
+        exclude) "within noise" is not decided: more pairs may still move its interval off 0."""
+        word = self.row["verdict"]
+        undecided = self.effect.paper is None and word.startswith("within noise")
+        return self.pairs >= START_PAIRS and ((word.startswith(SETTLED) and not undecided) or not self.seeds_help)
 
     def half_width(self, pairs: int) -> float:
         """h(n): the interval's half width with ``pairs`` pairs, the spreads as measured now."""
