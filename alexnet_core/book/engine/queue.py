@@ -91,7 +91,6 @@ class QueuedRun:
     spec: RunSpec
     minutes: float
     reason: str
-    score: float = 0.0
     claims: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -198,8 +197,7 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
                       else f"pair {pending[id(served[0])] + 1}, " + ("an interval not measured yet" if unmeasured else
                                                                      f"narrows the open intervals by {100 * gain:.0f}% "
                                                                      "of a width, summed"))
-            queued.append(QueuedRun(spec, minutes, f"{reason} ({names})",
-                                    gain / max(sum(m for _, m in runs), 1.0), tuple(c.effect.label for c in served)))
+            queued.append(QueuedRun(spec, minutes, f"{reason} ({names})", tuple(c.effect.label for c in served)))
         for c in served:
             pending[id(c)] += 1
     return now, queued
@@ -239,10 +237,6 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
         if best_key is None or key > best_key:
             best, best_key = (name, seed, runs, gain, start if starting else 0, served), key
     return best
-
-
-__all__ = ["Claim", "QueuedRun", "START_PAIRS", "SETTLED", "claims", "queue", "expected_minutes",
-           "recorded_durations", "planned_experiments"]
 
 
 # --------------------------------------------------------------------------- the printout
@@ -288,4 +282,5 @@ def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: in
     return "\n".join(lines)
 
 
-__all__ += ["plan_text"]
+__all__ = ["Claim", "QueuedRun", "START_PAIRS", "SETTLED", "claims", "queue", "expected_minutes",
+           "recorded_durations", "planned_experiments", "plan_text"]

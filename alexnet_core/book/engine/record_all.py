@@ -68,8 +68,7 @@ def record_profile(profile: str, *, parallel: int = 1, device: str = "auto", dat
     while queue or running:
         while queue and len(running) < parallel:
             spec = queue.pop(0)
-            cmd = [sys.executable, "-m", "alexnet_core", "experiment", spec.experiment, "--profile", profile,
-                   "--only", spec.name, "--device", device] + (["--data-root", data_root] if data_root else [])
+            cmd = _experiment_command(spec, profile, device, data_root)
             log = open(logs / f"{spec.experiment}-{spec.name}.log", "w")
             running.append((spec, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
             print(f"  started {spec.experiment}/{spec.name}", flush=True)
@@ -151,11 +150,16 @@ def commit_message(spec: RunSpec, profile: str, reason: str, results_dir: Path =
             f"{p.get('wall_seconds', 0) / 60:.1f} minutes of training")
 
 
+def _experiment_command(spec: RunSpec, profile: str, device: str, data_root: str | None) -> list[str]:
+    """The command that trains (or resumes) one run in a process of its own."""
+    return [sys.executable, "-m", "alexnet_core", "experiment", spec.experiment, "--profile", profile,
+            "--only", spec.name, "--device", device] + (["--data-root", data_root] if data_root else [])
+
+
 def _run_in_process(spec: RunSpec, profile: str, device: str, data_root: str | None, log: Path) -> int:
-    cmd = [sys.executable, "-m", "alexnet_core", "experiment", spec.experiment, "--profile", profile,
-           "--only", spec.name, "--device", device] + (["--data-root", data_root] if data_root else [])
     with open(log, "w") as out:
-        return subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode
+        return subprocess.run(_experiment_command(spec, profile, device, data_root), stdout=out,
+                              stderr=subprocess.STDOUT).returncode
 
 
 def _commit_record(spec: RunSpec, profile: str, message: str) -> None:
