@@ -62,7 +62,20 @@ def provenance(device: torch.device, precision: str, wall_seconds: float | None 
     if wall_seconds is not None:
         record["wall_seconds"] = round(wall_seconds, 2)
     record["peak_rss_mb"] = peak_rss_mb()
+    load = machine_load()
+    if load is not None:
+        record["machine_load_15min"] = load
     return record
+
+
+def machine_load() -> float | None:
+    """The machine's 15-minute load average as a result is recorded: about a run's own threads when
+    it trained alone, more when a test suite, a book build or another run shared the cores (what ran
+    beside a timing). None where the OS does not say."""
+    try:
+        return round(os.getloadavg()[2], 2)
+    except (AttributeError, OSError):  # no load average (Windows)
+        return None
 
 
 def peak_rss_mb() -> float | None:

@@ -41,3 +41,4 @@ def test_cpu_provenance_names_the_instruction_set(monkeypatch):
     record = provenance(torch.device("cpu"), "fp32")
     assert record["cpu_isa"] == "AVX2"
     assert record["device_type"] == "cpu"
+    assert record["machine_load_15min"] >= 0  # says whether other work shared the cores

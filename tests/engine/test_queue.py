@@ -109,11 +109,13 @@ def test_record_plan_trains_a_shorter_run_that_fits_where_the_first_does_not(tmp
 def test_a_plan_commit_says_what_was_measured_where(tmp_path):
     spec = _write(tmp_path, "lrn_alexnet", "no-lrn", 0, 41.25, minutes=18.0)
     record = json.loads(record_path(tmp_path, "cpu", "lrn_alexnet", "no-lrn-s0").read_text())
-    record["provenance"] |= dict(commit="abcdef0123", dirty=False, cpu_isa="AVX512-BF16", precision="bf16", threads=2)
+    record["provenance"] |= dict(commit="abcdef0123", dirty=False, cpu_isa="AVX512-BF16", precision="bf16", threads=2,
+                                  machine_load_15min=3.96)
     record_path(tmp_path, "cpu", "lrn_alexnet", "no-lrn-s0").write_text(json.dumps(record))
     message = record_all.commit_message(spec, "cpu", "start: pair 1 of 3", tmp_path)
     assert message.startswith("plan of seeds: lrn_alexnet/no-lrn-s0 recorded (start: pair 1 of 3)")
     assert "val top-1 41.25%" in message and "commit abcdef0; AVX512-BF16, bf16, 2 threads; 18.0 minutes" in message
+    assert "15-minute load 4.0 at the end" in message  # what ran beside it shows in the history
 
 
 def test_record_plan_stops_at_a_failed_run_and_refuses_a_bad_budget(tmp_path, monkeypatch):

@@ -147,7 +147,9 @@ def commit_message(spec: RunSpec, profile: str, reason: str, results_dir: Path =
                        if isinstance(m.get(key), (int, float)))
     return (f"{head}\n\n{errors}\ncommit {str(p.get('commit', '?'))[:7]}{' (dirty)' if p.get('dirty') else ''}; "
             f"{p.get('cpu_isa') or p.get('device', '?')}, {p.get('precision', '?')}, {p.get('threads', '?')} threads; "
-            f"{p.get('wall_seconds', 0) / 60:.1f} minutes of training")
+            f"{p.get('wall_seconds', 0) / 60:.1f} minutes of training"
+            + (f"; 15-minute load {p['machine_load_15min']:.1f} at the end (beside the run's own threads)"
+               if isinstance(p.get("machine_load_15min"), (int, float)) else ""))
 
 
 def _experiment_command(spec: RunSpec, profile: str, device: str, data_root: str | None) -> list[str]:
