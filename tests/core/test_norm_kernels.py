@@ -72,6 +72,21 @@ def test_bf16_through_the_kernels_agrees_with_float32_within_its_rounding(name):
     torch.testing.assert_close(g16.float(), g32, rtol=5e-2, atol=5e-2)
 
 
+@pytest.mark.parametrize("name", MODULES)
+def test_evaluation_and_training_forwards_agree(name):
+    """Without gradients the forward skips writing the window term the backward pass keeps: a
+    kernel of its own, which must give the same output."""
+    torch.manual_seed(3)
+    x = channels_last((torch.randn(SMALL) * 3).relu()).bfloat16()
+    module = MODULES[name]()
+    norm_kernels.use_kernels(True)
+    with torch.no_grad():
+        evaluated = module(x)
+    trained = module(x.detach().requires_grad_())
+    assert trained.requires_grad
+    torch.testing.assert_close(evaluated, trained.detach(), rtol=0, atol=0)
+
+
 def test_the_kernels_can_be_switched_off(monkeypatch):
     x = channels_last(torch.randn(SMALL))
     monkeypatch.setenv(norm_kernels.KERNEL_SETTING, "eager")
