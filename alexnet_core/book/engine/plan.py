@@ -140,6 +140,9 @@ class Effect:
     #: A check of whether the runs can show the effect at all: ``decay_shrinkage`` (weight decay
     #: must be able to shrink the weights noticeably within the runs' steps).
     power_check: str | None = None
+    #: For a check of run length: the (experiment, effect label) this effect measures again over
+    #: longer training, which the chapters show beside it.
+    longer_run_of: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -393,11 +396,12 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         # epoch 18 if no plateau cut it before; two paired seeds each (issue #37)
         profile_settings={"cpu": LONG_TRAINING}, seeds={"cpu": (0, 1)}, seed_cap={"cpu": 2}, pending=True,
         effects=(Effect("LRN on AlexNet after 24 epochs: top-1 error (points)", "reference", "no-lrn", "val_top1",
-                        -1.4),
+                        -1.4, longer_run_of=("lrn_alexnet", "LRN on AlexNet: top-1 error (points)")),
                  Effect("conv4 kept minus removed after 24 epochs: top-1 error (points)", "reference", "no-conv4",
-                        "val_top1", -2.0),
+                        "val_top1", -2.0, longer_run_of=("depth", "conv4 kept minus removed: top-1 error (points)")),
                  Effect("PCA colour augmentation after 24 epochs: top-1 error (points)", "reference", "no-pca",
-                        "val_top1", -1.0))),
+                        "val_top1", -1.0,
+                        longer_run_of=("augmentation", "PCA colour augmentation: top-1 error (points)")))),
     Experiment(
         "final_model", "The final model: Tables 1-2, Figures 3-4", "6",
         "Our network achieves top-1 and top-5 test set error rates of 37.5% and 17.0% (ILSVRC-2010); "
