@@ -54,13 +54,17 @@ NORMALISATIONS = (
 
 
 def timed(fn, reps: int, warmup: int = 1) -> float:
-    """Seconds per call of ``fn``, after ``warmup`` calls (the kernels compile on the first)."""
+    """Seconds per call of ``fn``: the median of ``reps`` calls after ``warmup`` (the kernels compile
+    on the first), so one slow call (the allocator still growing its pool of freed blocks, measured
+    to slow a first row by half) does not stand for the row."""
     for _ in range(warmup):
         fn()
-    start = time.perf_counter()
+    seconds = []
     for _ in range(reps):
+        start = time.perf_counter()
         fn()
-    return (time.perf_counter() - start) / reps
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
 
 
 def copy_rate(megabytes: int = 512, reps: int = 5) -> float:
