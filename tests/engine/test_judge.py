@@ -75,6 +75,12 @@ def test_an_underpowered_caveat_gives_the_sign_and_the_seeds_for_80_percent_powe
     assert no_error.startswith("the paper's sign, no standard error")
     assert V.pairs_needed(math.nan, -1.4, 10) is None and V.pairs_needed(2.0, None, 10) is None
     assert V.pairs_needed(2.0, -1.4, 0) is None
+    # the images' part of the error stays whatever the seeds: with it, 3 pairs that BOOK.md's formula
+    # (the seeds' part alone) calls enough for 80% power are not, and the count says so
+    assert V.pairs_needed(0.46, -1.4, 3) == 2
+    k = two_sided(3) + 0.9785
+    assert V.pairs_needed(0.46, -1.4, 3, images=0.28) == math.ceil(0.46 ** 2 / ((1.4 / k) ** 2 - 0.28 ** 2)) == 7
+    assert V.pairs_needed(0.46, -1.4, 3, images=0.6) is None  # beyond any number of seeds
     images = V.Estimate(-0.5, 1.0, 3, "paired", 0.1, True, 10, images=0.9)  # the images' error alone is too large
     assert "more seeds alone cannot settle it" in V.caveat("underpowered", -1.4, images)
     assert V.caveat("reproduced", -1.4, estimate(-1.5, 0.3)) == ""

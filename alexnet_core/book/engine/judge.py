@@ -26,7 +26,8 @@ where no seed spread is measured and the images' error stands alone), CI = E +/-
   two and P lies outside the CI;
 - *within noise*: the CI contains 0 but excludes P;
 - *underpowered*: the CI contains both 0 and P. The caveat gives E's sign and the seeds per side
-  that would give 80% power, n = ((t + t_0.8) sd_d / P)^2.
+  that would give 80% power, n = ((t + t_0.8) sd_d / P)^2, with the images' part s_i of the error
+  kept (more seeds do not shrink it): the least n with (t + t_0.8) sqrt(sd_d^2 / n + s_i^2) <= |P|.
 
 With one pair (one run per side) every verdict is *provisional*.
 """
@@ -138,25 +139,33 @@ def verdict(paper: float | None, est: Estimate, sign: int = -1) -> str:
     return "underpowered" if holds_paper else "within noise"
 
 
-def pairs_needed(sd: float, paper: float | None, dof: float) -> int | None:
+def pairs_needed(sd: float, paper: float | None, dof: float, images: float = 0.0) -> int | None:
     """Seeds per side for 80% power against the paper's effect at the spread ``sd`` of one
-    difference: n = ceil(((t + t_0.8) sd / P)^2), t and t_0.8 on ``dof`` degrees of freedom."""
+    difference and the validation images' part ``images`` of the error (which more seeds do not
+    shrink): the smallest n with (t + t_0.8) sqrt(sd^2 / n + images^2) <= |P|, t and t_0.8 on
+    ``dof`` degrees of freedom (on more, where ``dof``'s quantiles leave no n); BOOK.md's
+    n = ((t + t_0.8) sd / P)^2 when ``images`` is 0. None where no number of seeds gives the power,
+    or nothing is measured."""
     if not paper or not math.isfinite(sd) or sd <= 0 or not dof > 0:
         return None
-    return max(1, math.ceil(((two_sided(dof) + t_quantile(0.8, dof)) * sd / paper) ** 2))
+    for nu in (dof, math.inf):
+        room = (paper / (two_sided(nu) + t_quantile(0.8, nu))) ** 2 - images ** 2
+        if room > 0:
+            return max(1, math.ceil(sd ** 2 / room - 1e-9))
+    return None
 
 
 def caveat(word: str, paper: float | None, est: Estimate, sign: int = -1) -> str:
     """What a reader must know beside the verdict: for an underpowered test E's sign and the seeds
-    per side that would give 80% power (:func:`pairs_needed`, the seeds' part of the error alone;
-    where the validation images' own error alone keeps the paper's effect open, that too); runs per
-    side; and where the error comes from."""
+    per side that would give 80% power (:func:`pairs_needed`, with the validation images' part of the
+    error, which more seeds leave; or, where that part alone keeps the paper's effect open, that);
+    runs per side; and where the error comes from."""
     parts = []
     if word.startswith("underpowered") and not math.isnan(est.effect):
         same = same_sign(est.effect, sign if paper is None else paper)
         parts.append(("the paper's sign" if same else "the opposite sign")
                      + ("" if math.isfinite(est.se) else ", no standard error"))
-        need = pairs_needed(est.sd, paper, est.dof) if paper is not None else None
+        need = pairs_needed(est.sd, paper, est.dof, est.images) if paper is not None else None
         if need is not None:
             parts.append(f"about {need} seed{'s' * (need != 1)} per side would give 80% power")
         if paper and est.images * (two_sided(math.inf) + t_quantile(0.8, math.inf)) >= abs(paper):  # any seeds
