@@ -91,3 +91,10 @@ def test_the_authors_column_gives_their_own_ablation_where_they_ran_one():
     assert authors_cell("Dropout: top-1 error (points)") == "-"
     labels = {e.label for exp in EXPERIMENTS.values() for e in exp.effects}
     assert set(AUTHORS_EFFECTS) <= labels  # every mapped claim is a scorecard row
+
+
+def test_the_setting_cell_reads_the_epochs_an_experiment_trains():
+    """long_training stretches the cpu profile's 8 AlexNet epochs to 24 by its own settings."""
+    assert S.setting_of(EXPERIMENTS["long_training"], "cpu") == "imagenette, alexnet, 24 epochs (cpu)"
+    assert S.setting_of(EXPERIMENTS["lrn_alexnet"], "cpu") == "imagenette, alexnet, 8 epochs (cpu)"
+    assert S.setting_of(EXPERIMENTS["lrn_alexnet"], "smoke") == "imagenette, alexnet, 1 epoch (smoke)"

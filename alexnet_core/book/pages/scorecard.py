@@ -22,12 +22,16 @@ from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH, legend_
 
 
 def setting_of(experiment: Experiment, profile: str) -> str:
-    """Dataset, model and epochs of an experiment's runs under ``profile``, for a table cell."""
+    """Dataset, model and epochs of an experiment's runs under ``profile``, for a table cell: read
+    from the configurations its runs train (an experiment's own schedule, long_training's 24 epochs
+    say, included)."""
     prof = PROFILES[profile]
-    base = prof.base(experiment.family)
-    models = {variant.get("model", base["model"]) for variant in experiment.variants.values()}
-    model = models.pop() if len(models) == 1 else base["model"]
-    return f"{base['dataset']}, {model}, {experiment.epochs.get(prof.name, base['epochs'])} epochs ({prof.name})"
+    configs = [spec.config for spec in experiment.runs(prof)]
+    models = {c.model for c in configs}
+    model = models.pop() if len(models) == 1 else prof.base(experiment.family)["model"]
+    epochs = sorted({c.epochs for c in configs})
+    span = f"{epochs[0]}" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
+    return f"{configs[0].dataset}, {model}, {span} epoch{'s' * (span != '1')} ({prof.name})"
 
 
 def section_key(section: str) -> tuple[int, ...]:
