@@ -57,21 +57,39 @@ def test_the_scorecard_at_a_glance_shows_five_columns_a_badge_and_the_details_be
         ["verdict-not-reproduced", "verdict-direction-only", "verdict-none", "verdict-none"]
 
 
-def test_the_headline_sorts_claims_into_three_lines_and_links_the_scorecard(tmp_path):
+def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_path):
     rows = [dict(section="3.1", claim="ReLU's speed-up (x)", word="direction only (lower bound)"),
             dict(section="3.3", claim="LRN (points)", word="not reproduced"),
             dict(section="4.1", claim="PCA (points)", word="reproduced"),
-            dict(section="4.2", claim="Dropout (points)", word="underpowered")]
-    text = S.headline(rows)
+            dict(section="4.2", claim="Dropout (points)", word="underpowered"),
+            dict(section="3.4", claim="Pooling (points)", word="within noise"),
+            dict(section="5", claim="Bias (points)", word="not measured yet")]
+    text = S.headline(rows, setting="**Setting.** here")
     lines = text.splitlines()
-    assert len(lines) == 3 and "{doc}`the scorecard <generated/scorecard>`" in lines[2]
-    assert lines[0] == ("- **Reproduced** (1 of 4 claims): PCA (§4.1). **In the paper's direction, not its size** "
-                        "(1): ReLU's speed-up (§3.1).")
-    assert "LRN (§3.3)" in lines[1] and "(1:" in lines[2]
-    assert "no claim is contradicted" in S.headline(rows[:1])
+    assert lines[0] == "**Setting.** here" and len(lines) == 6
+    assert lines[1] == "- **Holds** (1 of 6 claims): PCA (§4.1)."
+    assert "ReLU's speed-up (§3.1)" in lines[2] and "Pooling (§3.4)" in lines[3] and "LRN (§3.3)" in lines[4]
+    assert lines[5].startswith("- **These runs cannot tell yet** (2: 1 underpowered, 1 awaiting their runs)")
+    assert "{doc}`the scorecard <generated/scorecard>`" in lines[5]
+    assert "no claim beyond the seed noise" in S.headline(rows[:1])
     assert "smoke profile draws no verdicts" in S.headline(rows, smoke=True)
     path = S.write_headline(rows, False, tmp_path)
-    assert path == tmp_path / "book" / "generated" / "headline.md" and path.read_text() == text
+    assert path == tmp_path / "book" / "generated" / "headline.md" and path.read_text() == S.headline(rows)
+
+
+def test_the_setting_line_names_datasets_epochs_seeds_and_the_machine():
+    rows = [dict(setting="imagenette, alexnet, 8 epochs (cpu)", **{"runs per side": 3}),
+            dict(setting="imagenette, alexnet, 24 epochs (cpu)", **{"runs per side": 0}),
+            dict(setting="cifar10, cifarnet, 40 epochs (cpu)", **{"runs per side": 1})]
+    epyc = dict(device="AMD EPYC (2 logical cores, 2 threads)", cpu_isa="AVX512-BF16", config_hash="a", date="d")
+    records = [run("lrn", 30.0, seed=s) for s in (0, 1)] + [run("x", 30.0)]
+    for r, prov in zip(records, (epyc | dict(seed=0), epyc | dict(seed=1), dict(device="H100", seed=0))):
+        r.provenance.update(prov)
+    line = S.setting_line(records + records[:1], rows)  # a reference shown twice counts once
+    assert line.startswith("**Setting.** AlexNet on Imagenette (10 of ImageNet's classes) for 8/24 epochs and "
+                           "the paper's small nets on CIFAR-10 for 40 epochs")
+    assert "1-3 seeds per side so far" in line
+    assert line.endswith("trained on AMD EPYC (2 logical cores, 2 threads), AVX512-BF16 (2 of 3 runs).")
 
 
 def test_other_profiles_rows_only_where_both_sides_are_recorded():

@@ -255,31 +255,90 @@ def _claims(rows: list[dict]) -> str:
     return "; ".join(f"{name} (§{row['section']})" for name, row in zip(names, rows))
 
 
-def headline(rows: list[dict], smoke: bool = False) -> str:
-    """The introduction's three lines: what held, what did not, what our runs cannot settle yet,
-    from the scorecard's verdict words (``rows`` of :func:`scorecard`), linking the scorecard."""
+def setting_line(records: list, rows: list[dict]) -> str:
+    """One line on where the verdicts come from, read from the scorecard's ``rows`` (the datasets,
+    networks and epochs of their setting cells, the runs per side) and the ``records`` behind them
+    (the machine that trained most of them)."""
+    from collections import Counter
+
+    settings = {}
+    for row in rows:
+        dataset, model, epochs = row["setting"].split(" (")[0].split(", ")
+        settings.setdefault((dataset, model == "alexnet"), set()).add(int(epochs.split()[0].split("-")[0]))
+    parts = []
+    for (dataset, alexnet), epochs in sorted(settings.items(), key=lambda item: not item[0][1]):
+        length = "/".join(map(str, sorted(epochs)))
+        name = ("AlexNet on Imagenette (10 of ImageNet's classes)" if dataset == "imagenette" and alexnet
+                else f"the paper's small nets on {'CIFAR-10' if dataset == 'cifar10' else dataset}")
+        parts.append(f"{name} for {length} epochs")
+    measured = [row["runs per side"] for row in rows if row["runs per side"]]
+    seeds = (f"{min(measured)}-{max(measured)}" if measured and min(measured) != max(measured)
+             else str(measured[0]) if measured else "no")
+    distinct = {(r.provenance.get("config_hash"), r.provenance.get("seed"), r.provenance.get("date")): r
+                for r in records}  # a reference shown by several experiments counts once
+    machines = Counter(f"{r.provenance.get('device', '?')}" + (f", {r.provenance['cpu_isa']}"
+                                                              if r.provenance.get("cpu_isa") else "")
+                       for r in distinct.values())
+    trained = ""
+    if machines:
+        (machine, count), = machines.most_common(1)
+        others = len(machines) - 1
+        trained = f"; trained on {machine}" + (f" ({count} of {sum(machines.values())} runs)" if others else "")
+    return (f"**Setting.** {' and '.join(parts)}, against the paper's roughly 90 epochs on ImageNet's 1000 "
+            f"classes; {seeds} seeds per side so far{trained}.")
+
+
+def chapter_setting(ch: Chapter, rows: list[dict]) -> str:
+    """:func:`setting_line` over the records the chapter ``ch`` shows for every claim (empty for smoke)."""
+    if ch.smoke:
+        return ""
+    records = [r for exp in EXPERIMENTS.values() if exp.effects for r in ch.runs(exp.name, note=False)]
+    return setting_line(records, rows)
+
+
+def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
+    """The introduction's first screen: the setting in a line (``setting``, :func:`setting_line`), then
+    what held, what came out at another size, where an effect of the paper's size did not show, what
+    went the other way and what these runs cannot tell yet, from the scorecard's verdict words
+    (``rows`` of :func:`scorecard`), linking the scorecard."""
     link = "{doc}`the scorecard <generated/scorecard>`"
     if smoke:
         return f"The smoke profile draws no verdicts; build the book from recorded runs to see {link}.\n"
-    held = [r for r in rows if r["word"].startswith("reproduced")]
-    direction = [r for r in rows if r["word"].startswith("direction only")]
-    failed = [r for r in rows if r["word"].startswith("not reproduced")]
-    open_ = [r for r in rows if r not in held + direction + failed]
-    lines = [f"- **Reproduced** ({len(held)} of {len(rows)} claims): " + (_claims(held) if held else "none yet")
-             + f". **In the paper's direction, not its size** ({len(direction)}): "
-             + (_claims(direction) if direction else "none") + ".",
-             f"- **Not reproduced** ({len(failed)}): "
-             + (_claims(failed) if failed else "no claim is contradicted beyond the seed noise") + ".",
-             f"- **Not settled by our small runs** ({len(open_)}: underpowered, within noise, inconclusive, "
-             f"or still being recorded). Every verdict with its caveat: {link}."]
+
+    def words(*starts: str) -> list[dict]:
+        return [r for r in rows if r["word"].startswith(starts)]
+    held, direction, none_, failed = (words("reproduced"), words("direction only"), words("within noise"),
+                                      words("not reproduced"))
+    open_ = [r for r in rows if r not in held + direction + none_ + failed]
+    why = open_reasons(open_)
+    lines = [setting] * bool(setting) + [
+        f"- **Holds** ({len(held)} of {len(rows)} claims): " + (_claims(held) if held else "no claim yet") + ".",
+        f"- **In the paper's direction, at another size** (off by more than a factor of two; {len(direction)}): "
+        + (_claims(direction) if direction else "none") + ".",
+        f"- **No effect shown** (the interval holds 0, and excludes the paper's size where it gives one; {len(none_)}): "
+        + (_claims(none_) if none_ else "none") + ".",
+        f"- **Goes the other way** ({len(failed)}): "
+        + (_claims(failed) if failed else "no claim beyond the seed noise") + ".",
+        f"- **These runs cannot tell yet** ({len(open_)}{': ' + why if why else ''}). Every verdict with its "
+        f"caveat: {link}."]
     return "\n".join(lines) + "\n"
 
 
-def write_headline(rows: list[dict], smoke: bool, root: Path = REPO_ROOT) -> Path:
+def open_reasons(rows: list[dict]) -> str:
+    """'5 underpowered, 3 awaiting their runs': why the open claims are open."""
+    names = {"underpowered": "underpowered", "inconclusive": "inconclusive", "not measured yet": "awaiting their runs"}
+    counts = {}
+    for row in rows:
+        key = next((name for word, name in names.items() if row["word"].startswith(word)), row["word"])
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{n} {key}" for key, n in sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def write_headline(rows: list[dict], smoke: bool, root: Path = REPO_ROOT, setting: str = "") -> Path:
     """Write :func:`headline` where the introduction includes it (``book/generated/headline.md``)."""
     path = root / GENERATED / HEADLINE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, headline(rows, smoke))
+    atomic_write_text(path, headline(rows, smoke, setting))
     return path
 
 
