@@ -3,6 +3,7 @@ Figures 3 and 4 from small hand-made records and arrays (no dataset: its images 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -107,3 +108,47 @@ def test_figure_4_with_the_dataset_draws_both_halves(monkeypatch):
     assert [ax.get_title() for ax in fig4.predictions.axes if ax.get_title()] == ["tench", "dog"]
     assert len(fig4.neighbours.axes) == 2 * 3  # per query: itself, a gap, its one neighbour
     assert asked == [("imagenette", "val", "/data")]  # the rule is checked against the validation labels
+
+
+def _record(results_dir, experiment: str, variant: str, epochs: int, with_arrays: bool) -> None:
+    """A cpu record of ``experiment``'s seed-0 run of ``variant`` under its planned configuration."""
+    from alexnet_core.book.engine.plan import get_experiment
+    from alexnet_core.book.engine.records import config_hash, record_path
+
+    spec = next(s for s in get_experiment(experiment).runs("cpu") if s.variant == variant and s.seed == 0)
+    history = [dict(epoch=e, val_top1=50.0, train_top1=40.0) for e in range(1, epochs + 1)]
+    record = dict(config=spec.config.to_dict(), history=history, metrics=dict(val_top1=30.0),
+                  provenance=dict(config_hash=config_hash(spec.config.to_dict()), variant=variant, seed=0,
+                                  run=spec.name, experiment=experiment))
+    path = record_path(results_dir, "cpu", experiment, spec.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    if with_arrays:
+        artifacts_path(results_dir, "cpu", experiment, spec.name).parent.mkdir(parents=True, exist_ok=True)
+        artifacts_path(results_dir, "cpu", experiment, spec.name).write_text(json.dumps(arrays()))
+
+
+def test_figure_3_takes_the_longest_trained_run_that_recorded_its_kernels(tmp_path):
+    _record(tmp_path, "final_model", "paper", 8, with_arrays=True)
+    assert R.longest_trained_kernels("cpu", tmp_path).run.startswith("final_model/")
+    _record(tmp_path, "long_training", "no-lrn", 24, with_arrays=True)  # not the reference: not a source
+    _record(tmp_path, "long_training", "reference", 24, with_arrays=False)  # no kernels recorded
+    assert R.longest_trained_kernels("cpu", tmp_path).run.startswith("final_model/")
+    _record(tmp_path, "long_training", "reference", 24, with_arrays=True)
+    kernels = R.longest_trained_kernels("cpu", tmp_path)
+    assert kernels.run == "long_training/reference-s0" and len(kernels.record.history) == 24
+    text = R.kernels_text(kernels)
+    assert text.startswith("the kernels of `long_training/reference-s0`, trained for 24 epochs")
+    assert re.search(r"correlate -?\d\.\d\d on average", text)
+    assert R.longest_trained_kernels("gpu", tmp_path) is None
+
+
+def test_kernel_smoothness_is_near_0_for_random_weights_and_high_for_smooth_ones():
+    import torch
+    from alexnet_core.book.engine.artifacts import kernel_smoothness
+
+    random = torch.randn(96, 3, 11, 11, generator=torch.Generator().manual_seed(0))
+    assert abs(kernel_smoothness(random)) < 0.05
+    ramp = torch.linspace(-1, 1, 11)
+    edges = (ramp[None, :] + 0.1 * ramp[:, None]).expand(96, 3, 11, 11) * torch.randn(96, 3, 1, 1)
+    assert kernel_smoothness(edges) > 0.8

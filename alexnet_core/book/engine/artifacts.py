@@ -102,6 +102,21 @@ def colour_specificity(kernels: torch.Tensor) -> torch.Tensor:
     return (((w - grey) ** 2).sum(dim=(1, 2, 3)) / (w ** 2).sum(dim=(1, 2, 3)).clamp_min(1e-12)).float()
 
 
+def kernel_smoothness(kernels: torch.Tensor) -> float:
+    """The mean correlation between horizontally and vertically adjacent weights of each kernel
+    (N x 3 x k x k, each channel's mean removed), over the kernels: about 0 for random weights,
+    the start of training, and high for the smooth edge and colour-blob filters of the paper's
+    Figure 3 (section 6.1), so it says how far training has formed them."""
+    w = kernels.double()
+    w = w - w.mean(dim=(2, 3), keepdim=True)
+
+    def correlation(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x * y).sum(dim=(1, 2, 3)) / ((x * x).sum(dim=(1, 2, 3)) * (y * y).sum(dim=(1, 2, 3))).sqrt().clamp_min(1e-12)
+    across = correlation(w[..., 1:], w[..., :-1])
+    down = correlation(w[..., 1:, :], w[..., :-1, :])
+    return float(((across + down) / 2).mean())
+
+
 def figure_artifacts(model: nn.Module, train_set: ImageSet, val_set: ImageSet, augmenter: Augmenter,
                      device: torch.device, precision: str, seed: int = 0) -> dict:
     """conv1 kernels, and the predictions and fc7 neighbours of eight validation images."""

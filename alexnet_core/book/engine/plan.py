@@ -166,7 +166,9 @@ class Experiment:
     seed_cap: dict = field(default_factory=dict)  # per-profile caps of the plan of seeds overriding the profile's
     #: Per profile, settings every run of the experiment takes over the profile's (a longer schedule, say).
     profile_settings: dict = field(default_factory=dict)
-    artifacts: bool = False  # record conv1 kernels and Figure 4's predictions and neighbours
+    #: Record conv1's kernels and Figure 4's predictions and neighbours beside the runs: True for
+    #: every run, or the variants whose runs record them.
+    artifacts: bool | tuple[str, ...] = False
     sweep: bool = False  # a learning-rate sweep: a run that diverges is recorded as diverged, not fatal
     #: Runs still being recorded (each a background job of its own): the book shows what is recorded
     #: and says what is not, never trains them, and does not wait for them to call a profile recorded.
@@ -191,6 +193,10 @@ class Experiment:
     def planned_runs(self, profile: str | Profile) -> list[RunSpec]:
         """The runs of every planned seed (:meth:`planned_seeds`)."""
         return self.runs(profile, self.planned_seeds(profile))
+
+    def records_artifacts(self, variant: str) -> bool:
+        """Whether the runs of ``variant`` record the figure arrays (:attr:`artifacts`)."""
+        return variant in self.artifacts if isinstance(self.artifacts, tuple) else bool(self.artifacts)
 
     def runs(self, profile: str | Profile, seeds: tuple[int, ...] | None = None) -> list[RunSpec]:
         """Each variant's run for each of ``seeds`` (default: the declared ones), variant by variant."""
@@ -395,6 +401,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         # the cpu profile's 8-epoch schedule stretched to 24 (the gpu profile's): the lr is cut after
         # epoch 18 if no plateau cut it before; two paired seeds each (issue #37)
         profile_settings={"cpu": LONG_TRAINING}, seeds={"cpu": (0, 1)}, seed_cap={"cpu": 2}, pending=True,
+        artifacts=("reference",),  # the profile's longest-trained kernels, for Figure 3
         effects=(Effect("LRN on AlexNet after 24 epochs: top-1 error (points)", "reference", "no-lrn", "val_top1",
                         -1.4, longer_run_of=("lrn_alexnet", "LRN on AlexNet: top-1 error (points)")),
                  Effect("conv4 kept minus removed after 24 epochs: top-1 error (points)", "reference", "no-conv4",

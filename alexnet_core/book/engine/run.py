@@ -172,7 +172,7 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
             cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
             if prof.name == "smoke" and not data_available(data_root):
                 cfg.dataset = "synthetic"
-        records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.artifacts,
+        records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.records_artifacts(spec.variant),
                                      results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or default_runs_dir(),
                                      keep_checkpoint=prof.keep_checkpoints and not experiment.sweep,
                                      trainer=trainer, stand_ins=stand_ins, tolerate_divergence=experiment.sweep))

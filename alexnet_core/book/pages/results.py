@@ -77,6 +77,50 @@ def figure_3(arrays: dict, record: Record):
     return kernels_figure(kernels, record.config.get("groups", 1), np.array(arrays["colour_specificity"]))
 
 
+#: The runs whose conv1 kernels Figure 3 may show: the final model's, and the reference of the runs
+#: trained longer (the profile's longest, where recorded).
+KERNEL_SOURCES = (("final_model", None), ("long_training", "reference"))
+
+
+@dataclass
+class Kernels:
+    """The conv1 kernels Figure 3 draws: the recorded arrays, their run's record, and its name."""
+
+    arrays: dict
+    record: Record
+    run: str  # experiment/run
+
+
+def longest_trained_kernels(source: str, results_dir: Path = RESULTS_DIR) -> Kernels | None:
+    """Of the runs of :data:`KERNEL_SOURCES` that ``source`` recorded with their kernels, the one
+    trained for the most epochs: Figure 3 shows what training formed, and short runs form little."""
+    from alexnet_core.book.engine.records import recorded_runs
+
+    found = []
+    for experiment, variant in KERNEL_SOURCES:
+        for record in recorded_runs(experiment, source, results_dir):
+            if variant is not None and record.found.variant != variant:
+                continue
+            arrays = load_artifacts(results_dir, source, experiment, record.found.run)
+            if arrays is not None:
+                found.append(Kernels(arrays, record, f"{experiment}/{record.found.run}"))
+    return max(found, key=lambda k: len(k.record.history), default=None)
+
+
+def kernels_text(kernels: Kernels) -> str:
+    """Which run the kernels come from, how long it trained, and how smooth training has made them
+    (:func:`alexnet_core.book.engine.artifacts.kernel_smoothness`), in words."""
+    from alexnet_core.book.engine.artifacts import kernel_smoothness
+    import torch
+
+    w = torch.tensor(np.array(kernels.arrays["conv1"]).reshape(kernels.arrays["conv1_shape"]))
+    epochs = len(kernels.record.history)
+    return (f"the kernels of `{kernels.run}`, trained for {epochs} epoch{'s' * (epochs != 1)} against the paper's "
+            f"roughly 90. Adjacent weights of a kernel correlate {kernel_smoothness(w):.2f} on average: random weights "
+            "(the start of training) give about 0, and the smoother a kernel's edges and colour blobs, the higher "
+            "it is, so a value near 0 means the figure shows mostly the random start, not learned filters")
+
+
 def column_specificity(arrays: dict, column: int) -> str:
     """Mean colour specificity of column 1's kernels (the first 48) or column 2's (the rest), to 3 places."""
     spec = np.array(arrays["colour_specificity"])
