@@ -80,6 +80,9 @@ def test_the_bars_show_every_seed_and_the_standard_error():
     assert len(bars.containers) == 4 + 4  # four bars, four error bars
     single = P.ablation_figure({"a": [run(0, [50, 40])], "b": [run(0, [55, 45])]})
     assert not [line for line in single.axes[1].get_lines() if line.get_marker() == "o"]
+    labels = [t.get_text() for legend in single.legends for t in legend.get_texts()]
+    assert P.ONE_RUN in labels  # the figure says that its bars carry no spread
+    assert P.ONE_RUN not in [t.get_text() for legend in fig.legends for t in legend.get_texts()]
 
 
 def test_every_learning_rate_schedule_has_its_own_panel():

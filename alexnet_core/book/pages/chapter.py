@@ -116,7 +116,7 @@ class Ablation:
 
     def variant_table(self):
         """Per variant: final and best errors, over seeds (a styled table for the page)."""
-        return T.variant_table(self.groups).style.hide(axis="index")
+        return T.variant_table(self.groups).style.hide(axis="index").set_caption(VARIANT_TABLE_CAPTION)
 
     def effect_table(self):
         """Per effect: ours against the paper's, and the verdict (a styled table for the page),
@@ -134,9 +134,15 @@ def _provenance_note(title: str, source: str, profile: str) -> None:
                  "does not run this experiment.</p></div>"))
 
 
-#: Every chapter's effect table carries the definition of its one column a reader could not guess.
-EFFECT_TABLE_CAPTION = ("Epochs at chance: the first epochs in which a run's validation error stayed within three "
-                        "points of chance (mean over its runs, with the paper's design / without it).")
+#: Every chapter's variant table says what its ± is, since the effect table's differs.
+VARIANT_TABLE_CAPTION = ("± : the standard error of the mean over this variant's own seeds. The effects below are "
+                         "judged by another error: that of the paired differences, pooled over claims.")
+#: Every chapter's effect table says what its ± is, and defines the one column a reader could not guess.
+EFFECT_TABLE_CAPTION = ("Ours: the mean over seeds of the paired differences ± the standard error the verdict uses "
+                        "(the spread of paired differences pooled over the family's claims of this kind, with the "
+                        "validation images' own error; a claim marked unpaired uses the spread of single runs instead). Epochs at chance: the first epochs in which a run's "
+                        "validation error stayed within three points of chance (mean over its runs, with the "
+                        "paper's design / without it).")
 
 
 def _glue(name: str, value) -> None:

@@ -89,6 +89,10 @@ def final_values(runs: list[dict]) -> tuple[list[float], list[float], bool]:
     return train, [r.metrics["val_top1"] for r in runs], fair
 
 
+#: The legend's word where every variant has one run, so no bar has a spread to show.
+ONE_RUN = "one run per variant: no spread between seeds"
+
+
 def final_error_bars(ax, groups: dict[str, list[dict]]) -> None:
     """Per variant, a bar of the final training and one of the validation top-1 (the mean over
     seeds, horizontal, the first variant on top); with several seeds, each seed's value as a dot
@@ -112,6 +116,8 @@ def final_error_bars(ax, groups: dict[str, list[dict]]) -> None:
         ax.errorbar(mean, pos, xerr=se, fmt="none", ecolor="black", capsize=4, elinewidth=1.5,
                     label=None if k else "mean ± standard error")
         ax.plot(values, [pos] * len(values), **SEED_DOT, label=None if k else "each seed")
+    if not several:  # say it in the figure: a bar with nothing on it could be mistaken for a certain one
+        ax.plot([], [], linestyle="none", label=ONE_RUN)
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.grid(axis="y", visible=False)
@@ -132,7 +138,7 @@ def ablation_figure(groups: dict[str, list[dict]], label_suffix: str = ""):
     top.set(xlabel="epoch", ylabel="validation top-1\nerror (%)")
     legend_above(fig, top)
     final_error_bars(bottom, groups)
-    legend_above(fig, bottom, where="lower", last=("mean ± standard error", "each seed"))
+    legend_above(fig, bottom, where="lower", last=("mean ± standard error", "each seed", ONE_RUN))
     return fig
 
 
