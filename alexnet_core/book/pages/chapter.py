@@ -15,6 +15,8 @@ from alexnet_core.book.engine.judge import seed_noise
 from alexnet_core.book.pages.style import ablation_figure, pending_figure, use_style
 
 DEVICES = ("auto", "cpu", "cuda")
+#: A glossary term's address from a chapter page (book/generated/) : the introduction's glossary.
+GLOSSARY_LINK = "../intro.html#term-"
 
 
 @dataclass
@@ -99,7 +101,8 @@ class Chapter:
             also = (f" Experiments it does not run itself show the <code>{prof.fallback}</code> profile's records, "
                     "and say so." if prof.fallback else "")
             return HTML(f'<div class="admonition note"><p class="admonition-title">Profile: {prof.name}</p>'
-                        f"<p>These numbers come from the <code>{prof.name}</code> profile: {prof.description}.{also}</p></div>")
+                        f"<p>These numbers come from the <code>{prof.name}</code> "
+                        f'<a href="{GLOSSARY_LINK}profile">profile</a>: {prof.description}.{also}</p></div>')
         return HTML('<div class="admonition warning"><p class="admonition-title">Smoke test</p>'
                     "<p>Smoke test: these numbers only show that the code runs.</p></div>")
 
