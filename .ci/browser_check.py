@@ -9,9 +9,13 @@ naming the page, the width and the offending thing, when:
 - its text shows an absolute filesystem path of the machine that built it (``/work/...``,
   ``/home/...``, ``site-packages``, ``C:\\...``); URLs and repository-relative paths are fine;
 - an image in the article is not in a ``<figure>`` with a non-empty ``<figcaption>``;
+- a table's cells run together (under 6px of padding and border between two columns), or a
+  table cell, code block or figure is cut by a box that clips it without scrolling;
 - at phone width, the page scrolls sideways, or an element reaches past the screen's right
   edge without an ancestor that scrolls sideways (a table or code block scrolling in its own
-  box is fine).
+  box is fine), or a figure is shrunk so far that its smallest text is under 8px;
+- on the page holding the glossary, a term of it is first used above its definition without a
+  link to it (the introduction holds the glossary, so no page before it can use a term).
 
 The search page is also opened from disk (``file://``), as a reader who opens the book without
 a server would: it must find a word surely in the book, show snippets of page text (not the
@@ -70,6 +74,10 @@ ABSOLUTE_PATH = re.compile(rf"""
 TOOLBAR_TEXT = (".ipynb", ".md", ".pdf", "Contents", "Download", "Print to PDF", "Fullscreen",
                 "Color mode", "Toggle")
 
+#: The smallest text of a book figure in the image (alexnet_core.book.pages.style: SMALLEST_FONT
+#: 10 pt at DPI 120), and the least a reader should be shown (#38).
+FIGURE_TEXT_PX = 10 * 120 / 72
+LEGIBLE_PX = 8
 #: Everything one page is checked for, read in the browser. ``viewport`` is the layout width the
 #: page was given (``clientWidth``: under mobile emulation ``innerWidth`` grows with a page that
 #: is too wide, hiding the very fault); ``wide`` lists the outermost elements past its right edge.
@@ -114,6 +122,49 @@ while (lines.nextNode()) {  // text running out of its box (a long word, a path)
   const right = seenRight(parent, range.getBoundingClientRect().right);
   if (right > viewport + 1 && shown(parent)) wide.set(parent, Math.max(right, wide.get(parent) || 0));
 }
+// Table cells run together: two columns whose cells have under 6px of padding and border between them.
+const side = (cs) => parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight)
+  + parseFloat(cs.borderLeftWidth) + parseFloat(cs.borderRightWidth);
+const cramped = [...article.querySelectorAll("table")].filter(t => {
+  const row = [...t.rows].find(r => r.cells.length > 1);
+  return row && [...row.cells].some(c => side(getComputedStyle(c)) < 6);
+}).map(t => say(t.rows[0].cells[0]));
+// Cut: a cell, code block or figure image whose right edge passes a box that clips it, with no
+// box between them that scrolls (at any width; past the screen is the phone check's).
+const cutAt = (el) => {
+  const right = el.getBoundingClientRect().right;
+  for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+    const overflow = getComputedStyle(a).overflowX;
+    if (overflow === "auto" || overflow === "scroll") return false;
+    if (overflow !== "visible" && right > a.getBoundingClientRect().right + 1) return true;
+  }
+  return false;
+};
+const cut = [...article.querySelectorAll("td, th, pre, figure img, .cell_output img")].filter(
+  el => shown(el) && cutAt(el)).slice(0, 20).map(say);
+// Figure images as shown: [src, shown width, natural width], for the text size they show.
+const figures = [...article.querySelectorAll("figure img, .cell_output img")].filter(
+  i => i.naturalWidth > 0 && shown(i)).map(i => [i.getAttribute("src").slice(0, 60), i.clientWidth, i.naturalWidth]);
+// A glossary term first used before its definition on the glossary's page without a link to it.
+const glossary = article.querySelector("dl.glossary");
+const unlinked = [];
+if (glossary) {
+  const terms = [...glossary.querySelectorAll("dt")].map(
+    dt => dt.textContent.replace(/[#\u00b6]/g, "").trim().toLowerCase()).filter(Boolean);
+  const pattern = (t) => new RegExp("(^|[^\\w-])" + t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "s?($|[^\\w-])");
+  const first = new Map();  // term -> whether its first use links to the glossary
+  const before = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  while (before.nextNode()) {
+    const node = before.currentNode;
+    if (!(node.compareDocumentPosition(glossary) & Node.DOCUMENT_POSITION_FOLLOWING)) break;
+    if (node.parentElement.closest("script, style, h1, .headerlink")) continue;
+    const linked = Boolean(node.parentElement.closest('a[href*="#term-"]'));
+    for (const term of terms) {
+      if (!first.has(term) && pattern(term).test(node.data.toLowerCase())) first.set(term, linked);
+    }
+  }
+  for (const [term, linked] of first) if (!linked) unlinked.push(term);
+}
 const seen = [...wide.keys()].slice(0, 300);
 const outermost = seen.filter(el => !seen.some(o => o !== el && o.contains(el)));
 return {
@@ -127,6 +178,10 @@ return {
   viewport: viewport,
   scroll_width: document.documentElement.scrollWidth,
   wide: outermost.map(el => say(el) + " reaches " + Math.round(wide.get(el)) + "px"),
+  cramped: cramped,
+  cut: cut,
+  figures: figures,
+  unlinked: unlinked,
 };
 """
 #: The file:// search page's state: whether it finished, its results and their snippets.
@@ -162,9 +217,21 @@ def page_failures(page: str, width: str, probe: dict[str, Any], errors: list[str
     found += [f"{where}: stderr output shown: {text!r}" for text in probe["stderr"]]
     found += [f"{where}: absolute path in the text: {p}" for p in absolute_paths(probe["text"])]
     found += [f"{where}: image without a figure caption: {src}" for src in probe["uncaptioned"]]
+    found += [f"{where}: table cells without separation (under 6px between columns): {t}" for t in probe.get("cramped", [])]
+    found += [f"{where}: cut by its box, which does not scroll: {el}" for el in probe.get("cut", [])]
+    found += [f"{where}: glossary term used before its definition without a link to it: {t!r}"
+              for t in probe.get("unlinked", [])]
     if width == "phone":
         found += overflow_failures(where, probe)
+        found += [f"{where}: figure text under {LEGIBLE_PX}px ({px:.1f}px): {src}"
+                  for src, px in figure_text_px(probe.get("figures", [])) if px < LEGIBLE_PX]
     return found
+
+
+def figure_text_px(figures: list[list]) -> list[tuple[str, float]]:
+    """Per figure image ([src, shown width, natural width]), the size its smallest text is shown at:
+    the book's figures set no text under ``FIGURE_TEXT_PX`` pixels of the image (10 pt at 120 dpi)."""
+    return [(src, FIGURE_TEXT_PX * shown / natural) for src, shown, natural in figures if natural]
 
 
 def overflow_failures(where: str, probe: dict[str, Any]) -> list[str]:

@@ -119,11 +119,18 @@ BAD_PAGE = """<!doctype html><html><head><meta name="viewport" content="width=de
 <div class="output text_html"><table><tr><td style="white-space: nowrap">{long}</td></tr></table></div>
 <div id="wide" style="width: 900px">too wide</div>
 <div style="overflow: hidden; width: 100px"><span style="display: inline-block; width: 600px">clipped</span></div>
+<table><tr><td style="padding: 0">21.5</td><td style="padding: 0">0.31</td></tr></table>
+<div style="overflow: hidden; width: 100px"><pre style="width: 600px">a code line cut on the right</pre></div>
+<figure><img src="a.png" style="width: 10px"><figcaption>Fig. 2 shrunk</figcaption></figure>
+<p>Each run has a Profile; <a href="#term-verdict">verdicts</a> follow.</p>
+<dl class="glossary"><dt id="term-profile">profile<a class="headerlink" href="#term-profile">#</a></dt><dd>x</dd>
+<dt id="term-verdict">verdict</dt><dd>y</dd></dl>
 </section></article></body></html>"""
 GOOD_PAGE = """<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>good</title><style>.output.text_html {overflow-x: auto}</style></head><body><article class="bd-article">
 <p>See https://example.org/tmp/x</p><figure><img src="a.png"><figcaption>Fig. 1 fine</figcaption></figure>
 <div class="output text_html"><table><tr><td style="white-space: nowrap">{long}</td></tr></table></div>
+<table><tr><td style="padding: 0.3em 0.75em">21.5</td><td style="padding: 0.3em 0.75em">0.31</td></tr></table>
 </article></body></html>"""
 
 
@@ -157,9 +164,20 @@ def test_chromium_at_phone_width_finds_every_fault_and_passes_a_wide_table_in_it
     assert faults["good.html"] == []
     bad = "\n".join(faults["bad.html"])
     for thing in ["stderr output shown: 'UserWarning: something'", "absolute path in the text: /work/shared/results/x.json",
-                  "image without a figure caption: a.png in section #s1", "scrolls sideways (9", "div#wide"]:
+                  "image without a figure caption: a.png in section #s1", "scrolls sideways (9", "div#wide",
+                  'table cells without separation (under 6px between columns): td "21.5"',
+                  'cut by its box, which does not scroll: pre "a code line cut on the right"',
+                  "figure text under 8px (4.2px): a.png",
+                  "glossary term used before its definition without a link to it: 'profile'"]:
         assert thing in bad, thing
-    assert len(faults["bad.html"]) == 5, bad
+    assert len(faults["bad.html"]) == 9, bad  # 'verdict' is linked where it is first used
+
+
+def test_the_figure_text_size_follows_the_books_figure_style():
+    from alexnet_core.book.pages import style
+
+    assert browser_check.FIGURE_TEXT_PX == style.SMALLEST_FONT * style.DPI / 72
+    assert browser_check.figure_text_px([["a.png", 336, 672], ["b.png", 0, 0]]) == [("a.png", pytest.approx(8.33, abs=0.01))]
 
 
 def test_the_search_pages_script_holds_each_article_without_the_toolbar(tmp_path):

@@ -72,7 +72,7 @@ def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_pat
     assert lines[5].startswith("- **These runs cannot tell yet** (2: 1 underpowered, 1 awaiting their runs)")
     assert "{doc}`the scorecard <generated/scorecard>`" in lines[5]
     assert "no claim beyond the seed noise" in S.headline(rows[:1])
-    assert "smoke profile draws no verdicts" in S.headline(rows, smoke=True)
+    assert "smoke {term}`profile` draws no verdicts" in S.headline(rows, smoke=True)
     path = S.write_headline(rows, False, tmp_path)
     assert path == tmp_path / "book" / "generated" / "headline.md" and path.read_text() == S.headline(rows)
 

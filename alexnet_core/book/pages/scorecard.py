@@ -303,7 +303,7 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
     (``rows`` of :func:`scorecard`), linking the scorecard."""
     link = "{doc}`the scorecard <generated/scorecard>`"
     if smoke:
-        return f"The smoke profile draws no verdicts; build the book from recorded runs to see {link}.\n"
+        return f"The smoke {{term}}`profile` draws no verdicts; build the book from recorded runs to see {link}.\n"
 
     def words(*starts: str) -> list[dict]:
         return [r for r in rows if r["word"].startswith(starts)]
@@ -315,7 +315,7 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
         f"- **Holds** ({len(held)} of {len(rows)} claims): " + (_claims(held) if held else "no claim yet") + ".",
         f"- **In the paper's direction, at another size** (off by more than a factor of two; {len(direction)}): "
         + (_claims(direction) if direction else "none") + ".",
-        f"- **No effect shown** (the interval holds 0, and excludes the paper's size where it gives one; {len(none_)}): "
+        f"- **No {{term}}`effect` shown** (the interval holds 0, and excludes the paper's size where it gives one; {len(none_)}): "
         + (_claims(none_) if none_ else "none") + ".",
         f"- **Goes the other way** ({len(failed)}): "
         + (_claims(failed) if failed else "no claim beyond the seed noise") + ".",
