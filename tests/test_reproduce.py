@@ -46,6 +46,23 @@ def test_executed_notebook_hides_its_parameter_cells(tmp_path):
     assert len(tagged) == 2 and all("remove-cell" in c.metadata["tags"] for c in tagged)
 
 
+def test_without_the_data_a_figure_of_its_images_stands_aside_for_a_note(tmp_path):
+    import nbformat
+    path = tmp_path / "nb.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("```{glue:figure} fig_images\n:name: fig-images\n\nImages.\n```",
+                                      metadata=dict(tags=[P.NEEDS_DATA])),
+        nbformat.v4.new_markdown_cell("Numbers, recorded.")])
+    nbformat.write(notebook, path)
+    P._stand_aside_without_data(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == P.NO_DATA_NOTE and "{ref}`rerun`" in cells[0].source
+    assert cells[1].source == "Numbers, recorded."
+    tagged = [name for name in ("augmentation", "results") if P.NEEDS_DATA in (P.REPO_ROOT / "notebooks" / f"{name}.md").read_text()]
+    assert tagged == ["augmentation", "results"]  # the chapters that draw dataset images
+    assert "(rerun)=" in (P.REPO_ROOT / "book" / "intro.md").read_text()
+
+
 def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     import json
 

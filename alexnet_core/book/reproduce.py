@@ -22,7 +22,7 @@ import yaml
 from alexnet_core.files import atomic_write_text
 from alexnet_core.paths import GENERATED as GENERATED_PATH
 from alexnet_core.paths import REPO_ROOT, data_root_setting
-from alexnet_core.book.engine.plan import PROFILES, get_profile
+from alexnet_core.book.engine.plan import PROFILES, data_available, get_profile
 from alexnet_core.book.engine.records import best_recorded_profile
 from alexnet_core.book.pages.runs import write_run_times
 from alexnet_core.book.pages.scorecard import HEADLINE_FILE
@@ -107,6 +107,8 @@ def execute_notebook(source: Path, output: Path, parameters: dict, timeout: int 
         except PapermillExecutionError as err:
             raise ReproduceError(f"{source}: cell {err.exec_count} failed with {err.ename}: {err.evalue}") from None
         _hide_parameter_cells(executed)
+        if not data_available(parameters.get("data_root")):
+            _stand_aside_without_data(executed)
         _copy_atomically(executed, output)
     return time.time() - start
 
@@ -120,6 +122,25 @@ def _hide_parameter_cells(path: Path) -> None:
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
+    nbformat.write(notebook, path)
+
+
+#: The tag of a notebook's markdown cell that shows the dataset's own images (a figure of them):
+#: built without the data it stands aside for :data:`NO_DATA_NOTE`, so no placeholder stands as a figure.
+NEEDS_DATA = "needs-data"
+NO_DATA_NOTE = ("*A figure of the dataset's own images stands here when the book is built with the data; this "
+                "build had none (how to get it: {ref}`rerun`). The repository stores no dataset image.*")
+
+
+def _stand_aside_without_data(path: Path) -> None:
+    """Replace each markdown cell tagged :data:`NEEDS_DATA` by :data:`NO_DATA_NOTE` (a build without
+    the datasets: the figure would be a placeholder)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and NEEDS_DATA in cell.metadata.get("tags", []):
+            cell.source = NO_DATA_NOTE
     nbformat.write(notebook, path)
 
 

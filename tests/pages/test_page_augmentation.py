@@ -42,22 +42,42 @@ def assert_fits_the_page(fig) -> None:
     assert not small, f"text under {P.SMALLEST_FONT} pt: {small}"
 
 
-def test_without_a_data_root_the_statistics_come_from_a_synthetic_set(monkeypatch):
+def test_without_a_data_root_or_a_record_the_statistics_come_from_a_synthetic_set(monkeypatch, tmp_path):
     monkeypatch.setattr(G, "data_available", lambda root: False)
-    sample = G.colour_sample(None)
-    assert sample.source == "a synthetic set (no data root was given)"
+    sample = G.colour_sample(None, tmp_path / "none.json")
+    assert sample.source.startswith("a synthetic set of coloured blocks (no data root was given")
     assert tuple(sample.train.images.shape) == (64, 3, 256, 256)
     assert torch.equal(sample.stats.eigenvalues, ColourStats.from_images(sample.train).eigenvalues)
 
 
-def test_with_a_data_root_the_statistics_are_imagenettes_cached_ones(monkeypatch):
+def test_with_a_data_root_the_statistics_are_imagenettes_cached_ones_and_recorded(monkeypatch, tmp_path):
     loaded, cached = [], ColourStats.from_images(SMALL)
+    record = tmp_path / "colour.json"
     monkeypatch.setattr(G, "data_available", lambda root: root == "/data")
     monkeypatch.setattr(G.D, "load", lambda *args: loaded.append(args) or SMALL)
     monkeypatch.setattr(G, "cached_colour_stats", lambda train: cached if train is SMALL else None)
-    sample = G.colour_sample("/data")
+    sample = G.colour_sample("/data", record)
     assert loaded == [("imagenette", "train", "/data")]
     assert sample == (SMALL, cached, "Imagenette's training set")
+    written = record.read_text()
+    assert "provenance" in written and "commit" in written
+    G.record_colour_stats(cached, record)
+    assert record.read_text() == written  # the same numbers: not written again
+    # a build without the data shows the recorded statistics, and says so
+    without = G.colour_sample(None, record)
+    assert without.source.startswith("Imagenette's training set, as a build with the data recorded them on ")
+    assert without.source.endswith("(this build had no dataset)")
+    torch.testing.assert_close(without.stats.eigenvectors, cached.eigenvectors, atol=1e-5, rtol=0)
+
+
+def test_the_first_eigenvector_is_called_brightness_only_where_it_is():
+    grey = ColourStats(torch.zeros(3, 2, 2), torch.tensor([0.01, 0.02, 0.5]),
+                       torch.tensor([[0.7, 0.4, 0.57], [0.0, -0.8, 0.58], [-0.7, 0.4, 0.58]]))
+    assert "weighs R, G and B about equally (brightness)" in G.first_eigenvector_text(grey)
+    tilted = ColourStats(grey.mean_image, grey.eigenvalues, torch.tensor([[0.0, 0.0, -0.93], [0.0, 1.0, 0.26],
+                                                                          [1.0, 0.0, 0.26]]))
+    assert G.first_eigenvector_text(tilted) == ("the first eigenvector (-0.930, 0.260, 0.260) is not a brightness "
+                                                "direction (unequal weights on R, G and B)")
 
 
 def test_the_eigen_table_lists_the_largest_eigenvalue_first():

@@ -2,6 +2,9 @@
 images, each view of one picture (stored, and as the network trains on it)."""
 from __future__ import annotations
 
+import datetime as _dt
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -12,6 +15,9 @@ from alexnet_core.augment import AugmentConfig, Augmenter, ColourStats
 from alexnet_core.inputs import cached_colour_stats
 from alexnet_core.book.engine.plan import data_available
 from alexnet_core.book.pages.style import SMALLEST_FONT, WIDTH, inches
+from alexnet_core.files import atomic_write_json
+from alexnet_core.paths import DIAGNOSTICS_DIR
+from alexnet_core.provenance import git_state
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,14 +33,57 @@ class ColourSample(NamedTuple):
     source: str
 
 
-def colour_sample(data_root: str | None) -> ColourSample:
+#: Imagenette's colour statistics as a build with the data computed them (eigenvalues and
+#: eigenvectors only: a few numbers, no image), for a build without the data.
+COLOUR_RECORD = DIAGNOSTICS_DIR / "imagenette-colour-stats.json"
+
+
+def colour_sample(data_root: str | None, record: Path = COLOUR_RECORD) -> ColourSample:
     """Imagenette's training set and its cached colour statistics where a data root is given or
-    set; else a synthetic set of 64 images of 256x256 and its statistics (section 4.1)."""
+    set (recorded to ``record`` for builds without the data); else, the statistics ``record``
+    holds beside a synthetic set of 64 images of 256x256 (for the examples figure, which such a
+    build leaves out), or, with no record either, the synthetic set's own statistics (section 4.1)."""
     if data_available(data_root):
         train = D.load("imagenette", "train", data_root)
-        return ColourSample(train, cached_colour_stats(train), "Imagenette's training set")
+        stats = cached_colour_stats(train)
+        record_colour_stats(stats, record)
+        return ColourSample(train, stats, "Imagenette's training set")
     train = D.synthetic_image_set(n=64, side=256)
-    return ColourSample(train, ColourStats.from_images(train), "a synthetic set (no data root was given)")
+    synthetic = ColourStats.from_images(train)
+    if record.exists():
+        saved = json.loads(record.read_text())
+        stats = ColourStats(synthetic.mean_image, torch.tensor(saved["eigenvalues"]), torch.tensor(saved["eigenvectors"]))
+        return ColourSample(train, stats, f"Imagenette's training set, as a build with the data recorded them on "
+                                          f"{saved['provenance']['date'][:10]} (this build had no dataset)")
+    return ColourSample(train, synthetic, "a synthetic set of coloured blocks (no data root was given, and no "
+                                          "recorded statistics of the data were found)")
+
+
+def record_colour_stats(stats: ColourStats, path: Path = COLOUR_RECORD) -> None:
+    """Write the eigen-decomposition of ``stats`` with its provenance to ``path``, unless the same
+    numbers are there already (to 6 places)."""
+    numbers = dict(eigenvalues=[round(v, 6) for v in stats.eigenvalues.tolist()],
+                   eigenvectors=[[round(v, 6) for v in row] for row in stats.eigenvectors.tolist()])
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if {k: saved.get(k) for k in numbers} == numbers:
+            return
+    code = git_state()
+    atomic_write_json(path, numbers | dict(dataset="imagenette", split="train",
+                                           provenance=dict(code, date=_dt.date.today().isoformat())))
+
+
+def first_eigenvector_text(stats: ColourStats) -> str:
+    """What the largest eigenvector of the RGB covariance is, in words: brightness where its weights
+    on R, G and B share a sign and lie within 25% of their mean, else its weights as they are."""
+    p = stats.eigenvectors[:, -1].tolist()
+    shown = "(" + ", ".join(f"{v:.3f}" for v in p) + ")"
+    same_sign = all(v > 0 for v in p) or all(v < 0 for v in p)
+    mean = sum(abs(v) for v in p) / 3
+    if same_sign and all(abs(abs(v) - mean) <= 0.25 * mean for v in p):
+        return (f"the first eigenvector {shown} weighs R, G and B about equally (brightness); the others are "
+                "colour contrasts")
+    return f"the first eigenvector {shown} is not a brightness direction (unequal weights on R, G and B)"
 
 
 def eigen_table(stats: ColourStats) -> "Styler":
