@@ -125,7 +125,7 @@ while (lines.nextNode()) {  // text running out of its box (a long word, a path)
 // Table cells run together: two columns whose cells have under 6px of padding and border between them.
 const side = (cs) => parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight)
   + parseFloat(cs.borderLeftWidth) + parseFloat(cs.borderRightWidth);
-const cramped = [...article.querySelectorAll("table")].filter(t => {
+const cramped = [...article.querySelectorAll("table:not(.indextable)")].filter(t => {  // not Sphinx's index layout
   const row = [...t.rows].find(r => r.cells.length > 1);
   return row && [...row.cells].some(c => side(getComputedStyle(c)) < 6);
 }).map(t => say(t.rows[0].cells[0]));

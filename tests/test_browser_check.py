@@ -130,6 +130,7 @@ GOOD_PAGE = """<!doctype html><html><head><meta name="viewport" content="width=d
 <title>good</title><style>.output.text_html {overflow-x: auto}</style></head><body><article class="bd-article">
 <p>See https://example.org/tmp/x</p><figure><img src="a.png"><figcaption>Fig. 1 fine</figcaption></figure>
 <div class="output text_html"><table><tr><td style="white-space: nowrap">{long}</td></tr></table></div>
+<table class="indextable"><tr><td style="padding: 0">a</td><td style="padding: 0">b</td></tr></table>
 <table><tr><td style="padding: 0.3em 0.75em">21.5</td><td style="padding: 0.3em 0.75em">0.31</td></tr></table>
 </article></body></html>"""
 
