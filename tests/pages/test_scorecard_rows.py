@@ -116,3 +116,18 @@ def test_the_setting_cell_reads_the_epochs_an_experiment_trains():
     assert S.setting_of(EXPERIMENTS["long_training"], "cpu") == "imagenette, alexnet, 24 epochs (cpu)"
     assert S.setting_of(EXPERIMENTS["lrn_alexnet"], "cpu") == "imagenette, alexnet, 8 epochs (cpu)"
     assert S.setting_of(EXPERIMENTS["lrn_alexnet"], "smoke") == "imagenette, alexnet, 1 epoch (smoke)"
+
+
+def test_another_profiles_superseded_runs_are_counted_once_and_said_why_they_are_not_compared():
+    from alexnet_core.book.engine.records import Found
+
+    def stand_ins_of(name, profile):
+        old = run("lrn", 30.0).found_as(experiment=name, run="lrn-s0", variant="lrn", seed=0, superseded="printed")
+        old.provenance.update(config_hash="shared-reference", date="2026-11-01")
+        new = run("x", 30.0)
+        new.found = Found(experiment=name, run="x-s0")
+        return [old, new] if profile == "gpu" else []
+    text = S.superseded_elsewhere(lambda name: "cpu", stand_ins_of)
+    assert text == (" The runs page lists the gpu profile's 1 AlexNet run: they were recorded under a superseded "
+                    "recipe, so they are not set beside the book's.")
+    assert S.superseded_elsewhere(lambda name: "cpu", lambda name, profile: []) == ""

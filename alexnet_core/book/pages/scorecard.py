@@ -232,8 +232,26 @@ def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str],
     if ch.smoke:
         return "No comparison under the smoke profile."
     if not others:
-        return "No AlexNet effect is recorded on both sides by a second profile yet."
+        return "No AlexNet effect is recorded on both sides by a second profile yet." + superseded_elsewhere(ch.source)
     return pd.DataFrame(others).style.hide(axis="index")
+
+
+def superseded_elsewhere(source_of, stand_ins_of=lambda name, profile: recorded_runs(name, profile, stand_ins=True)) -> str:
+    """Why another profile's AlexNet runs, listed on the runs page, are not compared here: those
+    recorded only under a superseded recipe, counted per profile (empty where there are none)."""
+    old: dict[str, set] = {}  # profile -> its superseded runs, each once however many experiments show it
+    for exp in EXPERIMENTS.values():
+        if exp.family != "alexnet" or not exp.effects:
+            continue
+        for other in [p for p in ("cpu", "gpu") if p != source_of(exp.name)]:
+            old.setdefault(other, set()).update((r.provenance.get("config_hash"), r.provenance.get("date"))
+                                                for r in stand_ins_of(exp.name, other) if r.found.superseded)
+    said = [f"the {profile} profile's {len(runs)} AlexNet run{'s' * (len(runs) != 1)}" for profile, runs in old.items()
+            if runs]
+    if not said:
+        return ""
+    return (f" The runs page lists {' and '.join(said)}: they were recorded under a superseded recipe, so they "
+            "are not set beside the book's.")
 
 
 def show_other_profiles(rows: list[dict], ch: Chapter) -> None:
