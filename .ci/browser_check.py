@@ -15,7 +15,9 @@ naming the page, the width and the offending thing, when:
   edge without an ancestor that scrolls sideways (a table or code block scrolling in its own
   box is fine), or a figure is shrunk so far that its smallest text is under 8px;
 - on the page holding the glossary, a term of it is first used above its definition without a
-  link to it (the introduction holds the glossary, so no page before it can use a term).
+  link to it (the introduction holds the glossary, so no page before it can use a term);
+- two pages count one thing differently in their text ("5 learning rates", "four learning
+  rates"): every count a page states, computed ones included, as the reader sees it.
 
 The search page is also opened from disk (``file://``), as a reader who opens the book without
 a server would: it must find a word surely in the book, show snippets of page text (not the
@@ -182,6 +184,7 @@ return {
   cut: cut,
   figures: figures,
   unlinked: unlinked,
+  article: article.innerText,
 };
 """
 #: The file:// search page's state: whether it finished, its results and their snippets.
@@ -261,6 +264,35 @@ def search_failures(width: str, result: dict[str, Any], errors: list[str]) -> li
     return found
 
 
+#: Number words a page may count in.
+NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+#: What the book counts in its prose: a count before one of these is compared across pages (#38).
+COUNTED = ("learning rates", "seeds a side", "seeds per side", "runs per side", "pairs per side",
+           "profiles", "chapters", "variants")
+COUNT = re.compile(r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")\s+(" + "|".join(map(re.escape, COUNTED)) + r")\b", re.I)
+
+
+def stated_counts(pages: dict[str, str]) -> dict[str, dict[str, set[int]]]:
+    """Per thing counted (:data:`COUNTED`), per page, the counts it states."""
+    found: dict[str, dict[str, set[int]]] = {}
+    for page, text in pages.items():
+        for number, thing in COUNT.findall(text):
+            value = int(number) if number.isdigit() else NUMBER_WORDS[number.lower()]
+            found.setdefault(thing.lower(), {}).setdefault(page, set()).add(value)
+    return found
+
+
+def contradictions(pages: dict[str, str]) -> list[str]:
+    """Things two pages count with no count in common ('5 learning rates' here, 'four learning
+    rates' there): one of them is stale. A page may state several counts of a thing ('one run per
+    side or two'); it agrees with a page stating any of them."""
+    out = []
+    for thing, per_page in stated_counts(pages).items():
+        clashes = sorted((a, b) for a in per_page for b in per_page if a < b and not per_page[a] & per_page[b])
+        out += [f"{thing}: {sorted(per_page[a])} on {a}, {sorted(per_page[b])} on {b}" for a, b in clashes]
+    return out
+
+
 def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     """Serve ``folder`` over HTTP on a free local port; returns the server and its base URL."""
     class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -331,14 +363,18 @@ def screenshot(driver: WebDriver, width: str, path: Path) -> None:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", dict(metrics, height=h))
 
 
-def check_page(driver: WebDriver, base: str, page: str, width: str, shots: Path) -> list[str]:
-    """Open one page at one width, print its summary line and return its faults."""
+def check_page(driver: WebDriver, base: str, page: str, width: str, shots: Path,
+               texts: dict[str, str] | None = None) -> list[str]:
+    """Open one page at one width, print its summary line and return its faults (its article's
+    text goes into ``texts`` where given)."""
     driver.get(f"{base}/{page}")
     probe = wait_for(driver, PROBE_JS, lambda result: result is not None, PAGE_TIMEOUT_S)
     if probe is None:
         print(f"FAIL {width:7} {page}  (no document body)", flush=True)
         return [f"{page} [{width}]: the page never showed a document body"]
     failures = page_failures(page, width, probe, console_errors(driver))
+    if texts is not None:
+        texts[page] = probe.get("article", "")
     if page in SCREENSHOT_PAGES:
         screenshot(driver, width, shots / f"{page.replace('/', '_')[:-5]}-{width}.png")
     status = "ok" if not failures else "FAIL"
@@ -373,7 +409,10 @@ def check_width(width: str, root: Path, base: str, tools: tuple[str, str]) -> li
     shots.mkdir(exist_ok=True)
     driver = browser(width, *tools)
     try:
-        failures = [f for page in book_pages(root) for f in check_page(driver, base, page, width, shots)]
+        texts: dict[str, str] = {}
+        failures = [f for page in book_pages(root) for f in check_page(driver, base, page, width, shots, texts)]
+        if width == "desktop":  # the words are the same at both widths
+            failures += [f"a count stated differently on two pages: {c}" for c in contradictions(texts)]
         return failures + check_search(driver, root, width)
     finally:
         driver.quit()

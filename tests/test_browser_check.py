@@ -211,3 +211,10 @@ def test_only_the_root_favicon_guess_is_forgiven():
     image = "http://127.0.0.1:45519/_images/fig.png - Failed to load resource: the server responded with a status of 404 (File not found)"
     assert browser_check.is_root_favicon_miss(miss)
     assert not browser_check.is_root_favicon_miss(image)
+
+
+def test_a_count_two_pages_state_differently_is_found():
+    pages = {"relu.html": "a sweep of 5 learning rates", "intro.html": "the four learning rates of the sweep",
+             "a.html": "one run per side or two runs per side", "b.html": "two runs per side"}
+    assert browser_check.contradictions(pages) == ["learning rates: [4] on intro.html, [5] on relu.html"]
+    assert browser_check.stated_counts({"x.html": "Twelve variants"}) == {"variants": {"x.html": {12}}}
