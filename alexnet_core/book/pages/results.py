@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from alexnet_core.book.engine.artifacts import load_images, neighbour_same_class, query_rule, split_labels
+from alexnet_core.book.engine.artifacts import (kernel_smoothness, load_images, neighbour_same_class, query_rule,
+                                                split_labels)
 from alexnet_core.book.engine.measures import mean_and_se
 from alexnet_core.book.engine.plan import data_available
-from alexnet_core.book.engine.records import Record, load_artifacts
+from alexnet_core.book.engine.records import Record, load_artifacts, recorded_runs
 from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH, inches, note_figure
 from alexnet_core.data import class_display_name
 from alexnet_core.paths import RESULTS_DIR
@@ -94,8 +96,6 @@ class Kernels:
 def longest_trained_kernels(source: str, results_dir: Path = RESULTS_DIR) -> Kernels | None:
     """Of the runs of :data:`KERNEL_SOURCES` that ``source`` recorded with their kernels, the one
     trained for the most epochs: Figure 3 shows what training formed, and short runs form little."""
-    from alexnet_core.book.engine.records import recorded_runs
-
     found = []
     for experiment, variant in KERNEL_SOURCES:
         for record in recorded_runs(experiment, source, results_dir):
@@ -110,9 +110,6 @@ def longest_trained_kernels(source: str, results_dir: Path = RESULTS_DIR) -> Ker
 def kernels_text(kernels: Kernels) -> str:
     """Which run the kernels come from, how long it trained, and how smooth training has made them
     (:func:`alexnet_core.book.engine.artifacts.kernel_smoothness`), in words."""
-    from alexnet_core.book.engine.artifacts import kernel_smoothness
-    import torch
-
     w = torch.tensor(np.array(kernels.arrays["conv1"]).reshape(kernels.arrays["conv1_shape"]))
     epochs = len(kernels.record.history)
     return (f"the kernels of `{kernels.run}`, trained for {epochs} epoch{'s' * (epochs != 1)} against the paper's "

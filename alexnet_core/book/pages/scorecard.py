@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -221,7 +222,8 @@ def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_run
 
 
 def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str], dict] | None = None,
-                        runs_of_profile=recorded_runs):
+                        runs_of_profile=recorded_runs,
+                        stand_ins_of=lambda name, profile: recorded_runs(name, profile, stand_ins=True)):
     """:func:`other_profile_rows` (the AlexNet claims of sections 3-5 at another size) beside the
     chapter's scorecard ``rows`` as a styled table, or the sentence saying why there is none (the
     smoke profile, or no second profile yet)."""
@@ -232,7 +234,8 @@ def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str],
     if ch.smoke:
         return "No comparison under the smoke profile."
     if not others:
-        return "No AlexNet effect is recorded on both sides by a second profile yet." + superseded_elsewhere(ch.source)
+        return ("No AlexNet effect is recorded on both sides by a second profile yet."
+                + superseded_elsewhere(ch.source, stand_ins_of))
     return pd.DataFrame(others).style.hide(axis="index")
 
 
@@ -277,8 +280,6 @@ def setting_line(records: list, rows: list[dict]) -> str:
     """One line on where the verdicts come from, read from the scorecard's ``rows`` (the datasets,
     networks and epochs of their setting cells, the runs per side) and the ``records`` behind them
     (the machine that trained most of them)."""
-    from collections import Counter
-
     settings = {}
     for row in rows:
         dataset, model, epochs = row["setting"].split(" (")[0].split(", ")
