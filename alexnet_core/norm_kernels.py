@@ -23,6 +23,12 @@ Measured on the 2-core EPYC (AVX512-BF16, with a training run beside it, interle
 backward 0.51-0.63 of the time of the earlier three kernels with float32 intermediates, which
 summed the window again in the backward pass and kept ``t`` and ``scale`` in float32.
 
+Why ``torch.compile``: Inductor vectorises these loops over the contiguous channels (AVX-512
+where the CPU has it). The same forward written as a plain C++ extension (OpenMP, ``-O3
+-march=native``, the compiler left to vectorise it) measured 4.9x slower on the same machine (242
+against 49.5 ms on conv1's output, a training run beside both), since it converts bf16 and takes
+square roots one element at a time; only hand-vectorised code would beat the compiled kernels.
+
 For beta = 0.75 (the paper's) ``d^-0.75`` is ``rsqrt(d) * rsqrt(sqrt(d))``: square roots are
 single vector instructions where a general power is a logarithm and an exponential. The window
 stays within each column when ``groups`` > 1, as the 2012 code normalises each column apart.
