@@ -27,7 +27,8 @@ where no seed spread is measured and the images' error stands alone), CI = E +/-
 - *within noise*: the CI contains 0 but excludes P;
 - *underpowered*: the CI contains both 0 and P. The caveat gives E's sign and the seeds per side
   that would give 80% power, n = ((t + t_0.8) sd_d / P)^2, with the images' part s_i of the error
-  kept (more seeds do not shrink it): the least n with (t + t_0.8) sqrt(sd_d^2 / n + s_i^2) <= |P|.
+  kept (more seeds do not shrink it): the least n with (t + t_0.8) sqrt(sd_d^2 / n + s_i^2) <= |P|,
+  t on the degrees of freedom the pooled spread would have with those pairs added.
 
 With one pair (one run per side) every verdict is *provisional*.
 """
@@ -139,19 +140,24 @@ def verdict(paper: float | None, est: Estimate, sign: int = -1) -> str:
     return "underpowered" if holds_paper else "within noise"
 
 
-def pairs_needed(sd: float, paper: float | None, dof: float, images: float = 0.0) -> int | None:
+#: The most seeds per side :func:`pairs_needed` looks for before it says no number will do.
+MOST_SEEDS = 1000
+
+
+def pairs_needed(sd: float, paper: float | None, dof: float, images: float = 0.0, runs: int | None = None) -> int | None:
     """Seeds per side for 80% power against the paper's effect at the spread ``sd`` of one
     difference and the validation images' part ``images`` of the error (which more seeds do not
-    shrink): the smallest n with (t + t_0.8) sqrt(sd^2 / n + images^2) <= |P|, t and t_0.8 on
-    ``dof`` degrees of freedom (on more, where ``dof``'s quantiles leave no n); BOOK.md's
-    n = ((t + t_0.8) sd / P)^2 when ``images`` is 0. None where no number of seeds gives the power,
-    or nothing is measured."""
+    shrink): the least n with (t + t_0.8) sqrt(sd^2 / n + images^2) <= |P|, t and t_0.8 on the
+    degrees of freedom the spread would then have (``dof``, plus one for each pair beyond the
+    ``runs`` it rests on now, where given: a pooled spread is measured better by every pair added). BOOK.md's
+    n = ((t + t_0.8) sd / P)^2 when ``images`` is 0 and the degrees of freedom stay. None where no
+    number of seeds up to :data:`MOST_SEEDS` gives the power, or nothing is measured."""
     if not paper or not math.isfinite(sd) or sd <= 0 or not dof > 0:
         return None
-    for nu in (dof, math.inf):
-        room = (paper / (two_sided(nu) + t_quantile(0.8, nu))) ** 2 - images ** 2
-        if room > 0:
-            return max(1, math.ceil(sd ** 2 / room - 1e-9))
+    for n in range(1, MOST_SEEDS + 1):
+        nu = dof if runs is None else dof + max(0, n - runs)
+        if (two_sided(nu) + t_quantile(0.8, nu)) * math.sqrt(sd ** 2 / n + images ** 2) <= abs(paper):
+            return n
     return None
 
 
@@ -165,7 +171,7 @@ def caveat(word: str, paper: float | None, est: Estimate, sign: int = -1) -> str
         same = same_sign(est.effect, sign if paper is None else paper)
         parts.append(("the paper's sign" if same else "the opposite sign")
                      + ("" if math.isfinite(est.se) else ", no standard error"))
-        need = pairs_needed(est.sd, paper, est.dof, est.images) if paper is not None else None
+        need = pairs_needed(est.sd, paper, est.dof, est.images, est.runs) if paper is not None else None
         if need is not None:
             parts.append(f"about {need} seed{'s' * (need != 1)} per side would give 80% power")
         if paper and est.images * (two_sided(math.inf) + t_quantile(0.8, math.inf)) >= abs(paper):  # any seeds
