@@ -91,6 +91,11 @@ def test_an_underpowered_caveat_gives_the_sign_and_the_seeds_for_80_percent_powe
     nu = 2 + need - 4
     assert (two_sided(nu) + t_quantile(0.8, nu)) * math.sqrt(0.33 ** 2 / (need - 1) + 0.58 ** 2) > 2.0
     assert need > 3
+    powered = V.Estimate(-0.6, 0.37, 3, "paired", 0.41, True, 4, images=0.28)
+    assert V.pairs_needed(0.41, -1.4, 4, 0.28, 3) <= 3
+    assert V.caveat("underpowered", -1.4, powered) == ("the paper's sign; 3 seeds per side already give 80% power "
+                                                       "against the paper's effect; ours came out smaller, and more "
+                                                       "seeds would narrow it")
     images = V.Estimate(-0.5, 1.0, 3, "paired", 0.1, True, 10, images=0.9)  # the images' error alone is too large
     assert "more seeds alone cannot settle it" in V.caveat("underpowered", -1.4, images)
     assert V.caveat("reproduced", -1.4, estimate(-1.5, 0.3)) == ""

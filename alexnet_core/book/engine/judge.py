@@ -172,7 +172,10 @@ def caveat(word: str, paper: float | None, est: Estimate, sign: int = -1) -> str
         parts.append(("the paper's sign" if same else "the opposite sign")
                      + ("" if math.isfinite(est.se) else ", no standard error"))
         need = pairs_needed(est.sd, paper, est.dof, est.images, est.runs) if paper is not None else None
-        if need is not None:
+        if need is not None and need <= est.runs:  # the design has the power: the effect came out smaller
+            parts.append(f"{est.runs} seeds per side already give 80% power against the paper's effect; ours came "
+                         "out smaller, and more seeds would narrow it")
+        elif need is not None:
             parts.append(f"about {need} seed{'s' * (need != 1)} per side would give 80% power")
         if paper and est.images * (two_sided(math.inf) + t_quantile(0.8, math.inf)) >= abs(paper):  # any seeds
             parts.append(f"the validation images' own error ({est.images:.2f} points) alone keeps an effect of the "
