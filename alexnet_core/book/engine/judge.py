@@ -154,6 +154,9 @@ def pairs_needed(sd: float, paper: float | None, dof: float, images: float = 0.0
     number of seeds up to :data:`MOST_SEEDS` gives the power, or nothing is measured."""
     if not paper or not math.isfinite(sd) or sd <= 0 or not dof > 0:
         return None
+    most_dof = dof if runs is None else dof + max(0, MOST_SEEDS - runs)
+    if (two_sided(most_dof) + t_quantile(0.8, most_dof)) * images >= abs(paper):
+        return None  # the images' part alone keeps it out of reach: no need to try every n
     for n in range(1, MOST_SEEDS + 1):
         nu = dof if runs is None else dof + max(0, n - runs)
         if (two_sided(nu) + t_quantile(0.8, nu)) * math.sqrt(sd ** 2 / n + images ** 2) <= abs(paper):
