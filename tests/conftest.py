@@ -68,7 +68,7 @@ def learned_run(variant: str, val_top1: float, seed: int = 0, epochs: int = 3, l
     """A record that learned: validation error falling from 60% to ``val_top1``."""
     history = [dict(epoch=e, val_top1=60 - (60 - val_top1) * e / epochs, train_top1=50.0, train_loss=1.0,
                     val_top5=10.0, lr=lr) for e in range(1, epochs + 1)]
-    return Record.from_dict(dict(config=dict(lr=lr, dataset="imagenette", **config), history=history,
+    return Record.from_dict(dict(config=dict(lr=lr, dataset="imagenette", epochs=epochs, **config), history=history,
                 metrics=dict(val_top1=val_top1, val_top5=10.0, val_top1_se=0.8, val_images=3925,
                              final_train_top1=50.0, best_val_top1=val_top1),
                 provenance=dict(variant=variant, seed=seed)))

@@ -117,7 +117,8 @@ def test_an_opposite_effect_in_a_small_experiment_is_not_reproduced_whatever_its
 def test_a_paired_row_pools_the_spread_of_its_kind_and_adds_the_images_error():
     groups = {"lrn": [run("lrn", 30.0 + d, seed=s) for s, d in enumerate((0.0, 1.0, 2.0))],
               "no-lrn": [run("no-lrn", 31.0, seed=s) for s in range(3)]}
-    pooled = V.Spreads({}, {("val_top1", V.SAME): V.Noise(2.0, 12, 4), ("val_top1", V.DIFFERENT): V.Noise(9.0, 3, 1)})
+    pooled = V.Spreads({}, {("val_top1", V.SAME, 3): V.Noise(2.0, 12, 4), ("val_top1", V.DIFFERENT, 3): V.Noise(9.0, 3, 1),
+                             ("val_top1", V.SAME, 24): V.Noise(9.0, 3, 1)})
     row = V.effect_row(LRN, groups, noise=pooled)
     images = math.hypot(A.binomial_standard_error(31.0, 3925), A.binomial_standard_error(31.0, 3925))
     assert row["ours"] == pytest.approx(0.0) and row["se"] == pytest.approx(math.sqrt(4.0 / 3 + images ** 2))
@@ -127,21 +128,26 @@ def test_a_paired_row_pools_the_spread_of_its_kind_and_adds_the_images_error():
     assert own["se"] == pytest.approx(math.sqrt(1.0 / 3 + images ** 2))
 
 
-def test_pooled_paired_spreads_keep_the_two_kinds_apart():
-    def exp(name, ref, abl, diffs):
-        return {ref: [run(ref, 30.0, seed=s) for s in range(len(diffs))],
-                abl: [run(abl, 30.0 - d, seed=s) for s, d in enumerate(diffs)]}
-    lrn = exp("lrn_alexnet", "lrn", "no-lrn", (1.0, 3.0))  # same shapes (configs alike here)
+def test_pooled_paired_spreads_keep_the_two_kinds_and_the_run_lengths_apart():
+    def exp(ref, abl, diffs, epochs=3):
+        return {ref: [run(ref, 30.0, seed=s, epochs=epochs) for s in range(len(diffs))],
+                abl: [run(abl, 30.0 - d, seed=s, epochs=epochs) for s, d in enumerate(diffs)]}
+    lrn = exp("lrn", "no-lrn", (1.0, 3.0))  # same shapes (configs alike here)
     for r in lrn["no-lrn"]:
         r.config["lrn"] = False
-    depth = exp("depth", "all-layers", "no-conv3", (0.0, 4.0, 8.0))
+    depth = exp("all-layers", "no-conv3", (0.0, 4.0, 8.0))
     for r in depth["no-conv3"]:
         r.config["remove_conv"] = 3
-    spreads = V.paired_spreads({"lrn_alexnet": lrn, "depth": depth})
-    same, different = spreads[("val_top1", V.SAME)], spreads[("val_top1", V.DIFFERENT)]
+    longer = exp("reference", "no-lrn", (0.0, 10.0), epochs=24)  # long_training's LRN pair: another run length
+    for r in longer["no-lrn"]:
+        r.config["lrn"] = False
+    spreads = V.paired_spreads({"lrn_alexnet": lrn, "depth": depth, "long_training": longer})
+    same, different = spreads[("val_top1", V.SAME, 3)], spreads[("val_top1", V.DIFFERENT, 3)]
     assert same.dof == 1 and same.sd == pytest.approx(math.sqrt(2.0))  # lrn top-1; top-5 equal in every run
     assert different.dof == 2 and different.sd == pytest.approx(4.0) and different.configs == 1
-    assert ("val_top5", V.SAME) in spreads and not spreads[("val_top5", V.SAME)].measured
+    assert ("val_top5", V.SAME, 3) in spreads and not spreads[("val_top5", V.SAME, 3)].measured
+    long = spreads[("val_top1", V.SAME, 24)]
+    assert long.dof == 1 and long.sd == pytest.approx(math.sqrt(50.0))  # not pooled into the 3-epoch spread
 
 
 def test_the_kind_of_a_pair_is_decided_by_its_networks_shapes():

@@ -17,9 +17,11 @@ def test_the_spread_in_words_names_the_runs_and_what_it_means():
     assert "lrn: 30.0%, 33.0%" in text and "1 degrees of freedom" in text and "3.0 points" in text
     assert "has not been measured yet" in S.spread_text(V.family_noise(records[:1], ["val_top1"]), records[:1])
     assert "no spread of paired differences is measured" in text  # a plain mapping holds no paired spreads
-    paired = V.Spreads(noise, {("val_top1", V.SAME): V.Noise(0.6, 2, 2), ("val_top1", V.DIFFERENT): V.Noise(0, 0)})
+    paired = V.Spreads(noise, {("val_top1", V.SAME, 8): V.Noise(0.6, 2, 2), ("val_top1", V.DIFFERENT, 8): V.Noise(0, 0),
+                                ("val_top1", V.SAME, 24): V.Noise(1.3, 1, 1)})
     text = S.spread_text(paired, records)
-    assert "0.6 points between networks with the same parameter shapes (2 claims, 2 degrees of freedom)" in text
+    assert ("0.6 points between 8-epoch networks with the same parameter shapes (2 claims, 2 degrees of freedom); "
+            "1.3 points between 24-epoch networks with the same parameter shapes (1 claim, 1 degrees") in text
     assert "different parameter shapes" not in text  # not measured
 
 

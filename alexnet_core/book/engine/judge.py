@@ -9,8 +9,10 @@ over seeds of the paired differences (the design minus without it, in points), E
 error s combines
 
 - the spread of the paired differences between seeds, sd_d / sqrt(n), with sd_d pooled over the
-  profile's claims of the same kind on the same metric (pairs whose two networks have the same
-  parameter shapes, and pairs whose shapes differ, apart) on nu degrees of freedom; and
+  profile's claims of the same kind on the same metric and run length (pairs whose two networks
+  have the same parameter shapes, and pairs whose shapes differ, apart; 8-epoch pairs apart from
+  24-epoch ones, whose differences have had three times as long to grow) on nu degrees of
+  freedom; and
 - the validation images' own sampling error of the difference: from the per-image predictions
   where both sides of every pair recorded them, else from each side's binomial error, combined
   as if the two sides were independent (the caveat says so).
@@ -82,9 +84,10 @@ class Noise:
 class Spreads(dict):
     """What :func:`seed_noise` measures in one profile and family: per metric the unpaired seed
     spread (the dict itself, as :func:`family_noise` gives it), and in ``paired``, per (metric,
-    kind), the spread of paired differences pooled over the claims of that kind."""
+    kind, epochs) (:func:`pool_of`), the spread of paired differences pooled over those claims."""
 
-    def __init__(self, unpaired: Mapping[str, Noise] = (), paired: Mapping[tuple[str, str], Noise] | None = None):
+    def __init__(self, unpaired: Mapping[str, Noise] = (),
+                 paired: Mapping[tuple[str, str, int], Noise] | None = None):
         super().__init__(unpaired)
         self.paired = dict(paired or {})
 
@@ -242,6 +245,12 @@ def kind_of(config_a: dict, config_b: dict) -> str:
     return _KINDS[key]
 
 
+def pool_of(config_a: dict, config_b: dict) -> tuple[str, int]:
+    """The pool a pair's spread joins: its :func:`kind_of` and its run length in epochs (the two
+    sides of a pair train equally long)."""
+    return kind_of(config_a, config_b), int(config_a.get("epochs", 0))
+
+
 def _shapes(config: dict) -> tuple:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in config.items() if k in known})
@@ -265,14 +274,14 @@ def seed_noise(family: str, profile: str, results_dir: Path | None = None) -> Sp
                    paired_spreads({name: by_variant(runs) for name, runs in experiments.items()}))
 
 
-def paired_spreads(experiments: Mapping[str, dict[str, list]]) -> dict[tuple[str, str], Noise]:
-    """Per (metric, kind), the standard deviation of paired differences pooled over every claim of
-    the ``experiments`` (name -> records by variant) with two pairs or more, on sum(n_pairs - 1)
-    degrees of freedom. A pair of networks two claims share on one metric counts once; a claim
+def paired_spreads(experiments: Mapping[str, dict[str, list]]) -> dict[tuple[str, str, int], Noise]:
+    """Per (metric, kind, epochs) (:func:`pool_of`), the standard deviation of paired differences
+    pooled over every claim of the ``experiments`` (name -> records by variant) with two pairs or
+    more, on sum(n_pairs - 1) degrees of freedom. A pair of networks two claims share on one metric counts once; a claim
     with a run that did not learn, or a censored epoch count, measures no spread."""
-    squares: dict[tuple[str, str], float] = {}
-    dof: dict[tuple[str, str], int] = {}
-    claims: dict[tuple[str, str], int] = {}
+    squares: dict[tuple[str, str, int], float] = {}
+    dof: dict[tuple[str, str, int], int] = {}
+    claims: dict[tuple[str, str, int], int] = {}
     seen = set()
     for name, groups in experiments.items():
         for eff in EXPERIMENTS[name].effects if name in EXPERIMENTS else ():
@@ -284,7 +293,7 @@ def paired_spreads(experiments: Mapping[str, dict[str, list]]) -> dict[tuple[str
             if ident in seen:
                 continue
             seen.add(ident)
-            key = (eff.metric, kind_of(pairs[0][0].config, pairs[0][1].config))
+            key = (eff.metric, *pool_of(pairs[0][0].config, pairs[0][1].config))
             diffs = [d for *_, d in pairs]
             centre = mean(diffs)
             squares[key] = squares.get(key, 0.0) + sum((d - centre) ** 2 for d in diffs)
@@ -461,7 +470,7 @@ def difference_estimate(effect, ref: list[dict], abl: list[dict], noise: Mapping
     if pairs:
         pooled = None
         if isinstance(noise, Spreads):
-            pooled = noise.paired.get((effect.metric, kind_of(pairs[0][0].config, pairs[0][1].config)))
+            pooled = noise.paired.get((effect.metric, *pool_of(pairs[0][0].config, pairs[0][1].config)))
         est = paired_estimate(effect.metric, pairs, pooled, unpaired)
     else:
         a = [v for v in (value(r, effect.metric) for r in ref) if v is not None]

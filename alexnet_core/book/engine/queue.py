@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet_core.paths import RESULTS_DIR
-from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect_row, family_noise, kind_of,
+from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect_row, family_noise, pool_of,
                                             paired_spreads, power_override)
 from alexnet_core.book.engine.measures import by_variant
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect, Experiment, RunSpec, get_profile, profile_for
@@ -58,7 +58,7 @@ class Claim:
     dof: float = 0.0
     own_spread: bool = False
     seeds_help: bool = True
-    kind: str = ""  # same or different layer shapes on the two sides (engine.judge.kind_of)
+    pool: tuple[str, int] = ("", 0)  # layer shapes alike or not, and run length (engine.judge.pool_of)
 
     @property
     def settled(self) -> bool:
@@ -139,7 +139,7 @@ def _claim(exp: Experiment, effect: Effect, groups: dict, noise: Spreads) -> Cla
         est = difference_estimate(effect, ref, abl, noise)
         claim.sd, claim.images, claim.dof = est.sd, est.images, est.dof
         claim.own_spread = est.source == "paired"
-        claim.kind = kind_of(ref[0].config, abl[0].config)
+        claim.pool = pool_of(ref[0].config, abl[0].config)
     return claim
 
 
@@ -264,11 +264,11 @@ def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: in
         state = "settled" if c.settled else ("open" if c.seeds_help else "more seeds cannot settle it")
         lines.append(f"  {c.experiment:<20} {c.effect.label[:58]:<58} {c.pairs:>5}  {paper:>6}  "
                      f"{_interval(c.row):<26} {c.row['verdict']} ({state})")
-    spreads = {(EXPERIMENTS[c.experiment].family, c.effect.metric, c.kind): (c.sd, c.dof) for c in now if c.own_spread}
+    spreads = {(EXPERIMENTS[c.experiment].family, c.effect.metric, *c.pool): (c.sd, c.dof) for c in now if c.own_spread}
     if spreads:
-        lines += ["", "Spread of one paired difference between seeds, pooled over the claims of a kind:"]
-        lines += [f"  {family}, {metric}, {kind}: {sd:.2f} points on {dof:g} degrees of freedom"
-                  for (family, metric, kind), (sd, dof) in sorted(spreads.items())]
+        lines += ["", "Spread of one paired difference between seeds, pooled over the claims of a kind and run length:"]
+        lines += [f"  {family}, {metric}, {kind}, {epochs} epochs: {sd:.2f} points on {dof:g} degrees of freedom"
+                  for (family, metric, kind, epochs), (sd, dof) in sorted(spreads.items())]
     total = sum(r.minutes for r in queued)
     lines += ["", f"Queue: {len(queued)} runs, about {total:.0f} minutes ({total / 60:.1f} hours) on the machine "
                   "that recorded this profile; a claim's start first, then the most narrowing per minute:"]

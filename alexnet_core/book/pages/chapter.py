@@ -84,7 +84,7 @@ class Chapter:
         """The spreads the verdicts of ``family`` use in the profile this chapter shows
         (:func:`judge.seed_noise`): per metric, how far one run moves between seeds, pooled over every
         configuration recorded under several seeds, and (``.paired``) how far a paired difference moves,
-        pooled over the family's claims of each kind."""
+        pooled over the family's claims of each kind and run length."""
         if self.smoke:
             return {}
         if family not in self._noise:  # every record of the family is read: once per chapter, not per call
@@ -142,7 +142,7 @@ VARIANT_TABLE_CAPTION = ("± : the standard error of the mean over this variant'
                          "judged by another error: that of the paired differences, pooled over claims.")
 #: Every chapter's effect table says what its ± is, and defines the one column a reader could not guess.
 EFFECT_TABLE_CAPTION = ("Ours: the mean over seeds of the paired differences ± the standard error the verdict uses "
-                        "(the spread of paired differences pooled over the family's claims of this kind, with the "
+                        "(the spread of paired differences pooled over the family's claims of this kind and run length, with the "
                         "validation images' own error; a claim marked unpaired uses the spread of single runs instead). Epochs at chance: the first epochs in which a run's "
                         "validation error stayed within three points of chance (mean over its runs, with the "
                         "paper's design / without it).")

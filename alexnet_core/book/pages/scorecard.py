@@ -166,18 +166,22 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
 
 
 def paired_text(noise: dict) -> str:
-    """The pooled spreads of paired top-1 differences (:class:`judge.Spreads`), by kind, in words."""
+    """The pooled spreads of paired top-1 differences (:class:`judge.Spreads`), by kind and run
+    length, in words."""
     paired = getattr(noise, "paired", {})
-    kinds = [(kind, spread) for kind in (V.SAME, V.DIFFERENT)
-             if (spread := paired.get(("val_top1", kind))) is not None and spread.measured]
-    if not kinds:
+    order = {V.SAME: 0, V.DIFFERENT: 1}
+    pools = sorted(((kind, epochs, spread) for (metric, kind, epochs), spread in paired.items()
+                    if metric == "val_top1" and spread.measured), key=lambda p: (p[1], order.get(p[0], 2)))
+    if not pools:
         return ("No claim here has two seeds of both its networks yet, so no spread of paired differences is "
                 "measured; the unpaired spread stands in, and the validation images' own error is added to it.")
     shapes = {V.SAME: "the same parameter shapes", V.DIFFERENT: "different parameter shapes"}
-    said = "; ".join(f"{spread.sd:.1f} points between networks with {shapes[kind]} ({spread.configs} claim"
-                     f"{'s' * (spread.configs != 1)}, {spread.dof} degrees of freedom)" for kind, spread in kinds)
+    said = "; ".join(f"{spread.sd:.1f} points between {epochs}-epoch networks with {shapes[kind]} ({spread.configs} "
+                     f"claim{'s' * (spread.configs != 1)}, {spread.dof} degrees of freedom)"
+                     for kind, epochs, spread in pools)
     return (f"Paired by seed, the top-1 differences themselves move by a standard deviation of {said}; a "
-            "paired verdict is judged by the spread of its own kind, with the validation images' own error added.")
+            "paired verdict is judged by the spread of its own kind and run length, with the validation images' "
+            "own error added.")
 
 
 def seed_spread(ch: Chapter, records_of: Callable[[str, str], list] = family_records) -> str:
