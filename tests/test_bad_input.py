@@ -603,7 +603,7 @@ def test_a_damaged_cache_file_is_named_with_its_fix(tmp_path, monkeypatch, damag
     cache = tmp_path / "cache"
     monkeypatch.setenv("ALEXNET_CACHE", str(cache))
     D.load(str(root), "train", size=32)
-    victim = next(cache.glob(f"*.images.npy" if damage == "npy" else "*[0-9a-f].json"))
+    victim = next(cache.glob("*.images.npy" if damage == "npy" else "*[0-9a-f].json"))
     victim.write_bytes(victim.read_bytes()[: len(victim.read_bytes()) // 2])
     with pytest.raises(D.DataError, match=f"{victim.name} is damaged.*delete .*ALEXNET_CACHE"):
         D.load(str(root), "train", size=32)

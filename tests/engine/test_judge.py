@@ -10,7 +10,6 @@ import torch
 from alexnet_core.book.engine import measures as A
 from alexnet_core.book.engine import judge as V
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect
-from alexnet_core.book.engine.records import Record
 from alexnet_core.book.engine.student import incomplete_beta, t_cdf, t_quantile, two_sided
 from alexnet_core.evaluate import pack_hits
 from conftest import learned_run as run
