@@ -38,7 +38,7 @@ from alexnet_core.data import synthetic_image_set  # noqa: E402
 from alexnet_core.files import atomic_write_json  # noqa: E402
 from alexnet_core.hardware import cpu_isa, resolve_precision  # noqa: E402
 from alexnet_core.inputs import augment_config, build_model  # noqa: E402
-from alexnet_core.model import LocalResponseNorm, WithinMapNorm, paper_lrn  # noqa: E402
+from alexnet_core.model import WithinMapNorm, paper_lrn  # noqa: E402
 from alexnet_core.optim import make_optimizer  # noqa: E402
 from alexnet_core.provenance import provenance  # noqa: E402
 from alexnet_core.step import train_step  # noqa: E402
