@@ -54,7 +54,9 @@ def test_without_the_data_a_figure_of_its_images_stands_aside_for_a_note(tmp_pat
                                       metadata=dict(tags=[P.NEEDS_DATA])),
         nbformat.v4.new_markdown_cell("Numbers, recorded.")])
     nbformat.write(notebook, path)
-    P._stand_aside_without_data(path)
+    P._tidy_for_readers(path, with_data=True)
+    assert nbformat.read(path, as_version=4).cells[0].source.startswith("```{glue:figure}")  # with data: kept
+    P._tidy_for_readers(path, with_data=False)
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].source == P.NO_DATA_NOTE and "{ref}`rerun`" in cells[0].source
     assert cells[1].source == "Numbers, recorded."

@@ -106,23 +106,29 @@ def execute_notebook(source: Path, output: Path, parameters: dict, timeout: int 
                                        log_output=False)
         except PapermillExecutionError as err:
             raise ReproduceError(f"{source}: cell {err.exec_count} failed with {err.ename}: {err.evalue}") from None
-        _hide_parameter_cells(executed)
-        if not data_available(parameters.get("data_root")):
-            _stand_aside_without_data(executed)
+        _tidy_for_readers(executed, with_data=data_available(parameters.get("data_root")))
         _copy_atomically(executed, output)
     return time.time() - start
 
 
-def _hide_parameter_cells(path: Path) -> None:
-    """Readers see the banner naming the profile, not the parameter cells papermill wrote."""
+def _tidy_for_readers(path: Path, with_data: bool) -> None:
+    """Rewrite the executed notebook at ``path`` once: :func:`_hide_parameter_cells`, and without
+    the datasets :func:`_stand_aside_without_data`."""
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
+    _hide_parameter_cells(notebook)
+    if not with_data:
+        _stand_aside_without_data(notebook)
+    nbformat.write(notebook, path)
+
+
+def _hide_parameter_cells(notebook) -> None:
+    """Readers see the banner naming the profile, not the parameter cells papermill wrote."""
     for cell in notebook.cells:
         tags = cell.metadata.setdefault("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and "remove-cell" not in tags:
             tags.append("remove-cell")
-    nbformat.write(notebook, path)
 
 
 #: The tag of a notebook's markdown cell that shows the dataset's own images (a figure of them):
@@ -132,16 +138,12 @@ NO_DATA_NOTE = ("*A figure of the dataset's own images stands here when the book
                 "build had none (how to get it: {ref}`rerun`). The repository stores no dataset image.*")
 
 
-def _stand_aside_without_data(path: Path) -> None:
+def _stand_aside_without_data(notebook) -> None:
     """Replace each markdown cell tagged :data:`NEEDS_DATA` by :data:`NO_DATA_NOTE` (a build without
     the datasets: the figure would be a placeholder)."""
-    import nbformat
-
-    notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and NEEDS_DATA in cell.metadata.get("tags", []):
             cell.source = NO_DATA_NOTE
-    nbformat.write(notebook, path)
 
 
 def _copy_atomically(src: Path, dst: Path) -> None:

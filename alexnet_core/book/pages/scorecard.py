@@ -225,9 +225,13 @@ def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_run
     return others
 
 
+def every_recorded_run(name: str, profile: str) -> list:
+    """An experiment's recorded runs in ``profile``, those of superseded recipes included."""
+    return recorded_runs(name, profile, stand_ins=True)
+
+
 def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str], dict] | None = None,
-                        runs_of_profile=recorded_runs,
-                        stand_ins_of=lambda name, profile: recorded_runs(name, profile, stand_ins=True)):
+                        runs_of_profile=recorded_runs, stand_ins_of=every_recorded_run):
     """:func:`other_profile_rows` (the AlexNet claims of sections 3-5 at another size) beside the
     chapter's scorecard ``rows`` as a styled table, or the sentence saying why there is none (the
     smoke profile, or no second profile yet)."""
@@ -243,7 +247,7 @@ def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str],
     return pd.DataFrame(others).style.hide(axis="index")
 
 
-def superseded_elsewhere(source_of, stand_ins_of=lambda name, profile: recorded_runs(name, profile, stand_ins=True)) -> str:
+def superseded_elsewhere(source_of, stand_ins_of=every_recorded_run) -> str:
     """Why another profile's AlexNet runs, listed on the runs page, are not compared here: those
     recorded only under a superseded recipe, counted per profile (empty where there are none)."""
     old: dict[str, set] = {}  # profile -> its superseded runs, each once however many experiments show it
