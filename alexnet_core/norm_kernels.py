@@ -8,20 +8,24 @@ CPU that was a sixth of AlexNet's training step. Here the same arithmetic is com
 layout, where each pixel's channels are contiguous, so the window sum over adjacent maps is a
 short run of loads the compiler keeps in registers:
 
-- forward: ``b = a * d^-beta`` with ``d = k + e``, ``e = alpha * window_sum(a^2)``, float32
-  inside, the input's dtype out; in training it also writes ``e``, which the backward pass keeps
-  with the input instead of summing the window again;
+- forward: ``b = a * d^-beta`` with ``d = k + alpha * window_sum(a^2)``, float32 inside, the
+  input's dtype out; in training it also writes ``scale = d^-beta`` and ``r = d^(-beta-1)``,
+  which the backward pass keeps with the input;
 - backward, in one kernel across channels: ``da = g * scale - 2 alpha beta * a * window_sum(t)``
-  with ``scale = d^-beta`` and ``t = g * scale * a / d`` recomputed at each neighbour from a, g
-  and e, which the window's loads find in cache, so ``t`` never goes to memory.
+  with ``t = g * a * r`` formed at each neighbour from a, g and r, which the window's loads find
+  in cache, so ``t`` never goes to memory.
 
-The kernels are memory-bound, so what goes to memory decides their speed: intermediates a kernel
-writes for the next (``e``, the within-map row sums) are stored in bf16 when the activations are
-bf16. They enter the result only through ``alpha`` beside ``k`` or carry a bf16 activation's own
-precision, so the rounding does not show in a bf16 result (tests compare against float32).
-Measured on the 2-core EPYC (AVX512-BF16, with a training run beside it, interleaved): forward +
-backward 0.51-0.63 of the time of the earlier three kernels with float32 intermediates, which
-summed the window again in the backward pass and kept ``t`` and ``scale`` in float32.
+Keeping ``r`` costs one more tensor written and read, and saves the backward a power and a
+division at each of a window's neighbours: conv1's LRN, forward and backward, took 0.78 of the
+time of the kernels that kept only the window sum (0.41 per column, 0.61 on conv2's output, the
+within-map normalisation unchanged; 2-core EPYC, AVX512-BF16, benchmarks/normalisation.py for the
+recorded rates). So the powers, not the memory, had set these kernels' speed.
+
+The kernels are memory-bound otherwise, so what goes to memory decides their speed: what a
+kernel writes for the next (``scale``, ``r``, the within-map row sums) is stored in bf16 when
+the activations are bf16. Each carries a bf16 activation's own precision, or enters through
+``alpha`` beside ``k``, so the rounding does not show in a bf16 result (tests compare against
+float32).
 
 Why ``torch.compile``: Inductor vectorises these loops over the contiguous channels (AVX-512
 where the CPU has it). The same forward written as a plain C++ extension (OpenMP, ``-O3
@@ -142,8 +146,9 @@ def _wide(x: torch.Tensor) -> torch.Tensor:
 def _kept(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """An intermediate one kernel writes and the next reads, stored in bf16 when the activation
     ``like`` is bf16 (float32 otherwise): the traffic between the kernels halves, and the rounding
-    cannot show in a bf16 result, because the stored sums enter only through ``alpha`` (about
-    1e-4) beside ``k`` and the stored ``d^-beta`` and ``t`` carry a bf16 activation's precision."""
+    cannot show in a bf16 result, because the stored row sums and ``r`` enter only through
+    ``alpha`` (about 1e-4) beside ``k``, and the stored ``d^-beta`` carries a bf16 activation's
+    precision."""
     return x.to(torch.bfloat16) if like.dtype == torch.bfloat16 else x
 
 
@@ -164,34 +169,33 @@ def _forward(a: torch.Tensor, rows: torch.Tensor | None, masks: torch.Tensor | N
 
 
 def _forward_keeping(a: torch.Tensor, rows: torch.Tensor | None, masks: torch.Tensor | None, size: int,
-                     alpha: float, beta: float, k: float, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The forward in training: also ``e = alpha * window_sum(a^2)`` (``d = k + e``), kept for the
-    backward pass, which then reads it instead of summing the window again."""
-    e = _squares_summed(a, rows, size, groups, masks) * alpha
-    return (_wide(a) * _neg_power(e + k, beta)).to(a.dtype), _kept(e, a)
-
-
-def _scale_and_t(a: torch.Tensor, e: torch.Tensor, g: torch.Tensor, beta: float,
-                 k: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """``scale = d^-beta`` and ``t = g * scale * a / d`` from the kept ``e`` (``d = k + e``), wide."""
-    d = _wide(e) + k
+                     alpha: float, beta: float, k: float,
+                     groups: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward in training: also ``scale = d^-beta`` and ``r = d^(-beta-1)``, kept for the
+    backward pass, which then takes no power or division of its own (its window reads ``r`` at
+    each of its neighbours, where a power there would cost ``size`` powers an element)."""
+    d = _squares_summed(a, rows, size, groups, masks) * alpha + k
     scale = _neg_power(d, beta)
-    return scale, _wide(g) * scale * _wide(a) / d
+    return (_wide(a) * scale).to(a.dtype), _kept(scale, a), _kept(scale / d, a)
 
 
-def _backward(a: torch.Tensor, e: torch.Tensor, g: torch.Tensor, t_rows: torch.Tensor | None,
-              masks: torch.Tensor | None, size: int, alpha: float, beta: float, k: float, groups: int) -> torch.Tensor:
-    """``da = g * scale - 2 alpha beta * a * window_sum(t)``: across channels ``t`` is recomputed at
-    each neighbour from a, g and e, which the window's loads find in cache (one pass, no ``t`` in
+def _t(a: torch.Tensor, r: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``t = g * a * d^(-beta-1)`` (``r`` kept by the forward), wide: what the backward's window sums."""
+    return _wide(g) * _wide(a) * _wide(r)
+
+
+def _backward(a: torch.Tensor, scale: torch.Tensor, r: torch.Tensor, g: torch.Tensor, t_rows: torch.Tensor | None,
+              masks: torch.Tensor | None, size: int, alpha: float, beta: float, groups: int) -> torch.Tensor:
+    """``da = g * scale - 2 alpha beta * a * window_sum(t)``: across channels ``t`` is formed at each
+    neighbour from a, g and r, which the window's loads find in cache (one pass, no ``t`` in
     memory); within each map the row sums of ``t`` come from :func:`_t_rows`."""
-    scale, t = _scale_and_t(a, e, g, beta, k)
-    window = _window(_wide(t_rows), size, 0) if groups == 0 else _window(t, size, groups, masks)
-    return (_wide(g) * scale - (2.0 * alpha * beta) * _wide(a) * window).to(g.dtype)
+    window = _window(_wide(t_rows), size, 0) if groups == 0 else _window(_t(a, r, g), size, groups, masks)
+    return (_wide(g) * _wide(scale) - (2.0 * alpha * beta) * _wide(a) * window).to(g.dtype)
 
 
-def _t_rows(a: torch.Tensor, e: torch.Tensor, g: torch.Tensor, size: int, beta: float, k: float) -> torch.Tensor:
+def _t_rows(a: torch.Tensor, r: torch.Tensor, g: torch.Tensor, size: int) -> torch.Tensor:
     """The within-map backward's first half: ``t`` summed along each row of each map."""
-    return _kept(_row_sums(_scale_and_t(a, e, g, beta, k)[1], size), a)
+    return _kept(_row_sums(_t(a, r, g), size), a)
 
 
 #: Graphs each kernel may compile: AlexNet's two activation shapes, each at the training and the
@@ -223,23 +227,24 @@ def _nchw(y: torch.Tensor) -> torch.Tensor:
 
 
 def _normalised(a: torch.Tensor, size: int, alpha: float, beta: float, k: float, groups: int,
-                keep: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                keep: bool) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """The forward, N x H x W x C, through the kernels (for the within-map window a row-sum kernel
-    first); with ``keep`` also the window term ``e`` the backward pass reads."""
+    first); with ``keep`` also ``scale`` and ``r``, which the backward pass reads."""
     rows = _compiled("square_rows")(a, size) if groups == 0 else None
     masks = column_masks(a.shape[-1], groups, size).to(a.device) if groups > 1 else None
     if keep:
-        return _compiled("forward_keeping")(a, rows, masks, size, alpha, beta, k, groups)
-    return _compiled("forward")(a, rows, masks, size, alpha, beta, k, groups), None
+        b, *kept = _compiled("forward_keeping")(a, rows, masks, size, alpha, beta, k, groups)
+        return b, tuple(kept)
+    return _compiled("forward")(a, rows, masks, size, alpha, beta, k, groups), ()
 
 
-def _input_gradient(a: torch.Tensor, e: torch.Tensor, g: torch.Tensor, size: int, alpha: float, beta: float,
-                    k: float, groups: int) -> torch.Tensor:
-    """The input gradient, N x H x W x C, from the kept ``e``: one kernel across channels, two
-    within each map (the row sums of ``t``, then the rest)."""
+def _input_gradient(a: torch.Tensor, scale: torch.Tensor, r: torch.Tensor, g: torch.Tensor, size: int,
+                    alpha: float, beta: float, groups: int) -> torch.Tensor:
+    """The input gradient, N x H x W x C, from the kept ``scale`` and ``r``: one kernel across
+    channels, two within each map (the row sums of ``t``, then the rest)."""
     masks = column_masks(a.shape[-1], groups, size).to(a.device) if groups > 1 else None
-    t_rows = _compiled("t_rows")(a, e, g, size, beta, k) if groups == 0 else None
-    return _compiled("backward")(a, e, g, t_rows, masks, size, alpha, beta, k, groups)
+    t_rows = _compiled("t_rows")(a, r, g, size) if groups == 0 else None
+    return _compiled("backward")(a, scale, r, g, t_rows, masks, size, alpha, beta, groups)
 
 
 class CompiledLRN(torch.autograd.Function):
@@ -249,17 +254,17 @@ class CompiledLRN(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, size, alpha, beta, k, groups=1):
         keep = ctx.needs_input_grad[0]
-        b, e = _normalised(_nhwc(a.detach()), size, alpha, beta, k, groups, keep)
+        b, kept = _normalised(_nhwc(a.detach()), size, alpha, beta, k, groups, keep)
         if keep:
-            ctx.save_for_backward(a, e)
+            ctx.save_for_backward(a, *kept)
         ctx.constants = (size, alpha, beta, k, groups)
         return _nchw(b)
 
     @staticmethod
     def backward(ctx, grad):
-        a, e = ctx.saved_tensors
+        a, scale, r = ctx.saved_tensors
         size, alpha, beta, k, groups = ctx.constants
-        da = _input_gradient(_nhwc(a.detach()), e, _nhwc(grad.to(a.dtype)), size, alpha, beta, k, groups)
+        da = _input_gradient(_nhwc(a.detach()), scale, r, _nhwc(grad.to(a.dtype)), size, alpha, beta, groups)
         return _nchw(da), None, None, None, None, None
 
 
