@@ -65,14 +65,17 @@ def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_pat
             dict(section="4.1", claim="PCA (points)", word="reproduced"),
             dict(section="4.2", claim="Dropout (points)", word="underpowered"),
             dict(section="3.4", claim="Pooling (points)", word="within noise"),
-            dict(section="5", claim="Bias (points)", word="not measured yet")]
+            dict(section="5", claim="Bias (points)", word="not measured yet"),
+            dict(section="7", claim="Depth (points)", word="reproduced", stand_in=True)]
     text = S.headline(rows, setting="**Setting.** here")
     lines = text.splitlines()
-    assert lines[0] == "**Setting.** here" and len(lines) == 6
-    assert lines[1] == "- **Holds** (1 of 6 claims): PCA (§4.1)."
+    assert lines[0] == "**Setting.** here" and len(lines) == 9
+    assert lines[1] == "- **Holds** (1 of 7 claims): PCA (§4.1)."  # not Depth: its verdict rests on stand-ins
     assert "ReLU's speed-up (§3.1)" in lines[2] and "Pooling (§3.4)" in lines[3] and "LRN (§3.3)" in lines[4]
-    assert lines[5].startswith("- **These runs cannot tell yet** (2: 1 underpowered, 1 awaiting their runs)")
-    assert "{doc}`the scorecard <generated/scorecard>`" in lines[5]
+    assert lines[5] == "- **These runs cannot tell yet** (2: 1 underpowered, 1 awaiting their runs)."
+    assert lines[6].startswith("- **Not judged here yet** (1): ") and lines[6].endswith(": Depth (§7).")
+    assert "{doc}`the scorecard <generated/scorecard>`" in lines[8]
+    assert "Not judged here yet" not in S.headline(rows[:-1])
     assert "no claim beyond the seed noise" in S.headline(rows[:1])
     assert "smoke {term}`profile` draws no verdicts" in S.headline(rows, smoke=True)
     path = S.write_headline(rows, False, tmp_path)
@@ -88,10 +91,13 @@ def test_the_setting_line_names_datasets_epochs_seeds_and_the_machine():
     for r, prov in zip(records, (epyc | dict(seed=0), epyc | dict(seed=1), dict(device="H100", seed=0))):
         r.provenance.update(prov)
     line = S.setting_line(records + records[:1], rows)  # a reference shown twice counts once
-    assert line.startswith("**Setting.** AlexNet on Imagenette (10 of ImageNet's classes) for 8/24 epochs and "
-                           "the paper's small nets on CIFAR-10 for 40 epochs")
+    assert line.startswith("**Setting.** AlexNet on Imagenette (10 of ImageNet's classes) for 8 epochs and "
+                           "the paper's small nets on CIFAR-10 for 40 epochs")  # no 24-epoch run yet: not said
+    rows[1]["runs per side"] = 2
+    assert "for 8/24 epochs" in S.setting_line(records, rows)
     assert "1-3 seeds per side so far" in line
-    assert line.endswith("trained on AMD EPYC (2 logical cores, 2 threads), AVX512-BF16 (2 of 3 runs).")
+    assert line.endswith("trained on AMD EPYC (2 logical cores, 2 threads), AVX512-BF16 (2 of the 3 runs behind "
+                         "these verdicts).")
 
 
 def test_other_profiles_rows_only_where_both_sides_are_recorded():

@@ -58,7 +58,8 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
                          "authors' run": authors_cell(r["claim"]), "ours": T.format_ours(r),
                          "runs per side": r["runs"], "setting": setting, T.LATE_START: T.late_start(eff, groups),
                          "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
-                         RECIPE: recipe_cell(exp, groups, eff), "metric": eff.metric, "effect": r["ours"],
+                         RECIPE: recipe_cell(exp, groups, eff), STAND_IN: stands_in(groups, eff),
+                         "metric": eff.metric, "effect": r["ours"],
                          "low": r.get("low"), "high": r.get("high"), "paper_effect": r["paper"]})
     return rows
 
@@ -112,6 +113,15 @@ def _scorecard_row(row: dict) -> str:
 
 
 RECIPE = "AlexNet recipe of the runs"
+
+
+#: A scorecard row's key: True where the verdict rests on runs of a superseded recipe standing in.
+STAND_IN = "stand_in"
+
+
+def stands_in(groups: dict[str, list], effect) -> bool:
+    """Whether any run behind ``effect`` was recorded under a superseded recipe (a stand-in)."""
+    return any(r.superseded for r in groups.get(effect.reference, []) + groups.get(effect.ablated, []))
 
 
 def recipe_cell(experiment: Experiment, groups: dict[str, list[dict]], effect) -> str:
@@ -290,6 +300,8 @@ def setting_line(records: list, rows: list[dict]) -> str:
     (the machine that trained most of them)."""
     settings = {}
     for row in rows:
+        if not row["runs per side"]:
+            continue  # no run yet: its setting is a plan, not where a verdict comes from
         dataset, model, epochs = row["setting"].split(" (")[0].split(", ")
         settings.setdefault((dataset, model == "alexnet"), set()).add(int(epochs.split()[0].split("-")[0]))
     parts = []
@@ -310,7 +322,8 @@ def setting_line(records: list, rows: list[dict]) -> str:
     if machines:
         (machine, count), = machines.most_common(1)
         others = len(machines) - 1
-        trained = f"; trained on {machine}" + (f" ({count} of {sum(machines.values())} runs)" if others else "")
+        trained = f"; trained on {machine}" + (f" ({count} of the {sum(machines.values())} runs behind these verdicts)"
+                                               if others else "")
     return (f"**Setting.** {' and '.join(parts)}, against the paper's roughly 90 epochs on ImageNet's 1000 "
             f"classes; {seeds} seeds per side so far{trained}.")
 
@@ -332,11 +345,14 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
     if smoke:
         return f"The smoke {{term}}`profile` draws no verdicts; build the book from recorded runs to see {link}.\n"
 
+    current = [r for r in rows if not r.get(STAND_IN)]
+    stand_ins = [r for r in rows if r.get(STAND_IN)]
+
     def words(*starts: str) -> list[dict]:
-        return [r for r in rows if r["word"].startswith(starts)]
+        return [r for r in current if r["word"].startswith(starts)]
     held, direction, none_, failed = (words("reproduced"), words("direction only"), words("within noise"),
                                       words("not reproduced"))
-    open_ = [r for r in rows if r not in held + direction + none_ + failed]
+    open_ = [r for r in current if r not in held + direction + none_ + failed]
     why = open_reasons(open_)
     lines = [setting] * bool(setting) + [
         f"- **Holds** ({len(held)} of {len(rows)} claims): " + (_claims(held) if held else "no claim yet") + ".",
@@ -346,8 +362,12 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
         + (_claims(none_) if none_ else "none") + ".",
         f"- **Goes the other way** ({len(failed)}): "
         + (_claims(failed) if failed else "no claim beyond the seed noise") + ".",
-        f"- **These runs cannot tell yet** ({len(open_)}{': ' + why if why else ''}). Every verdict with its "
-        f"caveat: {link}."]
+        f"- **These runs cannot tell yet** ({len(open_)}{': ' + why if why else ''})."]
+    if stand_ins:
+        lines.append(f"- **Not judged here yet** ({len(stand_ins)}): their chapters still show runs of an earlier "
+                     "recipe, {term}`standing in <stand-in>` until they are recorded again under the book's: "
+                     + _claims(stand_ins) + ".")
+    lines.append(f"\nEvery verdict with its caveat: {link}.")
     return "\n".join(lines) + "\n"
 
 
