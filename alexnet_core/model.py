@@ -371,7 +371,9 @@ def initialise(model: nn.Module, scheme: str, bias_one: tuple[str, ...] = PAPER_
 
 
 class CifarNet(nn.Module):
-    """The four-layer CIFAR-10 net of Figure 1 and section 3.3's 13% -> 11% claim.
+    """The four-layer CIFAR-10 net of Figure 1 (section 3.1), and the book's own second test of
+    section 3.3's LRN claim; the claim's 13% -> 11% pair itself is the conv-local net
+    (:class:`alexnet_core.convlocal.ConvLocalNet`).
 
     Follows cuda-convnet's ``layers-18pct.cfg`` (the net published with the code the paper
     used): three 5x5 convolutions of 32, 32 and 64 kernels, padding 2, each followed by

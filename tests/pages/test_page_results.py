@@ -152,3 +152,14 @@ def test_kernel_smoothness_is_near_0_for_random_weights_and_high_for_smooth_ones
     ramp = torch.linspace(-1, 1, 11)
     edges = (ramp[None, :] + 0.1 * ramp[:, None]).expand(96, 3, 11, 11) * torch.randn(96, 3, 1, 1)
     assert kernel_smoothness(edges) > 0.8
+
+
+def test_the_column_split_is_said_against_what_random_weights_give():
+    import torch
+    from alexnet_core.book.engine.artifacts import colour_specificity
+    assert "column 1's are the more colour-agnostic" in R.column_split_text(arrays())  # 0.1 against 0.5
+    random = colour_specificity(torch.randn(96, 3, 11, 11, generator=torch.Generator().manual_seed(0))).tolist()
+    text = R.column_split_text({"colour_specificity": random})
+    assert text.startswith("Figure 3's split between the columns does not show here") and "random weights" in text
+    flat = {"colour_specificity": [0.2] * 96}
+    assert "does not show" in R.column_split_text(flat) and "random" not in R.column_split_text(flat)

@@ -282,7 +282,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "normalization and 11% with normalization.",
         "cifar", {"lrn": dict(lrn=True), "no-lrn": dict(lrn=False)},
         paper=dict(without=13.0, with_=11.0, effect_top1=-2.0),
-        effects=(Effect("LRN on CIFAR-10: test error (points)", "lrn", "no-lrn", "val_top1", -2.0),)),
+        effects=(Effect("LRN on CIFAR-10, the book's Figure 1 net (layers-18pct): test error (points)", "lrn", "no-lrn",
+                        "val_top1", -2.0),)),
     Experiment(
         "lrn_convlocal", "Local response normalisation on CIFAR-10: the conv-local pair, the 11% file's r540 draft",
         "3.3", SECTION_33_CIFAR_CLAIM,

@@ -125,6 +125,26 @@ def column_specificity(arrays: dict, column: int) -> str:
     return f"{part.mean():.3f}"
 
 
+#: The colour specificity of a kernel of independent random weights, in expectation: removing
+#: the mean of three independent channels leaves 2/3 of their energy.
+RANDOM_SPECIFICITY = 2 / 3
+
+
+def column_split_text(arrays: dict) -> str:
+    """Whether the kernels show Figure 3's split (section 6.1: one column's kernels largely
+    colour-agnostic, the other's colour-specific), in words, against what random weights give."""
+    spec = np.array(arrays["colour_specificity"])
+    one, two = spec[:COLUMN_1_KERNELS].mean(), spec[COLUMN_1_KERNELS:].mean()
+    said = f"column 1's kernels average {one:.2f} and column 2's {two:.2f}"
+    if abs(one - two) < 0.1:
+        near = all(abs(c - RANDOM_SPECIFICITY) < 0.1 for c in (one, two))
+        return (f"Figure 3's split between the columns does not show here: {said}"
+                + (f", both near the {RANDOM_SPECIFICITY:.2f} of random weights" if near else "") + ".")
+    agnostic = 1 if one < two else 2
+    return (f"A split like Figure 3's shows: {said}, so column {agnostic}'s are the more colour-agnostic "
+            "(in the paper either column can take either role).")
+
+
 @dataclass
 class Figure4:
     """The paper's Figure 4 as the page shows it: how the queries were chosen, its two halves
