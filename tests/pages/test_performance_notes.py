@@ -27,6 +27,8 @@ def test_cpu_notes_compare_the_fastest_with_fp32_eager_and_name_what_is_missing(
     assert "1.36x as fast, so LRN costs 27%" in notes["cpu_lrn_note"]
     assert "from 60.0 to 66.0 images/s (1.10x)" in notes["cpu_allocator_note"]
     assert "50.0 images/s against 60.0 eager (0.83x)" in notes["cpu_compile_note"]
+    assert "does not help" in notes["cpu_compile_note"] and " helps " in P.compile_note(60.0, 70.0)
+    assert "was not measured in this run" in P.compile_note(60.0, None)
     assert "at 75% of the matmul ceiling" in notes["cpu_bound_note"]
     assert "this run does not settle" in notes["cpu_isolation_note"]
     assert "has not been benchmarked yet" in notes["cpu_emulated_note"]

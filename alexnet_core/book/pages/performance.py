@@ -258,6 +258,17 @@ def emulated_note(emulated: CpuBenchmarks | None) -> str:
                    f"on such a CPU no setting can give a threefold speed-up.")
 
 
+def compile_note(eager: float | None, compiled: float | None) -> str:
+    """Whether ``torch.compile`` of the whole model helped on this CPU (images/s of the fastest
+    compiled and eager rows of one run), in a sentence."""
+    if not (eager and compiled):
+        return ("`torch.compile` of the whole model was not measured in this run (`make bench-cpu` "
+                "measures it).")
+    verdict = "does not help" if compiled <= eager else "helps"
+    return (f"`torch.compile` of the whole model (the inductor backend) {verdict} on this CPU: the fastest "
+            f"compiled variant trains {compiled:.1f} images/s against {eager:.1f} eager ({compiled / eager:.2f}x).")
+
+
 def cpu_notes(native: CpuBenchmarks | None, emulated: CpuBenchmarks | None) -> dict[str, str]:
     """The sentences the page glues about the CPUs, by glue name."""
     cpu = NativeCpu(native)
@@ -274,9 +285,7 @@ def cpu_notes(native: CpuBenchmarks | None, emulated: CpuBenchmarks | None) -> d
         "cpu_allocator_note": ("has not been measured here yet" if alex_pair is None else
                                f"raises bf16 + channels_last training from {alex_pair[0]:.1f} to {alex_pair[1]:.1f} "
                                f"images/s ({alex_pair[1] / alex_pair[0]:.2f}x) in the same run"),
-        "cpu_compile_note": ("not measured" if not (eager and compiled) else
-                             f"the fastest compiled variant trains {compiled:.1f} images/s against {eager:.1f} eager "
-                             f"({compiled / eager:.2f}x)"),
+        "cpu_compile_note": compile_note(eager, compiled),
         "cpu_bound_note": bound_note(cpu),
         "cpu_isolation_note": isolation_note(cpu),
         "cpu_emulated_note": emulated_note(emulated),
