@@ -81,9 +81,10 @@ PROFILES: dict[str, Profile] = {
         alexnet=_ALEXNET | dict(limit_train=64, limit_val=32, epochs=1, batch_size=32, decode_subset=True),
         seeds=(0,), cifar_seeds=(0,), keep_checkpoints=False),
     "cpu": Profile(
-        "cpu", "the recorded results for a 2-core CPU machine; each run under about 50 minutes",
-        "AlexNet runs 15-45 minutes each on 2 CPU cores, CIFAR-10 runs 6-25; the plan of seeds (python -m "
-        "alexnet_core plan) says how long its queue takes",
+        "cpu", "the recorded results for a 2-core CPU machine; 8-epoch AlexNet runs of 10-25 minutes",
+        "AlexNet's 8-epoch runs 10-25 minutes each on 2 CPU cores (up to 40 with other work beside them), its "
+        "24-epoch runs three times that, CIFAR-10 runs 2-25; the plan of seeds (python -m alexnet_core plan) says "
+        "how long its queue takes",
         cifar=_CIFAR | dict(epochs=30),
         alexnet=_ALEXNET | dict(epochs=8, patience=2, drop_by=6),
         seeds=(0,), cifar_seeds=(0, 1, 2), seed_cap=6),
