@@ -75,4 +75,6 @@ def test_the_normalisation_rows_say_where_and_divide_rows_of_one_run(tmp_path):
     [loaded] = normalisation_results(tmp_path)
     alone, steps, where = normalisation_tables(loaded)
     assert alone[0]["compiled, of copy rate"] == "8%" and steps[0]["compiled, of no LRN"] == "95%"
+    assert alone[0]["eager (ms)"] == "200.0" and alone[0]["speed-up (x)"] == "2.00"  # not pandas' 200.000000
+    assert steps[0]["LRN compiled (img/s)"] == "95.0"
     assert "AVX512-BF16" in where and "2026-12-07" in where and "90% of the step's 100.0" in where

@@ -478,11 +478,12 @@ def normalisation_tables(result: dict) -> tuple[list[dict], list[dict], str]:
     """The rows of one normalisation benchmark: each normalisation alone (eager against the
     compiled kernels, as time and as a share of the machine's copy rate), AlexNet's step with
     and without them per recipe, and a sentence on where and when, with the trainer's epoch rate."""
-    alone = [{"normalisation": r["normalisation"], "eager (ms)": r["eager_ms"], "compiled (ms)": r["compiled_ms"],
-              "speed-up (x)": r["speedup"], "eager, of copy rate": f"{r['eager_of_copy_rate']:.0%}",
+    alone = [{"normalisation": r["normalisation"], "eager (ms)": f"{r['eager_ms']:.1f}",
+              "compiled (ms)": f"{r['compiled_ms']:.1f}", "speed-up (x)": f"{r['speedup']:.2f}", "eager, of copy rate": f"{r['eager_of_copy_rate']:.0%}",
               "compiled, of copy rate": f"{r['compiled_of_copy_rate']:.0%}"} for r in result["normalisations"]]
-    steps = [{"recipe": r["recipe"], "no LRN (img/s)": r["no_lrn_images_per_s"],
-              "LRN eager (img/s)": r["lrn_eager_images_per_s"], "LRN compiled (img/s)": r["lrn_compiled_images_per_s"],
+    steps = [{"recipe": r["recipe"], "no LRN (img/s)": f"{r['no_lrn_images_per_s']:.1f}",
+              "LRN eager (img/s)": f"{r['lrn_eager_images_per_s']:.1f}",
+              "LRN compiled (img/s)": f"{r['lrn_compiled_images_per_s']:.1f}",
               "eager, of no LRN": f"{r['eager_of_no_lrn']:.0%}", "compiled, of no LRN": f"{r['compiled_of_no_lrn']:.0%}"}
              for r in result["steps"]]
     prov, trainer = result["provenance"], result["trainer"]
