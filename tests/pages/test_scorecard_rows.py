@@ -76,6 +76,9 @@ def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_pat
     assert lines[6].startswith("- **Not judged here yet** (1): ") and lines[6].endswith(": Depth (§7).")
     assert "{doc}`the scorecard <generated/scorecard>`" in lines[8]
     assert "Not judged here yet" not in S.headline(rows[:-1])
+    draft = [dict(section="3.3", claim="LRN, the conv-local pair (r540 draft): error (points)", word="reproduced")]
+    assert "the conv-local pair ({term}`r540 draft`)" in S.headline(draft)  # linked: used above the glossary
+    assert all(f"\n{term}\n" in (S.REPO_ROOT / "book" / "intro.md").read_text() for term in S.GLOSSARY_TERMS_IN_CLAIMS)
     assert "no claim beyond the seed noise" in S.headline(rows[:1])
     assert "smoke {term}`profile` draws no verdicts" in S.headline(rows, smoke=True)
     path = S.write_headline(rows, False, tmp_path)

@@ -289,8 +289,15 @@ def show_other_profiles(rows: list[dict], ch: Chapter) -> None:
 HEADLINE_FILE = "headline.md"  # under book/generated/, included by the introduction
 
 
+#: Glossary terms (book/intro.md) that claims' names use: the first screen, above the glossary,
+#: links them to it.
+GLOSSARY_TERMS_IN_CLAIMS = ("r540 draft",)
+
+
 def _claims(rows: list[dict]) -> str:
     names = [row["claim"].removesuffix(" (points)").removesuffix(" (x)") for row in rows]
+    for term in GLOSSARY_TERMS_IN_CLAIMS:
+        names = [name.replace(term, f"{{term}}`{term}`") for name in names]
     return "; ".join(f"{name} (§{row['section']})" for name, row in zip(names, rows))
 
 
