@@ -88,7 +88,7 @@ def test_recipes_text_counts_the_book_recipe_and_names_the_other_rates_and_recip
     assert two_off.endswith(", except 2 at lr 0.001, 0.01, which test that rate)")
     mixed = L.recipes_text([run("a"), run("b", superseded="coded, before December"), run("c", recipe=None)])
     assert mixed.startswith("1 of the 3 distinct")
-    assert mixed.endswith("; the other 2, trained under coded, before December or recipe printed, "
+    assert mixed.endswith("; the other 2, trained under 2 earlier recipes (the scorecard names each row's), "
                           "stand in until they are retrained")
 
 

@@ -155,7 +155,10 @@ def under_book_recipe(run: Record) -> bool:
 
 
 def _older_recipes(standing_in: list[Record]) -> str:
-    return " or ".join(sorted({r.superseded or f"recipe {r.config.get('recipe', 'printed')}" for r in standing_in}))
+    """The earlier recipe the stand-ins trained under, or how many there were (the scorecard's
+    details and the runs page name each run's; a list of them all read as one long clause)."""
+    recipes = sorted({r.superseded or f"recipe {r.config.get('recipe', 'printed')}" for r in standing_in})
+    return recipes[0] if len(recipes) == 1 else f"{len(recipes)} earlier recipes (the scorecard names each row's)"
 
 
 def recipes_text(runs: list[Record]) -> str:
