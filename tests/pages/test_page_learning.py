@@ -138,3 +138,13 @@ def test_study_figure_draws_the_study_or_says_how_to_measure_it():
     note = L.study_figure(None)
     texts = [t.get_text() for t in note.findobj(Text)]
     assert "not measured yet: python -m alexnet_core recipe-start --profile cpu" in texts
+
+
+def test_an_experiment_whose_runs_stand_in_says_so_above_its_results():
+    from alexnet_core.book.pages.chapter import stand_in_text
+    assert stand_in_text("Depth", [run("a"), run("b")]) == ""
+    text = stand_in_text("Depth", [run("a"), run("b", superseded="coded, inverted dropout"),
+                                   run("c", superseded="coded, inverted dropout")])
+    assert text.startswith("2 of the 3 runs of <em>Depth</em> were recorded under an earlier recipe "
+                           "(coded, inverted dropout)")
+    assert 'href="../intro.html#term-stand-in"' in text and "reference differs" in text

@@ -163,3 +163,12 @@ def test_the_column_split_is_said_against_what_random_weights_give():
     assert text.startswith("Figure 3's split between the columns does not show here") and "random weights" in text
     flat = {"colour_specificity": [0.2] * 96}
     assert "does not show" in R.column_split_text(flat) and "random" not in R.column_split_text(flat)
+
+
+def test_the_error_table_shows_the_books_reference_runs_not_stand_ins():
+    def lrn_run(variant, seed, superseded=None):
+        return Record.from_dict(dict(config=dict(dataset="imagenette"), history=[], metrics=dict(val_top1=30.0),
+                                     provenance=dict(variant=variant, seed=seed)),
+                                found=Found(experiment="lrn_alexnet", run=f"{variant}-s{seed}", superseded=superseded))
+    runs = [lrn_run("lrn", 0), lrn_run("lrn", 1), lrn_run("no-lrn", 0), lrn_run("lrn", 2, superseded="coded, old")]
+    assert [r.found.run for r in R.reference_runs(runs)] == ["lrn-s0", "lrn-s1"]

@@ -67,6 +67,7 @@ class Chapter:
 
         experiment = get_experiment(name)
         records = self.runs(name)
+        self.note_stand_ins(name, records)
         groups = A.by_variant(records)
         expected = len(book_runs(name, self.source(name)))
         if figure:
@@ -79,6 +80,12 @@ class Chapter:
             _glue(f"{name}_effect_{i}", row["ours"])
             _glue(f"{name}_verdict_{i}", row["verdict"])
         return Ablation(experiment, records, groups, effects)
+
+    def note_stand_ins(self, name: str, records: list) -> None:
+        """Above an experiment's results, a note where runs of an earlier recipe stand in
+        (:func:`stand_in_text`); none under the smoke profile."""
+        if not self.smoke:
+            _stand_in_note(get_experiment(name).title, records)
 
     def noise(self, family: str) -> dict:
         """The spreads the verdicts of ``family`` use in the profile this chapter shows
@@ -135,6 +142,30 @@ def _provenance_note(title: str, source: str, profile: str) -> None:
                  f"<p>The runs of <em>{html.escape(title)}</em> come from the <code>{source}</code> profile "
                  f"({html.escape(PROFILES[source].description)}), since the <code>{profile}</code> profile "
                  "does not run this experiment.</p></div>"))
+
+
+def stand_in_text(title: str, records: list) -> str:
+    """The note an experiment's results carry while runs of a superseded recipe stand in for it
+    (empty when every run is the book's recipe's), naming how many and which recipes."""
+    old = [r for r in records if r.superseded]
+    if not old:
+        return ""
+    recipes = "; ".join(sorted({r.superseded for r in old}))
+    return (f"{len(old)} of the {len(records)} runs of <em>{html.escape(title)}</em> were recorded under an earlier "
+            f'recipe ({html.escape(recipes)}) and <a href="{GLOSSARY_LINK}stand-in">stand in</a> until they are '
+            "recorded again under the book's. Its numbers compare runs of that recipe with each other, so its "
+            "reference differs from the one the chapters with runs of the book's recipe show, and the first "
+            "screen does not count its verdicts yet.")
+
+
+def _stand_in_note(title: str, records: list) -> None:
+    """Say on the page, above an experiment's results, that runs of an earlier recipe stand in."""
+    from IPython.display import HTML, display
+
+    text = stand_in_text(title, records)
+    if text:
+        display(HTML(f'<div class="admonition warning"><p class="admonition-title">Runs of an earlier recipe</p>'
+                     f"<p>{text}</p></div>"))
 
 
 #: Every chapter's variant table says what its ± is, since the effect table's differs.

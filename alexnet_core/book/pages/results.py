@@ -13,7 +13,7 @@ import torch
 from alexnet_core.book.engine.artifacts import (kernel_smoothness, load_images, neighbour_same_class, query_rule,
                                                 split_labels)
 from alexnet_core.book.engine.measures import mean_and_se
-from alexnet_core.book.engine.plan import data_available
+from alexnet_core.book.engine.plan import data_available, get_experiment
 from alexnet_core.book.engine.records import Record, load_artifacts, recorded_runs
 from alexnet_core.book.pages.style import PALETTE, SMALLEST_FONT, WIDTH, inches, note_figure
 from alexnet_core.data import class_display_name
@@ -58,6 +58,13 @@ def tenpatch_gain_text(records: list[Record]) -> str:
     if g != g:
         return "not measured"
     return f"{'lowered' if g > 0 else 'raised'} our top-1 error by {abs(g):.2f} points"
+
+
+def reference_runs(records: list[Record]) -> list[Record]:
+    """The book's AlexNet reference among an LRN experiment's ``records``: its reference variant's
+    runs under the book's recipe (no stand-ins), the runs the error table shows."""
+    reference = get_experiment("lrn_alexnet").effects[0].reference
+    return [r for r in records if r.variant == reference and not r.superseded]
 
 
 def runs_count_text(records: list[Record]) -> str:
