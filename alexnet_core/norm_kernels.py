@@ -16,10 +16,11 @@ short run of loads the compiler keeps in registers:
   in cache, so ``t`` never goes to memory.
 
 Keeping ``r`` costs one more tensor written and read, and saves the backward a power and a
-division at each of a window's neighbours: conv1's LRN, forward and backward, took 0.78 of the
-time of the kernels that kept only the window sum (0.41 per column, 0.61 on conv2's output, the
-within-map normalisation unchanged; 2-core EPYC, AVX512-BF16, benchmarks/normalisation.py for the
-recorded rates). So the powers, not the memory, had set these kernels' speed.
+division at each of a window's neighbours: forward and backward took 0.82 of the time of the
+kernels that kept only the window sum on conv1's output (across columns and per column), 0.83 on
+conv2's and 0.86 for the within-map normalisation (2-core EPYC, AVX512-BF16, bf16, batch 128;
+medians of 10 calls each, the two versions interleaved in one process with a training run
+beside; benchmarks/normalisation.py records the rates).
 
 The kernels are memory-bound otherwise, so what goes to memory decides their speed: what a
 kernel writes for the next (``scale``, ``r``, the within-map row sums) is stored in bf16 when
