@@ -43,6 +43,8 @@ def test_the_scorecard_rows_follow_the_papers_sections_and_name_each_nets_model(
     pair = next(row for row in rows if "conv-local pair (r540 draft)" in row["claim"])
     assert "convlocal" in pair["setting"] and pair["word"] == "not measured yet"
     assert pair["caveat"] == f"0 of {len(EXPERIMENTS['lrn_convlocal'].runs('cpu'))} runs recorded"
+    longer = next(row for row in rows if row["claim"] == "LRN on AlexNet after 24 epochs: top-1 error (points)")
+    assert longer["section"] == "3.3"  # beside its 8-epoch claim, not under long_training's section 5
 
 
 def test_the_scorecard_at_a_glance_shows_five_columns_a_badge_and_the_details_behind_the_claim():

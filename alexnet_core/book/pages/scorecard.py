@@ -35,6 +35,12 @@ def setting_of(experiment: Experiment, profile: str) -> str:
     return f"{configs[0].dataset}, {model}, {span} epoch{'s' * (span != '1')} ({prof.name})"
 
 
+def claim_section(experiment: Experiment, effect) -> str:
+    """The paper's section a claim belongs to: its experiment's, or, for a longer run of another
+    experiment's claim (``Effect.longer_run_of``), that experiment's."""
+    return EXPERIMENTS[effect.longer_run_of[0]].section if effect.longer_run_of else experiment.section
+
+
 def section_key(section: str) -> tuple[int, ...]:
     """'3.10' after '3.4': a section number as the tuple of its parts."""
     return tuple(int(part) for part in section.split("."))
@@ -54,14 +60,14 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
         expected = len(book_runs(exp.name, source_of(exp.name)))
         for eff in exp.effects:
             r = V.effect_row(eff, groups, smoke, exp.paper.get("target_train_error", 25.0), noise, expected)
-            rows.append({"section": exp.section, "claim": r["claim"], "paper": paper_cell(r["paper"]),
+            rows.append({"section": claim_section(exp, eff), "claim": r["claim"], "paper": paper_cell(r["paper"]),
                          "authors' run": authors_cell(r["claim"]), "ours": T.format_ours(r),
                          "runs per side": r["runs"], "setting": setting, T.LATE_START: T.late_start(eff, groups),
                          "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
                          RECIPE: recipe_cell(exp, groups, eff), STAND_IN: stands_in(groups, eff),
                          "metric": eff.metric, "effect": r["ours"],
                          "low": r.get("low"), "high": r.get("high"), "paper_effect": r["paper"]})
-    return rows
+    return sorted(rows, key=lambda row: section_key(row["section"]))  # a longer run beside its claim
 
 
 def chapter_scorecard(ch: Chapter) -> list[dict]:
