@@ -310,7 +310,10 @@ def _claims(rows: list[dict]) -> str:
 def setting_line(records: list, rows: list[dict]) -> str:
     """One line on where the verdicts come from, read from the scorecard's ``rows`` (the datasets,
     networks and epochs of their setting cells, the runs per side) and the ``records`` behind them
-    (the machine that trained most of them)."""
+    (the machine that trained most of them); rows and runs of stand-ins, which the first screen
+    does not judge, are left out."""
+    rows = [row for row in rows if not row.get(STAND_IN)]  # not judged on the first screen
+    records = [r for r in records if not r.superseded]
     settings = {}
     for row in rows:
         if not row["runs per side"]:
