@@ -148,3 +148,7 @@ def test_an_experiment_whose_runs_stand_in_says_so_above_its_results():
     assert text.startswith("2 of the 3 runs of <em>Depth</em> were recorded under an earlier recipe "
                            "(coded, inverted dropout)")
     assert 'href="../intro.html#term-stand-in"' in text and "reference differs" in text
+    one = stand_in_text("The final model", [run("a", superseded="old")], judged=False)
+    assert one.startswith("The one run of <em>The final model</em> was recorded") and "stands in</a>" in one
+    assert "first screen" not in one and "that recipe's, not the book's" in one
+    assert stand_in_text("Depth", [run("b", superseded="old"), run("c", superseded="old")]).startswith("All of the 2")

@@ -85,7 +85,8 @@ class Chapter:
         """Above an experiment's results, a note where runs of an earlier recipe stand in
         (:func:`stand_in_text`); none under the smoke profile."""
         if not self.smoke:
-            _stand_in_note(get_experiment(name).title, records)
+            experiment = get_experiment(name)
+            _stand_in_note(experiment.title, records, judged=bool(experiment.effects))
 
     def noise(self, family: str) -> dict:
         """The spreads the verdicts of ``family`` use in the profile this chapter shows
@@ -144,25 +145,29 @@ def _provenance_note(title: str, source: str, profile: str) -> None:
                  "does not run this experiment.</p></div>"))
 
 
-def stand_in_text(title: str, records: list) -> str:
+def stand_in_text(title: str, records: list, judged: bool = True) -> str:
     """The note an experiment's results carry while runs of a superseded recipe stand in for it
-    (empty when every run is the book's recipe's), naming how many and which recipes."""
+    (empty when every run is the book's recipe's), naming how many and which recipes; ``judged``:
+    the experiment has claims, which the first screen does not count meanwhile."""
     old = [r for r in records if r.superseded]
     if not old:
         return ""
     recipes = "; ".join(sorted({r.superseded for r in old}))
-    return (f"{len(old)} of the {len(records)} runs of <em>{html.escape(title)}</em> were recorded under an earlier "
-            f'recipe ({html.escape(recipes)}) and <a href="{GLOSSARY_LINK}stand-in">stand in</a> until they are '
-            "recorded again under the book's. Its numbers compare runs of that recipe with each other, so its "
-            "reference differs from the one the chapters with runs of the book's recipe show, and the first "
-            "screen does not count its verdicts yet.")
+    which = ("The one run" if len(records) == 1 else
+             f"{'All' if len(old) == len(records) else len(old)} of the {len(records)} runs")
+    return (f"{which} of <em>{html.escape(title)}</em> {'was' if len(records) == 1 else 'were'} recorded under "
+            f'an earlier recipe ({html.escape(recipes)}) and <a href="{GLOSSARY_LINK}stand-in">stand'
+            f"{'s' * (len(records) == 1)} in</a> until recorded again under the book's. "
+            + ("Its numbers compare runs of that recipe with each other, so its reference differs from the one "
+               "the chapters with runs of the book's recipe show, and the first screen does not count its "
+               "verdicts yet." if judged else "Its numbers are that recipe's, not the book's."))
 
 
-def _stand_in_note(title: str, records: list) -> None:
+def _stand_in_note(title: str, records: list, judged: bool = True) -> None:
     """Say on the page, above an experiment's results, that runs of an earlier recipe stand in."""
     from IPython.display import HTML, display
 
-    text = stand_in_text(title, records)
+    text = stand_in_text(title, records, judged)
     if text:
         display(HTML(f'<div class="admonition warning"><p class="admonition-title">Runs of an earlier recipe</p>'
                      f"<p>{text}</p></div>"))
