@@ -381,7 +381,7 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
         f"- **These runs cannot tell yet** ({len(open_)}{': ' + why if why else ''})."]
     if stand_ins:
         lines.append(f"- **Not judged here yet** ({len(stand_ins)}): their chapters still show runs of an earlier "
-                     "recipe, {term}`standing in <stand-in>` until they are recorded again under the book's: "
+                     "{term}`recipe`, {term}`standing in <stand-in>` until they are recorded again under the book's: "
                      + _claims(stand_ins) + ".")
     lines.append(f"\nEvery verdict with its caveat: {link}.")
     return "\n".join(lines) + "\n"
