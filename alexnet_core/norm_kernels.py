@@ -1,4 +1,4 @@
-"""Section 3.3's normalisation at memory speed: compiled kernels for the cross-map LRN on a CPU.
+"""Section 3.3's normalisation, compiled: fused kernels for the cross-map LRN on a CPU.
 
 The LRN is memory-bound work on AlexNet's largest activations (conv1's output is 128 x 96 x
 55 x 55). Written in eager PyTorch (:class:`alexnet_core.model._PaperLRN`) it makes a dozen
@@ -22,8 +22,8 @@ conv2's and 0.86 for the within-map normalisation (2-core EPYC, AVX512-BF16, bf1
 medians of 10 calls each, the two versions interleaved in one process with a training run
 beside; benchmarks/normalisation.py records the rates).
 
-The kernels are memory-bound otherwise, so what goes to memory decides their speed: what a
-kernel writes for the next (``scale``, ``r``, the within-map row sums) is stored in bf16 when
+They still run far below the machine's copy rate (benchmarks/normalisation.py; the performance
+page says what bounds them), and what goes to memory is kept small: what a kernel writes for the next (``scale``, ``r``, the within-map row sums) is stored in bf16 when
 the activations are bf16. Each carries a bf16 activation's own precision, or enters through
 ``alpha`` beside ``k``, so the rounding does not show in a bf16 result (tests compare against
 float32).

@@ -74,8 +74,8 @@ def test_bf16_through_the_kernels_agrees_with_float32_within_its_rounding(name):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_evaluation_and_training_forwards_agree(name):
-    """Without gradients the forward skips writing the window term the backward pass keeps: a
-    kernel of its own, which must give the same output."""
+    """Without gradients the forward skips writing the d^-beta and d^(-beta-1) the backward pass
+    keeps: a kernel of its own, which must give the same output."""
     torch.manual_seed(3)
     x = channels_last((torch.randn(SMALL) * 3).relu()).bfloat16()
     module = MODULES[name]()

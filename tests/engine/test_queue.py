@@ -56,7 +56,7 @@ def test_a_settled_claim_gets_no_more_runs_and_an_open_one_grows_to_its_cap(tmp_
     overlap_runs = [r.spec.seed for r in queued if r.spec.experiment == "overlap_pool" and r.spec.variant == "no-overlap"]
     assert lrn_runs and all(r.claims == ("LRN on AlexNet: top-5 error (points)",) for r in lrn_runs)  # top-1 is settled
     text = Q.plan_text("cpu", claims, queued)
-    assert f"alexnet, val_top1, same shapes, {overlap.pool[1]} epochs: {overlap.sd:.2f} points on {overlap.dof:g} degrees of freedom" in text
+    assert f"alexnet, val_top1, same shapes, 8 epochs: {overlap.sd:.2f} points on {overlap.dof:g} degrees of freedom" in text
     assert sorted(overlap_runs) == list(range(3, 10))  # up to overlapping pooling's cap of ten
 
 

@@ -152,3 +152,4 @@ def test_an_experiment_whose_runs_stand_in_says_so_above_its_results():
     assert one.startswith("The one run of <em>The final model</em> was recorded") and "stands in</a>" in one
     assert "first screen" not in one and "that recipe's, not the book's" in one
     assert stand_in_text("Depth", [run("b", superseded="old"), run("c", superseded="old")]).startswith("All of the 2")
+    assert "1 of the 2 runs of <em>Depth</em> was recorded" in stand_in_text("Depth", [run("a"), run("b", superseded="o")])

@@ -72,7 +72,7 @@ def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_pat
     text = S.headline(rows, setting="**Setting.** here")
     lines = text.splitlines()
     assert lines[0] == "**Setting.** here" and len(lines) == 9
-    assert lines[1] == "- **Holds** (1 of 7 claims): PCA (§4.1)."  # not Depth: its verdict rests on stand-ins
+    assert lines[1] == "- **Holds** (1 of the 6 claims judged here): PCA (§4.1)."  # not Depth: it rests on stand-ins
     assert "ReLU's speed-up (§3.1)" in lines[2] and "Pooling (§3.4)" in lines[3] and "LRN (§3.3)" in lines[4]
     assert lines[5] == "- **These runs cannot tell yet** (2: 1 underpowered, 1 awaiting their runs)."
     assert lines[6].startswith("- **Not judged here yet** (1): ") and lines[6].endswith(": Depth (§7).")

@@ -263,7 +263,7 @@ def _shapes(config: dict) -> tuple:
 
 def seed_noise(family: str, profile: str, results_dir: Path | None = None) -> Spreads:
     """The spreads every verdict of ``family`` in ``profile`` uses: per metric an effect is judged
-    on, the unpaired seed spread (:func:`family_noise`), and the paired spreads by kind
+    on, the unpaired seed spread (:func:`family_noise`), and the paired spreads by kind and run length
     (:func:`paired_spreads`) over the family's records grouped by experiment and variant."""
     metrics = {e.metric for exp in EXPERIMENTS.values() for e in exp.effects}
     records = family_records(family, profile, results_dir)
@@ -377,7 +377,7 @@ def paired_estimate(metric: str, pairs: list[tuple], pooled: Noise | None, unpai
         sd, dof, source = pooled.sd, pooled.dof, "paired"
     elif unpaired is not None and unpaired.measured:
         sd, dof, source = math.sqrt(2) * unpaired.sd, unpaired.dof, "seeds"
-        notes.insert(0, "no paired spread of this kind measured: the unpaired seed spread stands in")
+        notes.insert(0, "no paired spread of this kind and run length measured: the unpaired seed spread stands in")
     else:
         sd, dof, source = float("nan"), math.inf, "binomial" if images > 0 else "none"
     seeds = sd ** 2 / n if math.isfinite(sd) else 0.0

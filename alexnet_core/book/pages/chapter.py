@@ -155,9 +155,10 @@ def stand_in_text(title: str, records: list, judged: bool = True) -> str:
     recipes = "; ".join(sorted({r.superseded for r in old}))
     which = ("The one run" if len(records) == 1 else
              f"{'All' if len(old) == len(records) else len(old)} of the {len(records)} runs")
-    return (f"{which} of <em>{html.escape(title)}</em> {'was' if len(records) == 1 else 'were'} recorded under "
+    one = len(old) == 1
+    return (f"{which} of <em>{html.escape(title)}</em> {'was' if one else 'were'} recorded under "
             f'an earlier recipe ({html.escape(recipes)}) and <a href="{GLOSSARY_LINK}stand-in">stand'
-            f"{'s' * (len(records) == 1)} in</a> until recorded again under the book's. "
+            f"{'s' * one} in</a> until recorded again under the book's. "
             + ("Its numbers compare runs of that recipe with each other, so its reference differs from the one "
                "the chapters with runs of the book's recipe show, and the first screen does not count its "
                "verdicts yet." if judged else "Its numbers are that recipe's, not the book's."))

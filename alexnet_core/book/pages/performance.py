@@ -262,10 +262,9 @@ def compile_note(eager: float | None, compiled: float | None) -> str:
     """Whether ``torch.compile`` of the whole model helped on this CPU (images/s of the fastest
     compiled and eager rows of one run), in a sentence."""
     if not (eager and compiled):
-        return ("`torch.compile` of the whole model was not measured in this run (`make bench-cpu` "
-                "measures it).")
+        return "torch.compile of the whole model was not measured in this run (make bench-cpu measures it)."
     verdict = "does not help" if compiled <= eager else "helps"
-    return (f"`torch.compile` of the whole model (the inductor backend) {verdict} on this CPU: the fastest "
+    return (f"torch.compile of the whole model (the inductor backend) {verdict} on this CPU: the fastest "
             f"compiled variant trains {compiled:.1f} images/s against {eager:.1f} eager ({compiled / eager:.2f}x).")
 
 

@@ -67,6 +67,12 @@ def reference_runs(records: list[Record]) -> list[Record]:
     return [r for r in records if r.variant == reference and not r.superseded]
 
 
+def book_reference(source: str, results_dir: Path = RESULTS_DIR) -> list[Record]:
+    """:func:`reference_runs` of the LRN experiment's records in ``source`` under the book's recipe
+    (read, never trained, and never a stand-in)."""
+    return reference_runs(recorded_runs("lrn_alexnet", source, results_dir))
+
+
 def runs_count_text(records: list[Record]) -> str:
     """'1 run', '3 runs'."""
     return f"{len(records)} run" + ("s" if len(records) != 1 else "")

@@ -178,7 +178,7 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
             f"standard deviation of {top1.sd:.1f} points ({top1.dof} degrees of freedom, itself a rough figure)"
             f"{binomial_text}. A difference of two unpaired runs then carries {math.sqrt(2) * top1.sd:.1f} points "
             "of standard error from the seeds alone: the yardstick of a claim whose sides share no seed, and of a "
-            "paired claim whose kind has no paired spread measured. " + paired_text(noise))
+            "paired claim whose kind and run length have no paired spread measured. " + paired_text(noise))
 
 
 def paired_text(noise: dict) -> str:
@@ -371,7 +371,7 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
     open_ = [r for r in current if r not in held + direction + none_ + failed]
     why = open_reasons(open_)
     lines = [setting] * bool(setting) + [
-        f"- **Holds** ({len(held)} of {len(rows)} claims): " + (_claims(held) if held else "no claim yet") + ".",
+        f"- **Holds** ({len(held)} of the {len(current)} claims judged here): " + (_claims(held) if held else "no claim yet") + ".",
         f"- **In the paper's direction, at another size** (off by more than a factor of two; {len(direction)}): "
         + (_claims(direction) if direction else "none") + ".",
         f"- **No {{term}}`effect` shown** (the interval holds 0, and excludes the paper's size where it gives one; {len(none_)}): "
