@@ -172,3 +172,8 @@ def test_the_error_table_shows_the_books_reference_runs_not_stand_ins():
                                 found=Found(experiment="lrn_alexnet", run=f"{variant}-s{seed}", superseded=superseded))
     runs = [lrn_run("lrn", 0), lrn_run("lrn", 1), lrn_run("no-lrn", 0), lrn_run("lrn", 2, superseded="coded, old")]
     assert [r.found.run for r in R.reference_runs(runs)] == ["lrn-s0", "lrn-s1"]
+
+
+def test_the_error_table_falls_back_to_the_final_model_without_reference_runs(tmp_path):
+    final = [run(val_top1=38.0)]
+    assert R.table_runs(final, "cpu", tmp_path) == final  # nothing recorded under tmp_path

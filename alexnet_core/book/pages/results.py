@@ -73,6 +73,12 @@ def book_reference(source: str, results_dir: Path = RESULTS_DIR) -> list[Record]
     return reference_runs(recorded_runs("lrn_alexnet", source, results_dir))
 
 
+def table_runs(final_records: list[Record], source: str, results_dir: Path = RESULTS_DIR) -> list[Record]:
+    """The runs the error table shows: :func:`book_reference` where the book's recipe has them,
+    else the final model's own ``final_records`` (a stand-in, marked where shown)."""
+    return book_reference(source, results_dir) or final_records
+
+
 def runs_count_text(records: list[Record]) -> str:
     """'1 run', '3 runs'."""
     return f"{len(records)} run" + ("s" if len(records) != 1 else "")
