@@ -137,12 +137,17 @@ class Ablation:
 
 def _provenance_note(title: str, source: str, profile: str) -> None:
     """Say on the page, under the banner naming ``profile``, that one experiment's runs come from another."""
+    _admonition("note", f"Runs from the {source} profile",
+                f"The runs of <em>{html.escape(title)}</em> come from the <code>{source}</code> profile "
+                f"({html.escape(PROFILES[source].description)}), since the <code>{profile}</code> profile "
+                "does not run this experiment.")
+
+
+def _admonition(kind: str, title: str, body: str) -> None:
+    """Display a box of the theme's ``kind`` (note, warning) with ``title`` and the HTML ``body``."""
     from IPython.display import HTML, display
 
-    display(HTML(f'<div class="admonition note"><p class="admonition-title">Runs from the {source} profile</p>'
-                 f"<p>The runs of <em>{html.escape(title)}</em> come from the <code>{source}</code> profile "
-                 f"({html.escape(PROFILES[source].description)}), since the <code>{profile}</code> profile "
-                 "does not run this experiment.</p></div>"))
+    display(HTML(f'<div class="admonition {kind}"><p class="admonition-title">{title}</p><p>{body}</p></div>'))
 
 
 def stand_in_text(title: str, records: list, judged: bool = True) -> str:
@@ -166,12 +171,9 @@ def stand_in_text(title: str, records: list, judged: bool = True) -> str:
 
 def _stand_in_note(title: str, records: list, judged: bool = True) -> None:
     """Say on the page, above an experiment's results, that runs of an earlier recipe stand in."""
-    from IPython.display import HTML, display
-
     text = stand_in_text(title, records, judged)
     if text:
-        display(HTML(f'<div class="admonition warning"><p class="admonition-title">Runs of an earlier recipe</p>'
-                     f"<p>{text}</p></div>"))
+        _admonition("warning", "Runs of an earlier recipe", text)
 
 
 #: Every chapter's variant table says what its ± is, since the effect table's differs.

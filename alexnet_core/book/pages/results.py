@@ -67,16 +67,11 @@ def reference_runs(records: list[Record]) -> list[Record]:
     return [r for r in records if r.variant == reference and not r.superseded]
 
 
-def book_reference(source: str, results_dir: Path = RESULTS_DIR) -> list[Record]:
-    """:func:`reference_runs` of the LRN experiment's records in ``source`` under the book's recipe
-    (read, never trained, and never a stand-in)."""
-    return reference_runs(recorded_runs("lrn_alexnet", source, results_dir))
-
-
 def table_runs(final_records: list[Record], source: str, results_dir: Path = RESULTS_DIR) -> list[Record]:
-    """The runs the error table shows: :func:`book_reference` where the book's recipe has them,
+    """The runs the error table shows: :func:`reference_runs` of the LRN experiment's records in
+    ``source`` under the book's recipe (read, never trained, never a stand-in) where it has them,
     else the final model's own ``final_records`` (a stand-in, marked where shown)."""
-    return book_reference(source, results_dir) or final_records
+    return reference_runs(recorded_runs("lrn_alexnet", source, results_dir)) or final_records
 
 
 def runs_count_text(records: list[Record]) -> str:

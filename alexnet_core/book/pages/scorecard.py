@@ -125,9 +125,14 @@ RECIPE = "AlexNet recipe of the runs"
 STAND_IN = "stand_in"
 
 
+def effect_runs(groups: dict[str, list], effect) -> list:
+    """The runs behind ``effect``: its reference's and its ablated variant's."""
+    return groups.get(effect.reference, []) + groups.get(effect.ablated, [])
+
+
 def stands_in(groups: dict[str, list], effect) -> bool:
     """Whether any run behind ``effect`` was recorded under a superseded recipe (a stand-in)."""
-    return any(r.superseded for r in groups.get(effect.reference, []) + groups.get(effect.ablated, []))
+    return any(r.superseded for r in effect_runs(groups, effect))
 
 
 def recipe_cell(experiment: Experiment, groups: dict[str, list[dict]], effect) -> str:
@@ -135,7 +140,7 @@ def recipe_cell(experiment: Experiment, groups: dict[str, list[dict]], effect) -
     standing in until they are retrained under the book's, are named as such ('-' for CIFAR-10)."""
     if experiment.family != "alexnet":
         return "-"
-    runs = groups.get(effect.reference, []) + groups.get(effect.ablated, [])
+    runs = effect_runs(groups, effect)
     old = sorted({r.superseded for r in runs if r.superseded})
     if old:
         return f"superseded ({'; '.join(old)}), {sum(bool(r.superseded) for r in runs)} " \
