@@ -96,9 +96,61 @@ def test_the_kernels_can_be_switched_off(monkeypatch):
 
 
 def test_compiling_the_kernels_writes_nothing_to_stderr(tmp_path):
-    """The book's pages show a notebook's stderr: torch's probe for a CUDA runtime must not speak."""
+    """The book's pages show a notebook's stderr: the compiler's first build must not speak."""
     code = ("import torch; from alexnet_core.model import LocalResponseNorm; "
             "x = torch.randn(2, 8, 5, 5).contiguous(memory_format=torch.channels_last); LocalResponseNorm()(x)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")})
+                          env={**os.environ, norm_kernels.CACHE_SETTING: str(tmp_path / "cache")})
     assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert list((tmp_path / "cache").glob("norm_kernels-*.so"))
+
+
+def test_without_a_compiler_the_normalisation_is_computed_eagerly_with_a_warning(tmp_path):
+    code = ("import warnings, torch; from alexnet_core.model import LocalResponseNorm; "
+            "from alexnet_core import norm_kernels\n"
+            "x = torch.randn(2, 8, 5, 5).contiguous(memory_format=torch.channels_last)\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always'); y = LocalResponseNorm()(x)\n"
+            "norm_kernels.use_kernels(False); torch.testing.assert_close(y, LocalResponseNorm()(x))\n"
+            "print(caught[0].message)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "CXX": str(tmp_path / "no-such-compiler"),
+                               norm_kernels.CACHE_SETTING: str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    assert "unavailable here" in done.stdout and "eagerly" in done.stdout
+
+
+#: AlexNet's channel counts, whole layers and columns, where the kernels unroll the paper's window
+#: of 5 (and, for bf16 on AVX-512, go 16 channels a vector): a small map, the real depth.
+ALEXNET_SHAPED = {
+    "conv1, across columns": (lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0), (2, 96, 3, 4)),
+    "conv1, per column": (lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0, groups=2), (2, 96, 3, 4)),
+    "conv2, per column": (lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0, groups=2), (2, 256, 3, 4)),
+    "conv2, across columns": (lambda: LocalResponseNorm(5, 1e-4, 0.75, 2.0), (2, 256, 3, 4)),
+    "within-map after conv2": (WithinMapNorm, (3, 256, 6, 7)),
+}
+
+
+@pytest.mark.parametrize("name", ALEXNET_SHAPED)
+def test_alexnet_shaped_activations_agree_in_float32_and_in_bf16(name):
+    make, shape = ALEXNET_SHAPED[name]
+    torch.manual_seed(4)
+    x = channels_last((torch.randn(shape) * 30).relu())  # large enough that the window's sum matters
+    g = channels_last(torch.randn(shape))
+    (y_fast, g_fast), (y_eager, g_eager) = both(make(), x, g)
+    torch.testing.assert_close(y_fast, y_eager, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(g_fast, g_eager, rtol=1e-5, atol=1e-6)
+    (y16, g16), _ = both(make(), x.bfloat16(), g.bfloat16())
+    # within a bf16 rounding (2^-8 relative) of the float32 result, plus the input's own rounding
+    torch.testing.assert_close(y16.float(), y_eager, rtol=2 ** -7, atol=1e-3)
+    torch.testing.assert_close(g16.float(), g_eager, rtol=2 ** -6, atol=2e-3)
+
+
+def test_a_nan_in_the_activations_comes_out_as_nan():
+    """The kernels are compiled with -ffast-math: a diverging run must still show its NaN."""
+    x = channels_last(torch.rand(2, 96, 3, 3))
+    x[0, 10, 1, 1] = float("nan")
+    for dtype in (torch.float32, torch.bfloat16):
+        norm_kernels.use_kernels(True)
+        y = LocalResponseNorm(5, 1e-4, 0.75, 2.0)(x.to(dtype))
+        assert y[0, 10, 1, 1].isnan() and not y[1].isnan().any()
