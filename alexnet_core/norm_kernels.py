@@ -26,12 +26,14 @@ each of torch's threads, through ctypes (which lets go of Python's lock while a 
 Why these and not ``torch.compile``: the kernels this module used before, the same arithmetic
 compiled by Inductor into fused loops, kept ``d^-beta`` and ``d^(-beta-1)`` for the backward pass
 (nine activations of traffic), converted bf16 and tested a channel's bounds at each of a window's
-loads, and formed ``g * a * d^(-beta-1)`` afresh at each of a window's neighbours. Forward and backward on a 2-core AMD EPYC (AVX512-BF16), bf16, batch 128, the two taking
-turns in one process (medians of 10 calls each, two such runs, the training run beside paused):
-conv1's LRN across both columns 23-26 ms against 63-66 ms compiled by Inductor, per column 22-25
-against 59-74 ms, conv2's per column 15-16 against 41 ms, the within-map normalisation 30-31
-against 54-55 ms (``benchmarks/normalisation.py`` records the
-rates; the module's history has the Inductor version). The file compiles in about two seconds
+loads, and formed ``g * a * d^(-beta-1)`` afresh at each of a window's neighbours.
+Forward and backward on a 2-core AMD EPYC (AVX512-BF16),
+bf16, batch 128, the two taking turns in one process on an idle machine (medians of 10 calls
+each): conv1's LRN across both columns 26 ms against 63 ms compiled by Inductor, per column 24
+against 74 ms, conv2's per column 17 against 41 ms, the within-map normalisation 24 against 47 ms.
+Both kernels run twice as fast on two threads as on one (conv1's backward 28 and 14 ms), as
+memory-bound work would not: the arithmetic of the windows sets their pace, not the memory bus.
+``benchmarks/normalisation.py`` records their rates; the module's history has the Inductor version. The file compiles in about two seconds
 with the system's C++ compiler, once per machine, into a cache (``ALEXNET_KERNEL_CACHE``, else
 ``~/.cache/alexnet_core``), where Inductor took half a minute in each new process.
 
