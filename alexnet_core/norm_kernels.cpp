@@ -204,7 +204,7 @@ struct WithinScratch {  // one thread's: the rings of row sums (squares and t) a
         : squares(size + 1, H, Wd * C), t(size + 1, H, Wd * C), gs(size + 1, H, Wd * C), line((Wd + size) * C, W(0)) {}
 };
 
-constexpr int64_t MAX_WINDOW = 64;
+constexpr int64_t MAX_WINDOW = 64;  // norm_kernels.py sends no window wider than 63
 
 template <typename O, typename W, int64_t S>
 void within_image(const typename O::T* a, const typename O::T* g, typename O::T* out, int64_t H, int64_t Wd, int64_t C,

@@ -67,6 +67,8 @@ SOURCE = Path(__file__).with_name("norm_kernels.cpp")
 #: -ffast-math: reciprocal square roots and fused multiply-adds (d >= k > 0, so no infinities arise).
 COMPILE_FLAGS = ("-std=c++17", "-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
 DTYPES = {torch.bfloat16: "bf16", torch.float32: "f32", torch.float64: "f64"}
+#: The widest window the kernels take (``MAX_WINDOW`` in norm_kernels.cpp); wider ones go eagerly.
+MAX_WINDOW = 63
 _disabled_after_failure = False
 
 
@@ -196,6 +198,8 @@ def compiled_lrn(a: torch.Tensor, size: int, alpha: float, beta: float, k: float
     global _disabled_after_failure
     if groups > 0 and a.shape[1] % groups:
         raise ValueError(f"{a.shape[1]} channels do not split into {groups} columns")
+    if size > MAX_WINDOW:
+        return None
     try:
         library()
     except (RuntimeError, OSError) as err:

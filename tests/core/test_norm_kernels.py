@@ -146,6 +146,12 @@ def test_alexnet_shaped_activations_agree_in_float32_and_in_bf16(name):
     torch.testing.assert_close(g16.float(), g_eager, rtol=2 ** -6, atol=2e-3)
 
 
+def test_a_window_wider_than_the_kernels_take_is_computed_eagerly():
+    x = channels_last(torch.rand(1, 4, 3, 3))
+    assert norm_kernels.compiled_lrn(x, norm_kernels.MAX_WINDOW + 2, 1e-2, 0.75, 1.0, groups=0) is None
+    assert norm_kernels.compiled_lrn(x, 3, 1e-2, 0.75, 1.0, groups=0) is not None
+
+
 def test_a_nan_in_the_activations_comes_out_as_nan():
     """The kernels are compiled with -ffast-math: a diverging run must still show its NaN."""
     x = channels_last(torch.rand(2, 96, 3, 3))
