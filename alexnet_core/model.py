@@ -105,6 +105,9 @@ class LocalResponseNorm(nn.Module):
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0, groups: int = 1):
         super().__init__()
         _set_window(self, size, alpha, beta, k, "LRN size must be an odd number of channels (the paper: 5)")
+        if not isinstance(groups, int) or groups < 1:
+            raise ValueError(f"LRN groups (columns normalised apart) must be a whole number >= 1 (the paper: 1, "
+                             f"the 2012 code: 2), got {groups!r}")
         self.groups = groups  # >1: each column's maps normalised apart, as the 2012 code did
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

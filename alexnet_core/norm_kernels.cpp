@@ -25,10 +25,11 @@ struct BF16 { uint16_t bits; };
 inline float widen(BF16 h) { uint32_t u = uint32_t(h.bits) << 16; float f; std::memcpy(&f, &u, 4); return f; }
 inline float widen(float x) { return x; }
 inline double widen(double x) { return x; }
-inline void narrow(BF16* p, float f) {  // round to nearest even, as torch rounds float32 to bf16
+inline void narrow(BF16* p, float f) {  // round to nearest even, NaN to torch's 0x7FC0, as torch does
     uint32_t u; std::memcpy(&u, &f, 4);
+    const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
     u += 0x7FFFu + ((u >> 16) & 1u);
-    p->bits = uint16_t(u >> 16);
+    p->bits = nan ? uint16_t(0x7FC0) : uint16_t(u >> 16);
 }
 inline void narrow(float* p, float x) { *p = x; }
 inline void narrow(double* p, double x) { *p = x; }
@@ -78,7 +79,8 @@ struct Bf16Avx512 {
         __m512i u = _mm512_castps_si512(v);
         __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
         u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), odd));
-        _mm256_storeu_si256((__m256i*)p, _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
+        u = _mm512_mask_mov_epi32(_mm512_srli_epi32(u, 16), _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+        _mm256_storeu_si256((__m256i*)p, _mm512_cvtepi32_epi16(u));
 #endif
     }
     static V getw(const float* p) { return _mm512_loadu_ps(p); }
@@ -147,7 +149,7 @@ constexpr int64_t TILE = 4096;  // floats in each scratch buffer of a tile of ru
 template <typename O, typename W, int64_t N, int64_t S>
 void cross_map(const typename O::T* a, const typename O::T* g, typename O::T* out, int64_t r0, int64_t r1, int64_t n,
                int64_t size, double alpha, double beta, double k) {
-    const int64_t half = size / 2, w = n + 2 * half, per = TILE / w > 0 ? TILE / w : 1;
+    const int64_t half = size / 2, w = n + 2 * half, per = TILE / w > 0 ? TILE / w : 1;  // w > 0: see cross_map_any
     std::vector<W> sq(per * w, W(0)), t(g ? per * w : 0, W(0)), gs(g ? per * n : 0);  // the pads stay zero
     for (int64_t r = r0; r < r1; r += per) {
         const int64_t count = r1 - r < per ? r1 - r : per;
@@ -160,6 +162,7 @@ void cross_map(const typename O::T* a, const typename O::T* g, typename O::T* ou
 template <typename O, typename W>
 void cross_map_any(const typename O::T* a, const typename O::T* g, typename O::T* out, int64_t r0, int64_t r1, int64_t n,
                    int64_t size, double alpha, double beta, double k) {
+    if (n <= 0) return;  // norm_kernels.py sends no empty tensor
     if (size == 5 && n == 48) cross_map<O, W, 48, 5>(a, g, out, r0, r1, n, size, alpha, beta, k);
     else if (size == 5 && n == 96) cross_map<O, W, 96, 5>(a, g, out, r0, r1, n, size, alpha, beta, k);
     else if (size == 5 && n == 128) cross_map<O, W, 128, 5>(a, g, out, r0, r1, n, size, alpha, beta, k);
@@ -200,8 +203,9 @@ template <typename O, typename W>
 struct WithinScratch {  // one thread's: the rings of row sums (squares and t) and of g d^-beta, and a padded line
     Rows<O, W> squares, t, gs;
     std::vector<W> line;
-    WithinScratch(int64_t H, int64_t Wd, int64_t C, int64_t size)
-        : squares(size + 1, H, Wd * C), t(size + 1, H, Wd * C), gs(size + 1, H, Wd * C), line((Wd + size) * C, W(0)) {}
+    WithinScratch(int64_t H, int64_t Wd, int64_t C, int64_t size, bool backward)
+        : squares(size + 1, H, Wd * C), t(backward ? size + 1 : 0, H, Wd * C), gs(backward ? size + 1 : 0, H, Wd * C),
+          line((Wd + size) * C, W(0)) {}
 };
 
 constexpr int64_t MAX_WINDOW = 64;  // norm_kernels.py sends no window wider than 63
@@ -245,7 +249,8 @@ void within_image(const typename O::T* a, const typename O::T* g, typename O::T*
 template <typename O, typename W>
 void within_map(const typename O::T* a, const typename O::T* g, typename O::T* out, int64_t n0, int64_t n1, int64_t H,
                 int64_t Wd, int64_t C, int64_t size, double alpha, double beta, double k) {
-    WithinScratch<O, W> scratch(H, Wd, C, size);
+    if (size > MAX_WINDOW || H * Wd * C == 0) return;  // norm_kernels.py sends neither
+    WithinScratch<O, W> scratch(H, Wd, C, size, g != nullptr);
     for (int64_t n = n0; n < n1; ++n) {
         const int64_t o = n * H * Wd * C;
         if (size == 5) within_image<O, W, 5>(a + o, g ? g + o : nullptr, out + o, H, Wd, C, size, alpha, beta, k, scratch);

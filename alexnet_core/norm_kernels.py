@@ -40,7 +40,9 @@ with the system's C++ compiler, once per machine, into a cache (``ALEXNET_KERNEL
 ``ALEXNET_NORM_KERNEL=eager`` (or :func:`use_kernels`) turns the kernels off; they are also left
 alone on a GPU, for tensors not in channels-last layout and inside a model that is itself being
 compiled, where the eager functions serve (tests check the two agree, and gradcheck the kernels
-in float64). Without a C++ compiler the module says so once and computes eagerly.
+in float64). Without a C++ compiler the module says so once and computes eagerly. For finite
+activations the kernels and the eager modules agree to rounding (bf16's, or float32's); a square
+past float32's range (an activation over 1.8e19: a diverged run) gives NaN here where eager gives 0.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -57,6 +60,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+from torch.autograd.function import once_differentiable
 
 #: ``auto`` (compiled where eligible) or ``eager``; read at each call, so a test or benchmark may set it.
 KERNEL_SETTING = "ALEXNET_NORM_KERNEL"
@@ -64,8 +68,14 @@ KERNEL_SETTING = "ALEXNET_NORM_KERNEL"
 CACHE_SETTING = "ALEXNET_KERNEL_CACHE"
 SOURCE = Path(__file__).with_name("norm_kernels.cpp")
 #: -march=native: the machine's own vector instructions (the cache key holds its CPU flags);
-#: -ffast-math: reciprocal square roots and fused multiply-adds (d >= k > 0, so no infinities arise).
-COMPILE_FLAGS = ("-std=c++17", "-O3", "-march=native", "-ffast-math", "-fPIC", "-shared")
+#: -ffast-math: reciprocal square roots and fused multiply-adds, which assume no infinities (d >= k > 0
+#: unless a square overflows float32, past 1.8e19, where a diverged run gives NaN instead of eager's 0).
+COMPILE_FLAGS = ("-std=c++17", "-O3", "-march=native", "-ffast-math", "-fPIC", "-c")
+#: Linked apart, without -ffast-math: linked with it, GCC adds a start-up routine that switches the
+#: loading thread (and every thread it starts later) to flush denormal numbers to zero, which would
+#: change torch's own arithmetic on some threads and not on others.
+LINK_FLAGS = ("-shared",)
+COMPILE_SECONDS = 300
 DTYPES = {torch.bfloat16: "bf16", torch.float32: "f32", torch.float64: "f64"}
 #: The widest window the kernels take (``MAX_WINDOW`` in norm_kernels.cpp); wider ones go eagerly.
 MAX_WINDOW = 63
@@ -99,12 +109,13 @@ def _cpu_flags() -> str:
     return platform.processor() or platform.machine()
 
 
-def _compiler() -> str:
-    """The C++ compiler: ``$CXX``, else the first of c++, g++, clang++ on the PATH."""
+def _compiler() -> list[str]:
+    """The C++ compiler's command: ``$CXX`` (``ccache g++`` too), else the first of c++, g++,
+    clang++ on the PATH."""
     found = os.environ.get("CXX") or next((c for c in ("c++", "g++", "clang++") if shutil.which(c)), None)
     if not found:
         raise RuntimeError("no C++ compiler found (set CXX, or install g++: apt install g++)")
-    return found
+    return shlex.split(found)
 
 
 def cache_dir() -> Path:
@@ -115,16 +126,21 @@ def cache_dir() -> Path:
 def library() -> ctypes.CDLL:
     """``norm_kernels.cpp`` compiled for this machine (once; then loaded from the cache)."""
     compiler = _compiler()
-    key = hashlib.sha256("\n".join([SOURCE.read_text(), compiler, *COMPILE_FLAGS, _cpu_flags()]).encode()).hexdigest()
+    recipe = [*compiler, *COMPILE_FLAGS, "|", *LINK_FLAGS]
+    key = hashlib.sha256("\n".join([SOURCE.read_text(), *recipe, _cpu_flags()]).encode()).hexdigest()
     target = cache_dir() / f"norm_kernels-{key[:16]}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-            built = Path(scratch) / target.name
-            done = subprocess.run([compiler, *COMPILE_FLAGS, "-o", str(built), str(SOURCE)],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"{compiler} could not compile {SOURCE.name}:\n{done.stderr[-2000:]}")
+            built, obj = Path(scratch) / target.name, Path(scratch) / "norm_kernels.o"
+            for step in ([*compiler, *COMPILE_FLAGS, "-o", str(obj), str(SOURCE)],
+                         [*compiler, *LINK_FLAGS, "-o", str(built), str(obj)]):
+                try:
+                    done = subprocess.run(step, capture_output=True, text=True, timeout=COMPILE_SECONDS)
+                except subprocess.TimeoutExpired as err:
+                    raise RuntimeError(f"{' '.join(step)} ran past {COMPILE_SECONDS} s") from err
+                if done.returncode != 0:
+                    raise RuntimeError(f"{' '.join(step)} failed:\n{done.stderr[-2000:]}")
             os.replace(built, target)  # atomic: a process beside this one loads a whole file or builds its own
     lib = ctypes.CDLL(str(target))
     pointers, ints, reals = [ctypes.c_void_p] * 3, [ctypes.c_int64] * 4, [ctypes.c_double] * 3
@@ -158,9 +174,14 @@ def _in_slices(kernel, items: int, *args) -> None:
 def _run(a: torch.Tensor, grad: torch.Tensor | None, size: int, alpha: float, beta: float, k: float,
          groups: int) -> torch.Tensor:
     """The forward (``grad`` None) or the input gradient, channels-last in, channels-last out."""
+    if size > MAX_WINDOW or size < 1 or groups < 0:
+        raise ValueError(f"the normalisation kernels take windows of 1 to {MAX_WINDOW} and groups >= 0, "
+                         f"got size {size}, groups {groups}")
     a = a.contiguous(memory_format=torch.channels_last)
     grad = None if grad is None else grad.to(a.dtype).contiguous(memory_format=torch.channels_last)
     out = torch.empty_like(a, memory_format=torch.channels_last)
+    if out.numel() == 0:
+        return out
     n, channels, height, width = a.shape
     lib, name = library(), DTYPES[a.dtype]
     pointers = (a.data_ptr(), None if grad is None else grad.data_ptr(), out.data_ptr())
@@ -185,6 +206,7 @@ class CompiledLRN(torch.autograd.Function):
         return _run(a.detach(), None, size, alpha, beta, k, groups)
 
     @staticmethod
+    @once_differentiable  # the kernels' gradient has no graph of its own: a second derivative raises
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
         size, alpha, beta, k, groups = ctx.constants
@@ -205,6 +227,6 @@ def compiled_lrn(a: torch.Tensor, size: int, alpha: float, beta: float, k: float
     except (RuntimeError, OSError) as err:
         _disabled_after_failure = True
         warnings.warn(f"the compiled LRN kernels are unavailable here ({err}); "
-                      "computing the normalisation eagerly (slower, same numbers)", stacklevel=2)
+                      "computing the normalisation eagerly (slower, the same arithmetic)", stacklevel=2)
         return None
     return CompiledLRN.apply(a, size, alpha, beta, k, groups)

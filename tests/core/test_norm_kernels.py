@@ -74,8 +74,8 @@ def test_bf16_through_the_kernels_agrees_with_float32_within_its_rounding(name):
 
 @pytest.mark.parametrize("name", MODULES)
 def test_evaluation_and_training_forwards_agree(name):
-    """Without gradients the forward skips writing the d^-beta and d^(-beta-1) the backward pass
-    keeps: a kernel of its own, which must give the same output."""
+    """The forward without gradients (evaluation) and with them (training, where the input is
+    kept for the backward pass) give the same output."""
     torch.manual_seed(3)
     x = channels_last((torch.randn(SMALL) * 3).relu()).bfloat16()
     module = MODULES[name]()
@@ -160,3 +160,57 @@ def test_a_nan_in_the_activations_comes_out_as_nan():
         norm_kernels.use_kernels(True)
         y = LocalResponseNorm(5, 1e-4, 0.75, 2.0)(x.to(dtype))
         assert y[0, 10, 1, 1].isnan() and not y[1].isnan().any()
+
+
+#: Shapes the kernels' loops must get right beyond AlexNet's: more pixels than one tile of runs
+#: (4096 floats), images taller than the within-map ring of rows, windows of 3 and 7, three
+#: columns, channels not a multiple of 16 (bf16 off the vector path), a batch of one.
+EDGES = {
+    "many tiles, groups 3": (lambda: LocalResponseNorm(3, 1e-2, 0.75, 2.0, groups=3), (2, 48, 9, 11)),
+    "window 7, 40 channels": (lambda: LocalResponseNorm(7, 1e-2, 0.75, 1.0), (1, 40, 5, 3)),
+    "window wider than the channels": (lambda: LocalResponseNorm(9, 1e-2, 0.75, 1.0), (2, 4, 3, 3)),
+    "within-map, tall image, window 3": (lambda: WithinMapNorm(size=3, alpha=0.5), (2, 16, 13, 5)),
+    "within-map, window 7 over a small image": (lambda: WithinMapNorm(size=7, alpha=0.5), (1, 20, 4, 9)),
+}
+
+
+@pytest.mark.parametrize("name", EDGES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_edge_shapes_agree_with_the_eager_modules(name, dtype):
+    make, shape = EDGES[name]
+    torch.manual_seed(5)
+    x = channels_last((torch.randn(shape) * 3).relu())
+    g = channels_last(torch.randn(shape))
+    (y_fast, g_fast), (y_eager, g_eager) = both(make(), x.to(dtype), g.to(dtype))
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == torch.float32 else dict(rtol=2 ** -7, atol=1e-3)
+    torch.testing.assert_close(y_fast.float(), y_eager.float(), **tol)
+    torch.testing.assert_close(g_fast.float(), g_eager.float(), **tol)
+
+
+def test_an_empty_batch_passes_through():
+    x = channels_last(torch.rand(0, 8, 3, 3)).requires_grad_()
+    y = LocalResponseNorm(1, 1e-2, 0.75, 2.0)(x)
+    y.sum().backward()
+    assert y.shape == x.shape and x.grad.shape == x.shape
+
+
+def test_loading_the_kernels_leaves_denormal_numbers_alone():
+    """Linked with -ffast-math, GCC's start-up code would make the loading thread flush
+    denormals to zero, changing torch's own arithmetic on some threads."""
+    norm_kernels.library()
+    tiny = torch.full((1 << 16,), 1e-39)
+    assert (tiny * 1.0).count_nonzero() == tiny.numel()
+
+
+def test_a_second_derivative_through_the_kernels_raises():
+    x = channels_last(torch.rand(1, 8, 3, 3, dtype=torch.float64)).requires_grad_()
+    norm_kernels.use_kernels(True)
+    (grad,) = torch.autograd.grad(LocalResponseNorm(3, 1e-2, 0.75, 1.0)(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        grad.sum().backward()
+
+
+@pytest.mark.parametrize("groups", [0, -1, 1.5])
+def test_columns_must_be_a_whole_number_from_one(groups):
+    with pytest.raises(ValueError, match="groups"):
+        LocalResponseNorm(5, 1e-4, 0.75, 2.0, groups=groups)
