@@ -177,7 +177,9 @@ def test_a_claim_its_runs_cannot_test_gets_no_start(tmp_path, monkeypatch):
     claims, queued = Q.queue("cpu", tmp_path)
     decay = next(c for c in claims if c.effect.power_check == "decay_shrinkage")
     assert not decay.seeds_help and not decay.settled
-    assert not any(r.spec.variant == "no-weight-decay" for r in queued)
+    decay_runs = [r for r in queued if r.spec.variant == "no-weight-decay"]
+    assert [(r.spec.seed, r.claims) for r in decay_runs] == [(0, ())]  # no start: its declared run, re-recorded only
+    assert "standing in" in decay_runs[0].reason
     assert any(r.spec.variant == "bias-zero" for r in queued)  # the experiment's other claim still starts
     assert "more seeds cannot settle it" in Q.plan_text("cpu", claims, queued)
 
@@ -211,3 +213,28 @@ def test_a_qualitative_claim_within_noise_stays_open_and_a_sized_one_settles():
     assert not Q.Claim("x", qualitative, dict(verdict="within noise"), 3).settled
     assert Q.Claim("x", qualitative, dict(verdict="reproduced"), 3).settled
     assert not Q.Claim("x", sized, dict(verdict="reproduced"), 2).settled  # its start first
+
+
+def test_declared_runs_still_standing_in_come_first_once_their_experiments_claims_have_started(tmp_path, monkeypatch):
+    """learning_details's bias claim has its three pairs, but weight decay's run and the lr-0.01 run
+    exist only under an earlier recipe: its chapter shows every run under that recipe until they
+    are recorded, so they come before any other start; weight decay, untestable, gets no start."""
+    from conftest import learned_run
+    short = [learned_run(v, 40.0, seed=0, weight_decay=5e-4, momentum=0.9) for v in ("reference", "no-weight-decay")]
+    for r in short:  # the earlier recipe's runs: ten steps or so, too few for weight decay to act
+        r.found.experiment = "learning_details"
+        for h in r.history:
+            h.update(images_per_s=100.0, train_seconds=10.0)
+    monkeypatch.setattr(Q, "recorded_runs", lambda name, *a, **k: short if name == "learning_details" else [])
+    for seed in range(3):
+        _write(tmp_path, "learning_details", "reference", seed, 40.0, minutes=20.0)
+        _write(tmp_path, "learning_details", "bias-zero", seed, 43.0 + 0.1 * seed, minutes=20.0)
+    _, queued = Q.queue("cpu", tmp_path)
+    first = [(r.spec.experiment, r.spec.name) for r in queued[:2]]
+    assert sorted(first) == [("learning_details", "no-weight-decay-s0"), ("learning_details", "paper-lr-0.01-s0")]
+    assert all("standing in" in r.reason and not r.claims for r in queued[:2])
+    assert not any(r.spec.variant == "no-weight-decay" and r.spec.seed > 0 for r in queued)
+    for variant in ("no-weight-decay", "paper-lr-0.01"):
+        _write(tmp_path, "learning_details", variant, 0, 40.0)
+    _, queued = Q.queue("cpu", tmp_path)
+    assert not any("standing in" in r.reason for r in queued)

@@ -15,10 +15,14 @@ open claims' intervals per minute of compute:
 with sd the spread of one paired difference, images the validation images' part of the error
 (more seeds cannot remove it), and nu growing by one with each pair where the spread is the
 claims' own. A run shared by several experiments (the reference) is paid for once. Claims whose
-verdict more seeds cannot change (a run that did not learn, weight decay with too few steps to
-act, a censored epoch count) get their start and no more; a claim whose runs cannot test it at
-all (weight decay, judged on the runs standing in until its own are recorded) gets no start. Nothing here trains:
-:func:`record_plan` does, one run at a time, within a budget of hours.
+verdict more seeds cannot change (a run that did not learn, a censored epoch count) get their start
+and no more; a claim whose runs cannot test it at all (weight decay with too few steps to act,
+judged on its own runs, or on the runs standing in until its own are recorded) gets no start.
+Once an experiment's claims have their starts, the runs it declares that are still recorded only
+under an earlier recipe (weight decay's, say, or a run no claim pairs) come before anything else,
+cheapest first: until they are, its chapter shows every run under that earlier recipe
+(records.one_recipe), the settled pairs too. Nothing here trains: :func:`record_plan` does, one run at a time, within a
+budget of hours.
 """
 from __future__ import annotations
 
@@ -193,6 +197,10 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
         unmeasured = any(not math.isfinite(c.half_width(pending[id(c)])) for c in served)
         for spec, minutes in runs:
             recorded.add(config_hash(spec.config.to_dict()))
+            if not served:
+                queued.append(QueuedRun(spec, minutes, f"declared, standing in: {exp}'s chapter shows its runs "
+                                                       "under an earlier recipe until this one is recorded"))
+                continue
             reason = (f"start: pair {pending[id(served[0])] + 1} of {start}" if start
                       else f"pair {pending[id(served[0])] + 1}, " + ("an interval not measured yet" if unmeasured else
                                                                      f"narrows the open intervals by {100 * gain:.0f}% "
@@ -204,10 +212,11 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
 
 
 def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: dict):
-    """The next (experiment, seed) to add: a claim's start first (cheapest first), then the largest
-    narrowing of open claims per minute. Returns (experiment, seed, [(spec, minutes)], gain,
-    the pairs of the start it serves or 0, claims served), or None when every claim is settled or
-    at its cap."""
+    """The next (experiment, seed) to add: a declared run still standing in, once its experiment's
+    claims have their starts (it finishes a chapter; cheapest first), then a claim's start
+    (cheapest first), then the largest narrowing of open claims per minute. Returns (experiment, seed, [(spec, minutes)],
+    gain, the pairs of the start it serves or 0, claims served: none for a run standing in), or
+    None when every claim is settled or at its cap and no declared run stands in."""
     by_exp: dict[str, list[Claim]] = {}
     for c in now:
         by_exp.setdefault(c.experiment, []).append(c)
@@ -216,8 +225,16 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
         exp = EXPERIMENTS[name]
         cap = len(exp.planned_seeds(prof))
         start = min(START_PAIRS, cap)  # an experiment capped below the start (long_training's two pairs)
-        starting = [c for c in its if pending[id(c)] < start and (c.seeds_help or c.pairs)]
+        starting = [c for c in its if pending[id(c)] < start
+                    and (c.seeds_help or (c.pairs and not c.effect.power_check))]
         open_ = starting or [c for c in its if not c.settled and c.seeds_help and pending[id(c)] < cap]
+        standing_in = [] if starting else [s for s in exp.runs(prof) if config_hash(s.config.to_dict()) not in recorded]
+        if standing_in:  # its chapter waits on these to leave the earlier recipe (records.one_recipe)
+            runs = [(s, expected_minutes(s, durations, exp.family)) for s in standing_in[:1]]
+            key = (3, -runs[0][1])  # before any start: it finishes a chapter whose claims are started
+            if best_key is None or key > best_key:
+                best, best_key = (name, runs[0][0].seed, runs, 0.0, 0, []), key
+            continue
         if not open_:
             continue
         variants = {v for c in open_ for v in (c.effect.reference, c.effect.ablated)}
@@ -233,7 +250,7 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
         runs = [(s, expected_minutes(s, durations, exp.family)) for s in todo]
         minutes = sum(m for _, m in runs)
         gain = sum(c.gain_at(pending[id(c)]) for c in served)
-        key = (1, -minutes) if starting else (0, gain / max(minutes, 1.0))
+        key = (2, -minutes) if starting else (0, gain / max(minutes, 1.0))
         if best_key is None or key > best_key:
             best, best_key = (name, seed, runs, gain, start if starting else 0, served), key
     return best
@@ -271,7 +288,8 @@ def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: in
                   for (family, metric, kind, epochs), (sd, dof) in sorted(spreads.items())]
     total = sum(r.minutes for r in queued)
     lines += ["", f"Queue: {len(queued)} runs, about {total:.0f} minutes ({total / 60:.1f} hours) on the machine "
-                  "that recorded this profile; a claim's start first, then the most narrowing per minute:"]
+                  "that recorded this profile; a declared run standing in where its experiment's claims have started first, "
+                  "then a claim's start, then the most narrowing per minute:"]
     clock = 0.0
     for i, run in enumerate(queued[:shown], 1):
         clock += run.minutes
