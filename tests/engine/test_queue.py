@@ -90,10 +90,12 @@ def test_record_plan_trains_the_queue_within_its_hours_and_commits_each_record(t
 
 def test_record_plan_trains_a_shorter_run_that_fits_where_the_first_does_not(tmp_path, monkeypatch):
     monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
-    monkeypatch.setattr(Q, "expected_minutes", lambda spec, durations, family: 5.0 if spec.variant == "no-lrn" else 30.0)
+    monkeypatch.setattr(Q, "expected_minutes",
+                        lambda spec, durations, family: 5.0 if (spec.variant, spec.seed) == ("no-overlap", 3) else 30.0)
+    _write(tmp_path, "overlap_pool", "overlap", 3, 40.0)  # its other side: the short run adds a pair by itself
     _, queued = Q.queue("cpu", tmp_path)
     short = min(queued, key=lambda r: r.minutes)
-    assert queued[0].minutes > short.minutes
+    assert queued[0].minutes > short.minutes and short.completes
     trained = []
 
     def runner(spec, log):
@@ -104,6 +106,20 @@ def test_record_plan_trains_a_shorter_run_that_fits_where_the_first_does_not(tmp
     hours = (short.minutes + 0.5) / 60
     assert record_all.record_plan("cpu", hours=hours, logs=tmp_path / "logs", runner=runner) == []
     assert trained and trained[0].name == short.spec.name  # the first that fits, in the queue's order
+
+
+def test_record_plan_trains_no_run_ahead_of_its_turn_whose_other_side_is_not_recorded(tmp_path, monkeypatch):
+    """A short run deep in the queue whose pair's other side is not recorded would add no pair (a
+    session's last minutes once went on such a run); it waits for its turn."""
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    monkeypatch.setattr(Q, "expected_minutes", lambda spec, durations, family: 5.0 if spec.variant == "no-lrn" else 30.0)
+    _, queued = Q.queue("cpu", tmp_path)
+    short = min(queued, key=lambda r: r.minutes)
+    assert queued[0].minutes > short.minutes and not short.completes
+    trained = []
+    assert record_all.record_plan("cpu", hours=(short.minutes + 0.5) / 60, logs=tmp_path / "logs",
+                                  runner=lambda spec, log: trained.append(spec) or 0) == []
+    assert trained == []
 
 
 def test_a_plan_commit_says_what_was_measured_where(tmp_path):

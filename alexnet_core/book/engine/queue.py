@@ -96,6 +96,9 @@ class QueuedRun:
     minutes: float
     reason: str
     claims: tuple[str, ...] = field(default_factory=tuple)
+    #: whether each of its claims' other side at its seed is recorded already, so it adds a pair on
+    #: its own: only such a run may be trained ahead of its turn (record_plan's fill-in of the time left)
+    completes: bool = True
 
 
 def planned_experiments(profile: str) -> list[Experiment]:
@@ -185,7 +188,7 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
     index = recorded_index(results_dir, prof.name)
     now = claims(profile, results_dir, index)
     durations = recorded_durations(results_dir, prof.name)
-    recorded = set(index)
+    recorded, already = set(index), set(index)
     queued: list[QueuedRun] = []
     pending = {id(c): c.pairs for c in now}  # pairs each claim will have once the queue so far is run
     while limit is None or len(queued) < limit:
@@ -205,7 +208,12 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
                       else f"pair {pending[id(served[0])] + 1}, " + ("an interval not measured yet" if unmeasured else
                                                                      f"narrows the open intervals by {100 * gain:.0f}% "
                                                                      "of a width, summed"))
-            queued.append(QueuedRun(spec, minutes, f"{reason} ({names})", tuple(c.effect.label for c in served)))
+            partners = [p for p in EXPERIMENTS[exp].runs(prof, (seed,)) for c in served
+                        if spec.variant in (c.effect.reference, c.effect.ablated)
+                        and p.variant in (c.effect.reference, c.effect.ablated) and p.variant != spec.variant]
+            completes = all(config_hash(p.config.to_dict()) in already for p in partners)
+            queued.append(QueuedRun(spec, minutes, f"{reason} ({names})", tuple(c.effect.label for c in served),
+                                    completes))
         for c in served:
             pending[id(c)] += 1
     return now, queued

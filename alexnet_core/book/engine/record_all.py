@@ -97,7 +97,8 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
                 committer: Callable[[RunSpec, str], None] | None = None) -> list[str]:
     """Train the plan of seeds' queue (:func:`alexnet_core.book.engine.queue.queue`) one run at a
     time within ``hours``: before each run the queue is made again from what is recorded, and the
-    first run of it whose expected minutes fit in the time left is trained next. Each run trains in its own
+    first run of it whose expected minutes fit in the time left is trained next (a run after the
+    queue's first only if it completes a pair by itself). Each run trains in its own
     process (``experiment NAME --only RUN``; a crashed run resumes from its checkpoint next time).
     With ``commit``, each record is committed as it lands. Returns the runs that failed (training
     stops at the first: its log says why)."""
@@ -114,7 +115,9 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
             print(f"[{profile}] the queue is empty: every claim is settled or at its cap", flush=True)
             return []
         left = (deadline - time.time()) / 60
-        fitting = [run for run in upcoming if run.minutes <= left]  # the first that fits, in the queue's order
+        # the first that fits, in the queue's order; a later one only if it adds a pair by itself (its
+        # partner is recorded), so a run ahead of its turn never waits sessions for its other side
+        fitting = [run for i, run in enumerate(upcoming) if run.minutes <= left and (i == 0 or run.completes)]
         if not fitting:
             print(f"[{profile}] next: {upcoming[0].spec.experiment}/{upcoming[0].spec.name}, about "
                   f"{upcoming[0].minutes:.0f} min; no queued run fits in the {left:.0f} min left; stopping", flush=True)
