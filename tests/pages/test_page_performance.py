@@ -158,3 +158,12 @@ def test_show_normalisations_shows_two_tables_and_a_line_per_cpu(tmp_path, capsy
     assert capsys.readouterr().out.startswith("Measured on EPYC (2 logical cores), AVX512-BF16, bf16, batch 128")
     P.show_normalisations(tmp_path / "none")
     assert len(shown) == 2 and capsys.readouterr().out == ""
+
+
+def test_the_trainer_sentence_gives_the_median_and_range_of_the_rounds():
+    rounds = [dict(epoch_of_step=r) for r in (0.91, 0.95, 0.97)]
+    trainer = dict(epoch_images=1536, recipe="coded", epoch_images_per_s=110.0, step_images_per_s=116.0,
+                   epoch_of_step=0.95, epoch_of_step_range=[0.91, 0.97], rounds=rounds)
+    said = P._trainer_sentence(trainer)
+    assert "second epoch of 1,536 images" in said and "95% of the step's 116.0" in said
+    assert "median of 3 rounds" in said and "from 91% to 97%" in said

@@ -488,10 +488,22 @@ def normalisation_tables(result: dict) -> tuple[list[dict], list[dict], str]:
     prov, trainer = result["provenance"], result["trainer"]
     where = (f"Measured on {prov['device']}, {result['cpu_isa']}, {prov['precision']}, batch {result['batch']}, "
              f"{prov['date'][:10]} (commit {prov['commit'][:8]}); memory copy {result['copy_gb_per_s']:.1f} GB/s "
-             f"(read + write). The trainer's own epoch of {trainer['epoch_images']:,} images under the "
-             f"{trainer['recipe']} recipe ran at {trainer['epoch_images_per_s']:.1f} img/s, "
-             f"{trainer['epoch_of_step']:.0%} of the step's {trainer['step_images_per_s']:.1f}.")
+             f"(read + write). {_trainer_sentence(trainer)}")
     return alone, steps, where
+
+
+def _trainer_sentence(trainer: dict) -> str:
+    """The trainer's epoch rate against the step's: the median over the rounds in which the two took
+    turns, with the rounds' range (benchmarks before 12-08 timed one first epoch, warm-up and all)."""
+    if "epoch_of_step_range" not in trainer:
+        return (f"The trainer's own epoch of {trainer['epoch_images']:,} images under the {trainer['recipe']} "
+                f"recipe ran at {trainer['epoch_images_per_s']:.1f} img/s, {trainer['epoch_of_step']:.0%} of the "
+                f"step's {trainer['step_images_per_s']:.1f}.")
+    low, high = trainer["epoch_of_step_range"]
+    return (f"The trainer's own second epoch of {trainer['epoch_images']:,} images (past the warm-up) under the "
+            f"{trainer['recipe']} recipe ran at {trainer['epoch_images_per_s']:.1f} img/s, "
+            f"{trainer['epoch_of_step']:.0%} of the step's {trainer['step_images_per_s']:.1f} (the median of "
+            f"{len(trainer['rounds'])} rounds in which the two took turns; the rounds ranged from {low:.0%} to {high:.0%}).")
 
 
 def show_normalisations(root: Path = BENCHMARK_RESULTS_DIR) -> None:
