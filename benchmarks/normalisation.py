@@ -11,7 +11,8 @@ Measured in one process, so every ratio compares rows of the same machine at the
    five activations) against the copy rate;
 3. AlexNet's whole training step (the trainer's ``train_step``) without normalisation, with it
    eager, and with the kernels, under the printed and the coded recipe, the three taking turns
-   over several rounds (the median of each is kept);
+   over several rounds: each rate is the median of its rounds, each ratio the median of the
+   rounds' ratios (two rates of one round were measured a minute apart at most), with its range;
 4. the trainer's own epoch (``train``, two epochs of synthetic images, the kernels on; the second,
    past the first steps' warm-up, is the one compared) beside the step rate of the same settings,
    the two taking turns over several rounds, so a gap between them is seen apart from the drift of
@@ -124,16 +125,23 @@ def step_runners(configs: dict[str, tuple[TrainConfig, bool]], warmup: int) -> d
     return makers
 
 
-def step_rates(configs: dict[str, tuple[TrainConfig, bool]], steps: int, warmup: int, rounds: int) -> dict[str, float]:
-    """Images/s of the trainer's step per named (config, kernels on): the configurations take
-    turns, ``rounds`` times ``steps`` steps each, and each rate is the median of its rounds, so a
-    slow minute of a shared machine does not fall on one row."""
+def step_rates(configs: dict[str, tuple[TrainConfig, bool]], steps: int, warmup: int,
+               rounds: int) -> dict[str, list[float]]:
+    """Images/s of the trainer's step per named (config, kernels on), one rate a round: the
+    configurations take turns, ``rounds`` times ``steps`` steps each, so a slow minute of a shared
+    machine falls on every row of its round alike."""
     makers = step_runners(configs, warmup)
     measured: dict[str, list[float]] = {name: [] for name in makers}
     for _ in range(rounds):
         for name, run in makers.items():
             measured[name].append(run(steps))
-    return {name: statistics.median(values) for name, values in measured.items()}
+    return measured
+
+
+def ratio_of_rounds(numerator: list[float], denominator: list[float]) -> tuple[float, list[float]]:
+    """The median of the rounds' ratios (each of two rates measured side by side), and their range."""
+    ratios = [a / b for a, b in zip(numerator, denominator)]
+    return round(statistics.median(ratios), 3), [round(min(ratios), 3), round(max(ratios), 3)]
 
 
 def trainer_rates(cfg: TrainConfig, images: int) -> list[float]:
@@ -189,15 +197,19 @@ def main() -> None:
     steps = []
     for recipe in ("printed", "coded"):
         base = TrainConfig(recipe=recipe, precision="auto")
-        rates = step_rates(dict(no_lrn=(TrainConfig(**(base.to_dict() | dict(lrn=False))), True),
-                                lrn_eager=(base, False), lrn_compiled=(base, True)), args.steps, args.warmup, args.rounds)
+        rounds = step_rates(dict(no_lrn=(TrainConfig(**(base.to_dict() | dict(lrn=False))), True),
+                                 lrn_eager=(base, False), lrn_compiled=(base, True)), args.steps, args.warmup, args.rounds)
+        rates = {name: statistics.median(values) for name, values in rounds.items()}
+        eager, eager_range = ratio_of_rounds(rounds["lrn_eager"], rounds["no_lrn"])
+        compiled, compiled_range = ratio_of_rounds(rounds["lrn_compiled"], rounds["no_lrn"])
         row = dict(recipe=recipe, **{f"{k}_images_per_s": round(v, 1) for k, v in rates.items()},
-                   eager_of_no_lrn=round(rates["lrn_eager"] / rates["no_lrn"], 3),
-                   compiled_of_no_lrn=round(rates["lrn_compiled"] / rates["no_lrn"], 3))
+                   eager_of_no_lrn=eager, eager_of_no_lrn_range=eager_range,
+                   compiled_of_no_lrn=compiled, compiled_of_no_lrn_range=compiled_range)
         steps.append(row)
         print(f"AlexNet step, {recipe:<8} no LRN {rates['no_lrn']:6.1f} img/s; LRN eager {rates['lrn_eager']:6.1f} "
-              f"({row['eager_of_no_lrn']:.0%}); LRN compiled {rates['lrn_compiled']:6.1f} ({row['compiled_of_no_lrn']:.0%})",
-              flush=True)
+              f"({eager:.0%}); LRN compiled {rates['lrn_compiled']:6.1f} ({compiled:.0%}, rounds "
+              f"{compiled_range[0]:.0%} to {compiled_range[1]:.0%}); rates: medians of the rounds, ratios: "
+              f"medians of each round's ratio", flush=True)
     coded = TrainConfig(recipe="coded", precision="auto")
     print(f"trainer against step, coded recipe, epochs of {args.epoch_images} images, {args.rounds} rounds:", flush=True)
     trainer = trainer_against_step(coded, args.epoch_images, 2 * args.steps, args.warmup, args.rounds)

@@ -167,3 +167,9 @@ def test_the_trainer_sentence_gives_the_median_and_range_of_the_rounds():
     said = P._trainer_sentence(trainer)
     assert "second epoch of 1,536 images" in said and "95% of the step's 116.0" in said
     assert "median of 3 rounds" in said and "from 91% to 97%" in said
+
+
+def test_a_step_ratio_shows_the_range_of_its_rounds_where_kept():
+    assert P._share(dict(compiled_of_no_lrn=0.9), "compiled_of_no_lrn") == "90%"
+    assert P._share(dict(compiled_of_no_lrn=0.9, compiled_of_no_lrn_range=[0.86, 0.95]),
+                    "compiled_of_no_lrn") == "90% (86% to 95%)"

@@ -483,7 +483,7 @@ def normalisation_tables(result: dict) -> tuple[list[dict], list[dict], str]:
     steps = [{"recipe": r["recipe"], "no LRN (img/s)": f"{r['no_lrn_images_per_s']:.1f}",
               "LRN eager (img/s)": f"{r['lrn_eager_images_per_s']:.1f}",
               "LRN compiled (img/s)": f"{r['lrn_compiled_images_per_s']:.1f}",
-              "eager, of no LRN": f"{r['eager_of_no_lrn']:.0%}", "compiled, of no LRN": f"{r['compiled_of_no_lrn']:.0%}"}
+              "eager, of no LRN": _share(r, "eager_of_no_lrn"), "compiled, of no LRN": _share(r, "compiled_of_no_lrn")}
              for r in result["steps"]]
     prov, trainer = result["provenance"], result["trainer"]
     where = (f"Measured on {prov['device']}, {result['cpu_isa']}, {prov['precision']}, batch {result['batch']}, "
@@ -492,9 +492,17 @@ def normalisation_tables(result: dict) -> tuple[list[dict], list[dict], str]:
     return alone, steps, where
 
 
+def _share(row: dict, key: str) -> str:
+    """A ratio of the step rows, with the range of its rounds where the benchmark kept one."""
+    if f"{key}_range" not in row:
+        return f"{row[key]:.0%}"
+    low, high = row[f"{key}_range"]
+    return f"{row[key]:.0%} ({low:.0%} to {high:.0%})"
+
+
 def _trainer_sentence(trainer: dict) -> str:
     """The trainer's epoch rate against the step's: the median over the rounds in which the two took
-    turns, with the rounds' range (benchmarks before 12-08 timed one first epoch, warm-up and all)."""
+    turns, with the rounds' range (older results timed one first epoch, warm-up and all)."""
     if "epoch_of_step_range" not in trainer:
         return (f"The trainer's own epoch of {trainer['epoch_images']:,} images under the {trainer['recipe']} "
                 f"recipe ran at {trainer['epoch_images_per_s']:.1f} img/s, {trainer['epoch_of_step']:.0%} of the "
