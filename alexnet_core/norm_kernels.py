@@ -31,8 +31,15 @@ Forward and backward on a 2-core AMD EPYC (AVX512-BF16),
 bf16, batch 128, the two taking turns in one process on an idle machine (medians of 10 calls
 each): conv1's LRN across both columns 26 ms against 63 ms compiled by Inductor, per column 24
 against 74 ms, conv2's per column 17 against 41 ms, the within-map normalisation 24 against 47 ms.
-Both kernels run twice as fast on two threads as on one (conv1's backward 28 and 14 ms), as
-memory-bound work would not: the arithmetic of the windows sets their pace, not the memory bus.
+Both kernels run twice as fast on two threads as on one (conv1's backward 28 and 14 ms), where a
+copy gains little from the second thread (29 against 36-38 GB/s): the memory bus does not set
+their pace. Nor, it seems, do the window's loads or the power. In A/B trials on the same idle machine
+(12-07, medians of 12-20 calls, each variant taking turns), running sums (three loads a value instead
+of five) left the within-map kernel's time as it was, and so did a diagnostic build without the
+power. Rows cut into channel blocks that stay in L1 made it slower. Streaming stores for the
+results (``Bf16Avx512::put``) took 5-8% off each kernel, forward + backward: 24.0 to 22.3 ms
+within-map, 21.7 to 20.4 conv1 per column, 14.8 to 13.9 conv2 per column, 21.8 to 20.2 conv1
+across both columns. Which limit of a core holds the rest is not pinned down.
 ``benchmarks/normalisation.py`` records their rates; the module's history has the Inductor version. The file compiles in about two seconds
 with the system's C++ compiler, once per machine, into a cache (``ALEXNET_KERNEL_CACHE``, else
 ``~/.cache/alexnet_core``), where Inductor took half a minute in each new process.

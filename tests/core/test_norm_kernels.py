@@ -214,3 +214,26 @@ def test_a_second_derivative_through_the_kernels_raises():
 def test_columns_must_be_a_whole_number_from_one(groups):
     with pytest.raises(ValueError, match="groups"):
         LocalResponseNorm(5, 1e-4, 0.75, 2.0, groups=groups)
+
+
+def test_a_result_at_an_address_off_the_streaming_stores_alignment_is_the_same():
+    """The bf16 kernels store results past the caches where the address is 32-byte aligned (every
+    tensor torch allocates is) and plainly elsewhere: both give the same bits."""
+    torch.manual_seed(4)
+    a = channels_last((torch.randn(2, 32, 6, 6) * 3).relu().to(torch.bfloat16))
+    g = channels_last(torch.randn(2, 32, 6, 6).to(torch.bfloat16))
+    lib = norm_kernels.library()
+    for grad in (None, g):
+        aligned = torch.empty(a.numel(), dtype=torch.bfloat16)
+        shifted = torch.empty(a.numel() + 1, dtype=torch.bfloat16)[1:]  # 2 bytes past the alignment
+        assert aligned.data_ptr() % 32 == 0 and shifted.data_ptr() % 32 != 0
+        for out in (aligned, shifted):
+            lib.bf16_cross_map(a.data_ptr(), None if grad is None else grad.data_ptr(), out.data_ptr(),
+                               0, 2 * 6 * 6, 32, 2, 5, 1e-2, 0.75, 2.0)
+        assert torch.equal(aligned, shifted)
+        for out in (aligned, shifted):
+            lib.bf16_within_map(a.data_ptr(), None if grad is None else grad.data_ptr(), out.data_ptr(),
+                                0, 2, 6, 6, 32, 5, 1e-2, 0.75, 1.0)
+        assert torch.equal(aligned, shifted)
+        expected = norm_kernels._run(a, grad, 5, 1e-2, 0.75, 1.0, 0)
+        assert torch.equal(aligned, expected.permute(0, 2, 3, 1).reshape(-1))
