@@ -24,7 +24,10 @@ def test_cpu_notes_compare_the_fastest_with_fp32_eager_and_name_what_is_missing(
     notes = P.cpu_notes(bench(True, rows, matmul_ceiling_tflops=0.4, fp32_matmul_ceiling_tflops=0.2,
                               alexnet_bf16_bound_over_fp32_eager=4.0), None)
     assert notes["cpu_best_ratio"] == "2.20"
-    assert "1.36x as fast, so LRN costs 27%" in notes["cpu_lrn_note"]
+    assert notes["cpu_lrn_note"].endswith("1.36x as fast, so LRN costs 27% of each step")
+    dated = bench(True, rows)
+    dated.throughput["provenance"] |= dict(date="2026-12-07T12:53:47+00:00", commit="d455c713f3ba4734")
+    assert P.cpu_notes(dated, None)["cpu_lrn_note"].endswith("(that run: 2026-12-07, commit d455c713)")
     assert "from 60.0 to 66.0 images/s (1.10x)" in notes["cpu_allocator_note"]
     assert "50.0 images/s against 60.0 eager (0.83x)" in notes["cpu_compile_note"]
     assert "does not help" in notes["cpu_compile_note"] and " helps " in P.compile_note(60.0, 70.0)

@@ -196,8 +196,11 @@ def lrn_note(cpu: NativeCpu) -> str:
         with_lrn = images_per_s(cpu.rows, lrn=True, **bf16_cl_eager(allocator))
         without = images_per_s(cpu.rows, lrn=False, **bf16_cl_eager(allocator))
         if with_lrn and without:
+            prov = cpu.result.get("provenance", {})
+            when = (f" (that run: {prov['date'][:10]}, commit {prov['commit'][:8]})"
+                    if prov.get("date") and prov.get("commit") else "")
             return (f"the same step without it trains {without / with_lrn:.2f}x as fast, so LRN costs "
-                    f"{100 * (1 - with_lrn / without):.0f}% of each step")
+                    f"{100 * (1 - with_lrn / without):.0f}% of each step{when}")
     return "not measured on this CPU yet (benchmarks/train_throughput.py --no-lrn)"
 
 
