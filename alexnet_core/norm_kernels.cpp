@@ -73,7 +73,8 @@ struct Bf16Avx512 {
     }
     // A result goes to memory past the caches (a streaming store) where its address allows: the
     // next layer reads an activation from its start, long after its end would have left the cache,
-    // and a plain store first reads the line it writes. 5-8% off each kernel's time, measured.
+    // and a plain store first reads the line it writes. 5-8% off each kernel's time on the EPYC
+    // (AVX512-BF16) that measured it (norm_kernels.py says how).
     // The entry points end with a store fence, so the thread that waits for them sees the results.
     static void put(T* p, V v) {
 #if defined(__AVX512BF16__)
