@@ -269,7 +269,10 @@ NUMBER_WORDS = {w: i for i, w in enumerate("zero one two three four five six sev
 #: What the book counts in its prose: a count before one of these is compared across pages (#38).
 COUNTED = ("learning rates", "seeds a side", "seeds per side", "runs per side", "pairs per side",
            "profiles", "chapters", "variants")
-COUNT = re.compile(r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")\s+(" + "|".join(map(re.escape, COUNTED)) + r")\b", re.I)
+#: A count that a conditional follows ("about 7 seeds per side would give 80% power") is what it
+#: would take, not what the book has: not compared.
+COUNT = re.compile(r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")\s+(" + "|".join(map(re.escape, COUNTED))
+                   + r")\b(?!\s+(?:would|could|might)\b)", re.I)
 
 
 def stated_counts(pages: dict[str, str]) -> dict[str, dict[str, set[int]]]:

@@ -218,3 +218,12 @@ def test_a_count_two_pages_state_differently_is_found():
              "a.html": "one run per side or two runs per side", "b.html": "two runs per side"}
     assert browser_check.contradictions(pages) == ["learning rates: [4] on intro.html, [5] on relu.html"]
     assert browser_check.stated_counts({"x.html": "Twelve variants"}) == {"variants": {"x.html": {12}}}
+
+
+def test_a_count_of_what_would_settle_a_claim_is_not_a_stated_count():
+    """The judge's caveat ("about 7 seeds per side would give 80% power") says what it would take;
+    CI once failed on it against a page's "3 seeds per side so far"."""
+    pages = {"lrn.html": "underpowered (about 7 seeds per side would give 80% power)",
+             "intro.html": "3 seeds per side so far"}
+    assert browser_check.contradictions(pages) == []
+    assert browser_check.stated_counts(pages) == {"seeds per side": {"intro.html": {3}}}
