@@ -168,11 +168,10 @@ def trainer_against_step(cfg: TrainConfig, images: int, steps: int, warmup: int,
                               epoch_images_per_s=steady, epoch_of_step=round(steady / step, 3)))
         print(f"  round {len(per_round)}: step {step:.1f} img/s, trainer's epochs {first:.1f} then {steady:.1f} "
               f"({steady / step:.0%} of the step)", flush=True)
-    ratios = [r["epoch_of_step"] for r in per_round]
-    return dict(recipe=cfg.recipe, epoch_images=images, rounds=per_round,
-                epoch_images_per_s=statistics.median(r["epoch_images_per_s"] for r in per_round),
-                step_images_per_s=statistics.median(r["step_images_per_s"] for r in per_round),
-                epoch_of_step=statistics.median(ratios), epoch_of_step_range=[min(ratios), max(ratios)])
+    epoch_rates, step_rates_ = ([r[key] for r in per_round] for key in ("epoch_images_per_s", "step_images_per_s"))
+    ratio, ratio_range = ratio_of_rounds(epoch_rates, step_rates_)
+    return dict(recipe=cfg.recipe, epoch_images=images, rounds=per_round, epoch_images_per_s=statistics.median(epoch_rates),
+                step_images_per_s=statistics.median(step_rates_), epoch_of_step=ratio, epoch_of_step_range=ratio_range)
 
 
 def main() -> None:
