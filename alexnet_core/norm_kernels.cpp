@@ -112,37 +112,57 @@ inline __attribute__((always_inline)) typename O::V window_sum(const W* q, int64
     return total;
 }
 
+// Asks memory for `count` elements, from element i, of the inputs a and g (either null: none) of a tile
+// or row still to come, while this one computes: the kernels read their inputs a tile or a row at a
+// time, between passes of arithmetic, and the hardware's prefetcher does not run that far ahead (a
+// third of the within-map kernel's time went to those first loads). Called outside the innermost
+// loops, which the compiler vectorises.
+template <typename O>
+inline __attribute__((always_inline)) void prefetch(const char* next_a, const char* next_g, int64_t i, int64_t count) {
+    constexpr int64_t LINE = 64;
+    const int64_t from = i * int64_t(sizeof(typename O::T)), to = (i + count) * int64_t(sizeof(typename O::T));
+    for (int64_t byte = from; byte < to; byte += LINE) {
+        if (next_a) __builtin_prefetch(next_a + byte, 0, 3);
+        if (next_g) __builtin_prefetch(next_g + byte, 0, 3);
+    }
+}
+
 // ---- across maps: runs of n channels (a pixel's maps, or one column of them), a tile of runs at
 // a time, one pass over the tile for each step of the arithmetic, the intermediates in the core's cache.
 
 template <typename O, typename W, int64_t N, int64_t S>
 void cross_forward_tile(const typename O::T* a, typename O::T* b, int64_t count, int64_t n_, int64_t size_,
-                        double alpha, double beta, double k, W* sq) {
+                        double alpha, double beta, double k, W* sq, const char* next_a) {
     const int64_t n = N > 0 ? N : n_, size = S > 0 ? S : size_, half = size / 2, w = n + 2 * half;
     const auto va = O::splat(alpha), vk = O::splat(k), vb = O::splat(beta);
     for (int64_t r = 0; r < count; ++r)
         for (int64_t c = 0; c < n; c += O::L) { auto x = O::get(a + r * n + c); O::putw(sq + r * w + half + c, O::mul(x, x)); }
-    for (int64_t r = 0; r < count; ++r)
+    for (int64_t r = 0; r < count; ++r) {
+        prefetch<O>(next_a, nullptr, r * n, n);
         for (int64_t c = 0; c < n; c += O::L) {
             typename O::V over_d, s = O::scale(O::mul_add(va, window_sum<O>(sq + r * w + c, 1, size), vk), vb, &over_d);
             O::put(b + r * n + c, O::mul(O::get(a + r * n + c), s));
         }
+    }
 }
 
 template <typename O, typename W, int64_t N, int64_t S>
 void cross_backward_tile(const typename O::T* a, const typename O::T* g, typename O::T* da, int64_t count, int64_t n_,
-                         int64_t size_, double alpha, double beta, double k, W* sq, W* t, W* gs) {
+                         int64_t size_, double alpha, double beta, double k, W* sq, W* t, W* gs, const char* next_a,
+                         const char* next_g) {
     const int64_t n = N > 0 ? N : n_, size = S > 0 ? S : size_, half = size / 2, w = n + 2 * half;
     const auto va = O::splat(alpha), vk = O::splat(k), vb = O::splat(beta), coef = O::splat(2.0 * alpha * beta);
     for (int64_t r = 0; r < count; ++r)
         for (int64_t c = 0; c < n; c += O::L) { auto x = O::get(a + r * n + c); O::putw(sq + r * w + half + c, O::mul(x, x)); }
-    for (int64_t r = 0; r < count; ++r)
+    for (int64_t r = 0; r < count; ++r) {
+        prefetch<O>(next_a, next_g, r * n, n);
         for (int64_t c = 0; c < n; c += O::L) {
             typename O::V over_d, s = O::scale(O::mul_add(va, window_sum<O>(sq + r * w + c, 1, size), vk), vb, &over_d);
             auto gv = O::get(g + r * n + c);
             O::putw(gs + r * n + c, O::mul(gv, s));                                       // g d^-beta
             O::putw(t + r * w + half + c, O::mul(O::mul(gv, O::get(a + r * n + c)), O::mul(s, over_d)));  // g a d^(-beta-1)
         }
+    }
     for (int64_t r = 0; r < count; ++r)
         for (int64_t c = 0; c < n; c += O::L) {
             auto tw = window_sum<O>(t + r * w + c, 1, size);
@@ -159,8 +179,11 @@ void cross_map(const typename O::T* a, const typename O::T* g, typename O::T* ou
     std::vector<W> sq(per * w, W(0)), t(g ? per * w : 0, W(0)), gs(g ? per * n : 0);  // the pads stay zero
     for (int64_t r = r0; r < r1; r += per) {
         const int64_t count = r1 - r < per ? r1 - r : per;
-        if (g) cross_backward_tile<O, W, N, S>(a + r * n, g + r * n, out + r * n, count, n, size, alpha, beta, k, sq.data(), t.data(), gs.data());
-        else cross_forward_tile<O, W, N, S>(a + r * n, out + r * n, count, n, size, alpha, beta, k, sq.data());
+        const int64_t next = r + per < r1 ? r + per : -1;  // the next tile's first run, if any
+        const char* next_a = next >= 0 ? reinterpret_cast<const char*>(a + next * n) : nullptr;
+        const char* next_g = next >= 0 && g ? reinterpret_cast<const char*>(g + next * n) : nullptr;
+        if (g) cross_backward_tile<O, W, N, S>(a + r * n, g + r * n, out + r * n, count, n, size, alpha, beta, k, sq.data(), t.data(), gs.data(), next_a, next_g);
+        else cross_forward_tile<O, W, N, S>(a + r * n, out + r * n, count, n, size, alpha, beta, k, sq.data(), next_a);
     }
 }
 
@@ -190,9 +213,23 @@ struct Rows {  // a ring of row buffers, Wd x C each, and a zero row for the row
     W* operator[](int64_t y) { return y < 0 || y >= height ? mem.data() + count * len : mem.data() + (y % count) * len; }
 };
 
-// out = the window sum along the row held, squared or as is, in line (zero-padded by half pixels)
-template <typename O, typename W>
+// out = the window sum along the row held, squared or as is, in line (zero-padded by half pixels).
+// In vectors of channels with the paper's window of 5: the window slides along the row in registers,
+// one load a pixel, the sum in window_sum's order.
+template <typename O, typename W, int64_t S>
 inline __attribute__((always_inline)) void sum_along_row(const W* __restrict line, W* __restrict out, int64_t Wd, int64_t C, int64_t size) {
+    if constexpr (S == 5 && O::L > 1) {
+        for (int64_t c = 0; c < C; c += O::L) {
+            const W* q = line + c;
+            auto r0 = O::getw(q), r1 = O::getw(q + C), r2 = O::getw(q + 2 * C), r3 = O::getw(q + 3 * C);
+            for (int64_t x = 0; x < Wd; ++x) {
+                auto r4 = O::getw(q + (x + 4) * C);
+                O::putw(out + x * C + c, O::add(O::add(O::add(O::add(r0, r1), r2), r3), r4));
+                r0 = r1; r1 = r2; r2 = r3; r3 = r4;
+            }
+        }
+        return;
+    }
     for (int64_t x = 0; x < Wd; ++x)
         for (int64_t c = 0; c < C; c += O::L) O::putw(out + x * C + c, window_sum<O>(line + x * C + c, C, size));
 }
@@ -218,7 +255,7 @@ constexpr int64_t MAX_WINDOW = 64;  // norm_kernels.py sends no window wider tha
 
 template <typename O, typename W, int64_t S>
 void within_image(const typename O::T* a, const typename O::T* g, typename O::T* out, int64_t H, int64_t Wd, int64_t C,
-                  int64_t size_, double alpha, double beta, double k, WithinScratch<O, W>& s) {
+                  int64_t size_, double alpha, double beta, double k, WithinScratch<O, W>& s, int64_t rows_readable) {
     const auto va = O::splat(alpha), vk = O::splat(k), vb = O::splat(beta), coef = O::splat(2.0 * alpha * beta);
     const int64_t size = S > 0 ? S : size_, half = size / 2, len = Wd * C;
     const W* window[MAX_WINDOW];
@@ -226,20 +263,27 @@ void within_image(const typename O::T* a, const typename O::T* g, typename O::T*
     for (int64_t y = 0; y < H + 2 * half; ++y) {
         if (y < H) {  // the squares of row y, summed along it
             for (int64_t i = 0; i < len; i += O::L) { auto x = O::get(a + y * len + i); O::putw(line + i, O::mul(x, x)); }
-            sum_along_row<O, W>(s.line.data(), s.squares[y], Wd, C, size);
+            sum_along_row<O, W, S>(s.line.data(), s.squares[y], Wd, C, size);
         }
         const int64_t yd = y - half;
         if (yd >= 0 && yd < H) {  // row yd: its window of squares is complete
             for (int64_t j = 0; j < size; ++j) window[j] = s.squares[yd - half + j];
             const int64_t o = yd * len;
-            for (int64_t i = 0; i < len; i += O::L) {
-                typename O::V over_d, sc = O::scale(O::mul_add(va, sum_down_column<O>(window, i, size), vk), vb, &over_d);
-                if (!g) { O::put(out + o + i, O::mul(O::get(a + o + i), sc)); continue; }
-                auto gv = O::get(g + o + i);
-                O::putw(s.gs[yd] + i, O::mul(gv, sc));                                            // g d^-beta
-                O::putw(line + i, O::mul(O::mul(gv, O::get(a + o + i)), O::mul(sc, over_d)));   // g a d^(-beta-1)
+            W* const gs = g ? s.gs[yd] : nullptr;
+            // the rows read from memory after the next (the next image's first rows at the end of this one)
+            const char* next_a = y + 2 < rows_readable ? reinterpret_cast<const char*>(a + (y + 2) * len) : nullptr;
+            const char* next_g = g && yd + 2 < rows_readable ? reinterpret_cast<const char*>(g + (yd + 2) * len) : nullptr;
+            for (int64_t x = 0; x < Wd; ++x) {  // a pixel at a time, that pixel of the next rows asked for
+                prefetch<O>(next_a, next_g, x * C, C);
+                for (int64_t i = x * C; i < (x + 1) * C; i += O::L) {
+                    typename O::V over_d, sc = O::scale(O::mul_add(va, sum_down_column<O>(window, i, size), vk), vb, &over_d);
+                    if (!g) { O::put(out + o + i, O::mul(O::get(a + o + i), sc)); continue; }
+                    auto gv = O::get(g + o + i);
+                    O::putw(gs + i, O::mul(gv, sc));                                                // g d^-beta
+                    O::putw(line + i, O::mul(O::mul(gv, O::get(a + o + i)), O::mul(sc, over_d)));   // g a d^(-beta-1)
+                }
             }
-            if (g) sum_along_row<O, W>(s.line.data(), s.t[yd], Wd, C, size);
+            if (g) sum_along_row<O, W, S>(s.line.data(), s.t[yd], Wd, C, size);
         }
         const int64_t ye = y - 2 * half;
         if (g && ye >= 0) {  // row ye: its window of t is complete
@@ -259,8 +303,9 @@ void within_map(const typename O::T* a, const typename O::T* g, typename O::T* o
     WithinScratch<O, W> scratch(H, Wd, C, size, g != nullptr);
     for (int64_t n = n0; n < n1; ++n) {
         const int64_t o = n * H * Wd * C;
-        if (size == 5) within_image<O, W, 5>(a + o, g ? g + o : nullptr, out + o, H, Wd, C, size, alpha, beta, k, scratch);
-        else within_image<O, W, 0>(a + o, g ? g + o : nullptr, out + o, H, Wd, C, size, alpha, beta, k, scratch);
+        const int64_t rows_readable = (n1 - n) * H;  // this image's and the rest of the slice's, one after another
+        if (size == 5) within_image<O, W, 5>(a + o, g ? g + o : nullptr, out + o, H, Wd, C, size, alpha, beta, k, scratch, rows_readable);
+        else within_image<O, W, 0>(a + o, g ? g + o : nullptr, out + o, H, Wd, C, size, alpha, beta, k, scratch, rows_readable);
     }
 }
 

@@ -33,13 +33,25 @@ each): conv1's LRN across both columns 26 ms against 63 ms compiled by Inductor,
 against 74 ms, conv2's per column 17 against 41 ms, the within-map normalisation 24 against 47 ms.
 Both kernels run twice as fast on two threads as on one (conv1's backward 28 and 14 ms), where a
 copy gains little from the second thread (29 against 36-38 GB/s): the memory bus does not set
-their pace. Nor, it seems, do the window's loads or the power. In A/B trials on the same idle machine
-(12-07, medians of 12-20 calls, each variant taking turns), running sums (three loads a value instead
-of five) left the within-map kernel's time as it was, and so did a diagnostic build without the
-power. Rows cut into channel blocks that stay in L1 made it slower. Streaming stores for the
-results (``Bf16Avx512::put``) took 5-8% off each kernel, forward + backward: 24.0 to 22.3 ms
-within-map, 21.7 to 20.4 conv1 per column, 14.8 to 13.9 conv2 per column, 21.8 to 20.2 conv1
-across both columns. Which limit of a core holds the rest is not pinned down.
+their pace. Running sums (three loads a value instead of five) and a diagnostic build without the
+power changed nothing (A/B trials on the same idle machine, 12-07, medians of 12-20 calls, each
+variant taking turns); streaming stores for the results (``Bf16Avx512::put``) took 5-8% off each
+kernel. What held the rest was waiting for the inputs. A profile (``perf``, sampling by the clock:
+the VM shows no hardware counters) put a third of the within-map kernel's time on the first loads
+of each row of ``a`` and ``g``: the kernels read their inputs a tile or a row at a time, between
+passes of arithmetic, and the hardware's prefetcher does not run that far ahead. Each tile now asks
+memory for the next tile's inputs while it computes, and each row of the within-map kernel for the
+row after next (across an image's end into the next image), outside the innermost loops so the
+compiler still vectorises them; the within-map row sums slide their window of 5 in registers. Same
+idle machine, 2 threads, forward + backward, medians of 20 calls each taking turns (12-07, 22:06
+UTC), before and after, in bf16: within-map 21.2 and 15.7 ms, conv1 per column 22.8 and 17.5,
+conv2 per column 14.3 and 9.4, conv1 across both columns 19.2 and 11.5; in float32 (the trainer's
+precision on CPUs without bf16 instructions): within-map 91 and 26 ms (its loop, cut into pixels
+for the prefetches, now vectorises), conv1 per column 36.5 and 27.7, conv2 per column 25.1 and 18.2,
+conv1 across both 37.1 and 26.5. The bf16 results are bit-identical; float32's differ by at most
+5e-6 (the order of the sums). Between runs on different minutes the same kernel's time moves by up
+to a third (conv1 per column 15.4 to 22.8 ms before the change), so the benchmark, not these pairs,
+gives the rates.
 ``benchmarks/normalisation.py`` records their rates; the module's history has the Inductor version. The file compiles in about two seconds
 with the system's C++ compiler, once per machine, into a cache (``ALEXNET_KERNEL_CACHE``, else
 ``~/.cache/alexnet_core``), where Inductor took half a minute in each new process.
