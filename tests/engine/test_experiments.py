@@ -9,7 +9,7 @@ from alexnet_core.book.engine import records as R
 from alexnet_core.book.engine import run as RUN
 from alexnet_core.provenance import git_state
 from alexnet_core.train import check_config, train
-from alexnet_core.book.engine.records import Found, Record
+from alexnet_core.book.engine.records import Record
 
 
 def test_every_experiment_has_runs_in_every_profile():
@@ -357,9 +357,9 @@ def test_the_scorecard_names_the_recipe_of_each_effects_runs():
     exp = X.get_experiment("lrn_alexnet")
     eff = exp.effects[0]
     new = Record.from_dict(dict(config=dict(recipe="coded"), provenance={}))
-    old = Record.from_dict(dict(config=dict(recipe="printed"), provenance={}), Found(superseded="recipe printed, lr 0.003"))
+    old = Record.from_dict(dict(config=dict(recipe="printed"), provenance={}))
     assert recipe_cell(exp, {"lrn": [new], "no-lrn": [new]}, eff) == "coded"
-    assert recipe_cell(exp, {"lrn": [new], "no-lrn": [old]}, eff) == "superseded (recipe printed, lr 0.003), 1 of 2 runs"
+    assert recipe_cell(exp, {"lrn": [new], "no-lrn": [old]}, eff) == "coded, printed"
     assert recipe_cell(X.get_experiment("lrn_cifar"), {}, X.get_experiment("lrn_cifar").effects[0]) == "-"
 
 

@@ -24,12 +24,12 @@ def close_figures():
 
 
 def run(name: str, val: float = 40.0, lr: float = BOOK_LR, recipe: str | None = "coded", dropout: float = 0.5,
-        superseded: str | None = None, copied_from: str | None = None, config_hash: str | None = None) -> Record:
+        copied_from: str | None = None, config_hash: str | None = None) -> Record:
     config = dict(dataset="imagenette", lr=lr, dropout=dropout) | ({"recipe": recipe} if recipe else {})
     provenance = {"config_hash": config_hash or name}
     return Record.from_dict(dict(config=config, history=[dict(epoch=1, val_top1=val, lr=lr)],
                                  metrics=dict(val_top1=val), provenance=provenance),
-                            found=Found(experiment="exp", run=name, superseded=superseded, copied_from=copied_from))
+                            found=Found(experiment="exp", run=name, copied_from=copied_from))
 
 
 class FakeChapter:
@@ -72,10 +72,9 @@ def test_stuck_text_names_the_runs_at_chance_with_their_lr_and_dropout():
     assert L.stuck_text(runs[:1]) == "None of the 1 distinct AlexNet runs behind this book ended at chance."
 
 
-def test_under_book_recipe_needs_the_book_recipe_and_no_superseded_label():
+def test_under_book_recipe_needs_the_book_recipe():
     assert L.under_book_recipe(run("a"))
     assert not L.under_book_recipe(run("b", recipe="printed"))
-    assert not L.under_book_recipe(run("c", superseded="the printed recipe"))
 
 
 def test_recipes_text_counts_the_book_recipe_and_names_the_other_rates_and_recipes():
@@ -86,17 +85,7 @@ def test_recipes_text_counts_the_book_recipe_and_names_the_other_rates_and_recip
     assert one_off.endswith(f"{recipe}, except 1 at lr 0.01, which tests that rate)")
     two_off = L.recipes_text([run("a", lr=0.001), run("b", lr=0.01)])
     assert two_off.endswith(", except 2 at lr 0.001, 0.01, which test that rate)")
-    mixed = L.recipes_text([run("a"), run("b", superseded="coded, before December"), run("c", recipe=None)])
-    assert mixed.startswith("1 of the 3 distinct")
-    assert mixed.endswith("; the other 2, trained under 2 earlier recipes (the scorecard names each row's), "
-                          "stand in until they are retrained")
-
-
-def test_standins_text_counts_the_stand_ins_or_says_there_are_none():
-    assert L.standins_text([run("a")]) == "Every AlexNet run shown in this book was trained under it;"
-    assert L.standins_text([run("a"), run("b", recipe="printed")]) == (
-        "1 AlexNet runs recorded before this choice, trained under recipe printed, stand in for the book's "
-        "until they are retrained;")
+    assert L.recipes_text([run("a"), run("b", recipe="printed"), run("c", recipe=None)]).startswith("1 of the 3 distinct")
 
 
 # --------------------------------------------------------------------------- the recipe-start study
@@ -140,16 +129,3 @@ def test_study_figure_draws_the_study_or_says_how_to_measure_it():
     assert "not measured yet: python -m alexnet_core recipe-start --profile cpu" in texts
 
 
-def test_an_experiment_whose_runs_stand_in_says_so_above_its_results():
-    from alexnet_core.book.pages.chapter import stand_in_text
-    assert stand_in_text("Depth", [run("a"), run("b")]) == ""
-    text = stand_in_text("Depth", [run("a"), run("b", superseded="coded, inverted dropout"),
-                                   run("c", superseded="coded, inverted dropout")])
-    assert text.startswith("2 of the 3 runs of <em>Depth</em> were recorded under an earlier recipe "
-                           "(coded, inverted dropout)")
-    assert 'href="../intro.html#term-stand-in"' in text and "reference differs" in text
-    one = stand_in_text("The final model", [run("a", superseded="old")], judged=False)
-    assert one.startswith("The one run of <em>The final model</em> was recorded") and "stands in</a>" in one
-    assert "first screen" not in one and "that recipe's, not the book's" in one
-    assert stand_in_text("Depth", [run("b", superseded="old"), run("c", superseded="old")]).startswith("All of the 2")
-    assert "1 of the 2 runs of <em>Depth</em> was recorded" in stand_in_text("Depth", [run("a"), run("b", superseded="o")])

@@ -100,7 +100,7 @@ def test_other_profile_table_shows_the_claims_another_profile_recorded():
 def test_other_profile_table_says_why_there_is_none():
     assert (S.other_profile_table(ROWS, FakeChapter(smoke=True), lambda p: {}, recorded_elsewhere)
             == "No comparison under the smoke profile.")
-    assert (S.other_profile_table(ROWS, FakeChapter(), lambda p: {}, lambda name, profile: [], lambda name, profile: [])
+    assert (S.other_profile_table(ROWS, FakeChapter(), lambda p: {}, lambda name, profile: [])
             == "No AlexNet effect is recorded on both sides by a second profile yet.")
 
 

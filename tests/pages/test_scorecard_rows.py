@@ -68,16 +68,14 @@ def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_pat
             dict(section="4.2", claim="Dropout (points)", word="underpowered"),
             dict(section="3.4", claim="Pooling (points)", word="within noise"),
             dict(section="5", claim="Bias (points)", word="not measured yet"),
-            dict(section="7", claim="Depth (points)", word="reproduced", stand_in=True)]
+            dict(section="7", claim="Depth (points)", word="reproduced")]
     text = S.headline(rows, setting="**Setting.** here")
     lines = text.splitlines()
-    assert lines[0] == "**Setting.** here" and len(lines) == 9
-    assert lines[1] == "- **Holds** (1 of the 6 claims judged here): PCA (§4.1)."  # not Depth: it rests on stand-ins
+    assert lines[0] == "**Setting.** here" and len(lines) == 8
+    assert lines[1] == "- **Holds** (2 of the 7 claims judged here): PCA (§4.1); Depth (§7)."
     assert "ReLU's speed-up (§3.1)" in lines[2] and "Pooling (§3.4)" in lines[3] and "LRN (§3.3)" in lines[4]
     assert lines[5] == "- **These runs cannot tell yet** (2: 1 underpowered, 1 awaiting their runs)."
-    assert lines[6].startswith("- **Not judged here yet** (1): ") and lines[6].endswith(": Depth (§7).")
-    assert "{doc}`the scorecard <generated/scorecard>`" in lines[8]
-    assert "Not judged here yet" not in S.headline(rows[:-1])
+    assert "{doc}`the scorecard <generated/scorecard>`" in lines[7]
     draft = [dict(section="3.3", claim="LRN, the conv-local pair (r540 draft): error (points)", word="reproduced")]
     assert "the conv-local pair ({term}`r540 draft`)" in S.headline(draft)  # linked: used above the glossary
     assert all(f"\n{term}\n" in (S.REPO_ROOT / "book" / "intro.md").read_text() for term in S.GLOSSARY_TERMS_IN_CLAIMS)
@@ -90,8 +88,7 @@ def test_the_headline_sorts_claims_into_findings_and_links_the_scorecard(tmp_pat
 def test_the_setting_line_names_datasets_epochs_seeds_and_the_machine():
     rows = [dict(setting="imagenette, alexnet, 8 epochs (cpu)", **{"runs per side": 3}),
             dict(setting="imagenette, alexnet, 24 epochs (cpu)", **{"runs per side": 0}),
-            dict(setting="cifar10, cifarnet, 40 epochs (cpu)", **{"runs per side": 1}),
-            dict(setting="imagenette, alexnet, 16 epochs (cpu)", stand_in=True, **{"runs per side": 5})]
+            dict(setting="cifar10, cifarnet, 40 epochs (cpu)", **{"runs per side": 1})]
     epyc = dict(device="AMD EPYC (2 logical cores, 2 threads)", cpu_isa="AVX512-BF16", config_hash="a", date="d")
     records = [run("lrn", 30.0, seed=s) for s in (0, 1)] + [run("x", 30.0)]
     for r, prov in zip(records, (epyc | dict(seed=0), epyc | dict(seed=1), dict(device="H100", seed=0))):
@@ -132,16 +129,3 @@ def test_the_setting_cell_reads_the_epochs_an_experiment_trains():
     assert S.setting_of(EXPERIMENTS["lrn_alexnet"], "smoke") == "imagenette, alexnet, 1 epoch (smoke)"
 
 
-def test_another_profiles_superseded_runs_are_counted_once_and_said_why_they_are_not_compared():
-    from alexnet_core.book.engine.records import Found
-
-    def stand_ins_of(name, profile):
-        old = run("lrn", 30.0).found_as(experiment=name, run="lrn-s0", variant="lrn", seed=0, superseded="printed")
-        old.provenance.update(config_hash="shared-reference", date="2026-11-01")
-        new = run("x", 30.0)
-        new.found = Found(experiment=name, run="x-s0")
-        return [old, new] if profile == "gpu" else []
-    text = S.superseded_elsewhere(lambda name: "cpu", stand_ins_of)
-    assert text == (" The runs page lists the gpu profile's 1 AlexNet run: they were recorded under a superseded "
-                    "recipe, so they are not set beside the book's.")
-    assert S.superseded_elsewhere(lambda name: "cpu", lambda name, profile: []) == ""

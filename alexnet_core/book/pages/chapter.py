@@ -42,8 +42,7 @@ class Chapter:
         return f", {self.source(experiment)}"
 
     def runs(self, experiment: str, note: bool = True) -> list[dict]:
-        """The experiment's run records, training what is missing (a run recorded under a superseded
-        recipe stands in, marked, unless the chapter retrains); the training log is kept out of the
+        """The experiment's run records, training what is missing; the training log is kept out of the
         page (it is in each run's history) and shown only if training fails. ``note``: say on the
         page when the runs come from another profile than the chapter's."""
         source = self.source(experiment)
@@ -55,7 +54,7 @@ class Chapter:
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 return run_experiment(experiment, self.profile, data_root=self.data_root, device=self.device,
-                                      retrain=self.retrain, progress=False, stand_ins=not self.retrain)
+                                      retrain=self.retrain, progress=False)
         except BaseException:
             print(log.getvalue()[-5000:])
             raise
@@ -67,7 +66,6 @@ class Chapter:
 
         experiment = get_experiment(name)
         records = self.runs(name)
-        self.note_stand_ins(name, records)
         groups = A.by_variant(records)
         expected = len(book_runs(name, self.source(name)))
         if figure:
@@ -80,13 +78,6 @@ class Chapter:
             _glue(f"{name}_effect_{i}", row["ours"])
             _glue(f"{name}_verdict_{i}", row["verdict"])
         return Ablation(experiment, records, groups, effects)
-
-    def note_stand_ins(self, name: str, records: list) -> None:
-        """Above an experiment's results, a note where runs of an earlier recipe stand in
-        (:func:`stand_in_text`); none under the smoke profile."""
-        if not self.smoke:
-            experiment = get_experiment(name)
-            _stand_in_note(experiment.title, records, judged=bool(experiment.effects))
 
     def noise(self, family: str) -> dict:
         """The spreads the verdicts of ``family`` use in the profile this chapter shows
@@ -148,32 +139,6 @@ def _admonition(kind: str, title: str, body: str) -> None:
     from IPython.display import HTML, display
 
     display(HTML(f'<div class="admonition {kind}"><p class="admonition-title">{title}</p><p>{body}</p></div>'))
-
-
-def stand_in_text(title: str, records: list, judged: bool = True) -> str:
-    """The note an experiment's results carry while runs of a superseded recipe stand in for it
-    (empty when every run is the book's recipe's), naming how many and which recipes; ``judged``:
-    the experiment has claims, which the first screen does not count meanwhile."""
-    old = [r for r in records if r.superseded]
-    if not old:
-        return ""
-    recipes = "; ".join(sorted({r.superseded for r in old}))
-    which = ("The one run" if len(records) == 1 else
-             f"{'All' if len(old) == len(records) else len(old)} of the {len(records)} runs")
-    one = len(old) == 1
-    return (f"{which} of <em>{html.escape(title)}</em> {'was' if one else 'were'} recorded under "
-            f'an earlier recipe ({html.escape(recipes)}) and <a href="{GLOSSARY_LINK}stand-in">stand'
-            f"{'s' * one} in</a> until recorded again under the book's. "
-            + ("Its numbers compare runs of that recipe with each other, so its reference differs from the one "
-               "the chapters with runs of the book's recipe show, and the first screen does not count its "
-               "verdicts yet." if judged else "Its numbers are that recipe's, not the book's."))
-
-
-def _stand_in_note(title: str, records: list, judged: bool = True) -> None:
-    """Say on the page, above an experiment's results, that runs of an earlier recipe stand in."""
-    text = stand_in_text(title, records, judged)
-    if text:
-        _admonition("warning", "Runs of an earlier recipe", text)
 
 
 #: Every chapter's variant table says what its ± is, since the effect table's differs.

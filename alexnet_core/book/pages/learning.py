@@ -150,41 +150,20 @@ def stuck_text(runs: list[Record]) -> str:
 
 
 def under_book_recipe(run: Record) -> bool:
-    """Whether a run trained under the book's AlexNet recipe (not a stand-in from a superseded one)."""
-    return not run.superseded and run.config.get("recipe") == ALEXNET_RECIPE["recipe"]
-
-
-def _older_recipes(standing_in: list[Record]) -> str:
-    """The earlier recipe the stand-ins trained under, or how many there were (the scorecard's
-    details and the runs page name each run's; a list of them all read as one long clause)."""
-    recipes = sorted({r.superseded or f"recipe {r.config.get('recipe', 'printed')}" for r in standing_in})
-    return recipes[0] if len(recipes) == 1 else f"{len(recipes)} earlier recipes (the scorecard names each row's)"
+    """Whether a run trained under the book's AlexNet recipe."""
+    return run.config.get("recipe") == ALEXNET_RECIPE["recipe"]
 
 
 def recipes_text(runs: list[Record]) -> str:
-    """How many of ``runs`` trained under the book's recipe (and at which other learning rates),
-    and which older recipes the rest stand in from (section 5), as a clause."""
+    """How many of ``runs`` trained under the book's recipe (and at which other learning rates,
+    section 5), as a clause."""
     coded = [r for r in runs if under_book_recipe(r)]
-    standing_in = [r for r in runs if not under_book_recipe(r)]
     off_rate = [r for r in coded if r.config["lr"] != ALEXNET_RECIPE["lr"]]
     off_rates = ", ".join(f"{lr:g}" for lr in sorted({r.config["lr"] for r in off_rate}))
     except_off_rate = (f", except {len(off_rate)} at lr {off_rates}, which test{'s' if len(off_rate) == 1 else ''} "
                        "that rate" if off_rate else "")
-    text = (f"{len(coded)} of the {len(runs)} distinct AlexNet runs shown in this book trained under the book's "
+    return (f"{len(coded)} of the {len(runs)} distinct AlexNet runs shown in this book trained under the book's "
             f"recipe ({ALEXNET_RECIPE['recipe']} with the paper's dropout, lr {ALEXNET_RECIPE['lr']}{except_off_rate})")
-    if standing_in:
-        text += (f"; the other {len(standing_in)}, trained under {_older_recipes(standing_in)}, stand in until they "
-                 "are retrained")
-    return text
-
-
-def standins_text(runs: list[Record]) -> str:
-    """The scorecard's pointer: how many of ``runs`` stand in from an older recipe, or that none does."""
-    standing_in = [r for r in runs if not under_book_recipe(r)]
-    if not standing_in:
-        return "Every AlexNet run shown in this book was trained under it;"
-    return (f"{len(standing_in)} AlexNet runs recorded before this choice, trained under "
-            f"{_older_recipes(standing_in)}, stand in for the book's until they are retrained;")
 
 
 # --------------------------------------------------------------------------- the recipe-start study

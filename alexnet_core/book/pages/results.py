@@ -62,15 +62,15 @@ def tenpatch_gain_text(records: list[Record]) -> str:
 
 def reference_runs(records: list[Record]) -> list[Record]:
     """The book's AlexNet reference among an LRN experiment's ``records``: its reference variant's
-    runs under the book's recipe (no stand-ins), the runs the error table shows."""
+    runs, the runs the error table shows."""
     reference = get_experiment("lrn_alexnet").effects[0].reference
-    return [r for r in records if r.variant == reference and not r.superseded]
+    return [r for r in records if r.variant == reference]
 
 
 def table_runs(final_records: list[Record], source: str, results_dir: Path = RESULTS_DIR) -> list[Record]:
     """The runs the error table shows: :func:`reference_runs` of the LRN experiment's records in
-    ``source`` under the book's recipe (read, never trained, never a stand-in) where it has them,
-    else the final model's own ``final_records`` (a stand-in, marked where shown)."""
+    ``source`` (read, never trained) where it has them, else the final model's own ``final_records``
+    (under the smoke profile, say, which records nothing)."""
     return reference_runs(recorded_runs("lrn_alexnet", source, results_dir)) or final_records
 
 

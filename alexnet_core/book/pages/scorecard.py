@@ -64,7 +64,7 @@ def scorecard(runs_of, source_of, smoke: bool, noise_of: Callable[[str], dict]) 
                          "authors' run": authors_cell(r["claim"]), "ours": T.format_ours(r),
                          "runs per side": r["runs"], "setting": setting, T.LATE_START: T.late_start(eff, groups),
                          "verdict": r["label"], "word": r["verdict"], "caveat": r["note"],
-                         RECIPE: recipe_cell(exp, groups, eff), STAND_IN: stands_in(groups, eff),
+                         RECIPE: recipe_cell(exp, groups, eff),
                          "metric": eff.metric, "effect": r["ours"],
                          "low": r.get("low"), "high": r.get("high"), "paper_effect": r["paper"]})
     return sorted(rows, key=lambda row: section_key(row["section"]))  # a longer run beside its claim
@@ -121,30 +121,16 @@ def _scorecard_row(row: dict) -> str:
 RECIPE = "AlexNet recipe of the runs"
 
 
-#: A scorecard row's key: True where the verdict rests on runs of a superseded recipe standing in.
-STAND_IN = "stand_in"
-
-
 def effect_runs(groups: dict[str, list], effect) -> list:
     """The runs behind ``effect``: its reference's and its ablated variant's."""
     return groups.get(effect.reference, []) + groups.get(effect.ablated, [])
 
 
-def stands_in(groups: dict[str, list], effect) -> bool:
-    """Whether any run behind ``effect`` was recorded under a superseded recipe (a stand-in)."""
-    return any(r.superseded for r in effect_runs(groups, effect))
-
-
 def recipe_cell(experiment: Experiment, groups: dict[str, list[dict]], effect) -> str:
-    """The recipe an effect's AlexNet runs trained under; runs recorded under a superseded recipe,
-    standing in until they are retrained under the book's, are named as such ('-' for CIFAR-10)."""
+    """The recipe an effect's AlexNet runs trained under ('-' for CIFAR-10)."""
     if experiment.family != "alexnet":
         return "-"
     runs = effect_runs(groups, effect)
-    old = sorted({r.superseded for r in runs if r.superseded})
-    if old:
-        return f"superseded ({'; '.join(old)}), {sum(bool(r.superseded) for r in runs)} " \
-               f"of {len(runs)} runs"
     recipes = sorted({r.config.get("recipe", "printed") for r in runs})
     return ", ".join(recipes) or "-"
 
@@ -171,8 +157,7 @@ def spread_text(noise: dict[str, V.Noise], records: list[dict], family: str = "A
         return (f"The spread between {family} seeds has not been measured yet, so its verdicts rest on a "
                 "binomial error alone and are provisional.")
     several = [runs for runs in A.by_config(records).values() if len(runs) >= 2]
-    seen = "; ".join(f"{runs[0].variant}"
-                     + (" (superseded recipe)" if runs[0].superseded else "") + ": "
+    seen = "; ".join(f"{runs[0].variant}: "
                      + ", ".join(f"{v:.1f}%" for v in (A.value(r, "val_top1") for r in runs) if v is not None)
                      for runs in several)
     binomial = [r.metrics["val_top1_se"] for runs in several for r in runs if r.metrics.get("val_top1_se")]
@@ -246,13 +231,8 @@ def other_profile_rows(rows: list[dict], source_of, runs_of_profile=recorded_run
     return others
 
 
-def every_recorded_run(name: str, profile: str) -> list:
-    """An experiment's recorded runs in ``profile``, those of superseded recipes included."""
-    return recorded_runs(name, profile, stand_ins=True)
-
-
 def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str], dict] | None = None,
-                        runs_of_profile=recorded_runs, stand_ins_of=every_recorded_run):
+                        runs_of_profile=recorded_runs):
     """:func:`other_profile_rows` (the AlexNet claims of sections 3-5 at another size) beside the
     chapter's scorecard ``rows`` as a styled table, or the sentence saying why there is none (the
     smoke profile, or no second profile yet)."""
@@ -263,27 +243,8 @@ def other_profile_table(rows: list[dict], ch: Chapter, noise_of: Callable[[str],
     if ch.smoke:
         return "No comparison under the smoke profile."
     if not others:
-        return ("No AlexNet effect is recorded on both sides by a second profile yet."
-                + superseded_elsewhere(ch.source, stand_ins_of))
+        return "No AlexNet effect is recorded on both sides by a second profile yet."
     return pd.DataFrame(others).style.hide(axis="index")
-
-
-def superseded_elsewhere(source_of, stand_ins_of=every_recorded_run) -> str:
-    """Why another profile's AlexNet runs, listed on the runs page, are not compared here: those
-    recorded only under a superseded recipe, counted per profile (empty where there are none)."""
-    old: dict[str, set] = {}  # profile -> its superseded runs, each once however many experiments show it
-    for exp in EXPERIMENTS.values():
-        if exp.family != "alexnet" or not exp.effects:
-            continue
-        for other in [p for p in ("cpu", "gpu") if p != source_of(exp.name)]:
-            old.setdefault(other, set()).update((r.provenance.get("config_hash"), r.provenance.get("date"))
-                                                for r in stand_ins_of(exp.name, other) if r.found.superseded)
-    said = [f"the {profile} profile's {len(runs)} AlexNet run{'s' * (len(runs) != 1)}" for profile, runs in old.items()
-            if runs]
-    if not said:
-        return ""
-    return (f" The runs page lists {' and '.join(said)}: they were recorded under a superseded recipe, so they "
-            "are not set beside the book's.")
 
 
 def show_other_profiles(rows: list[dict], ch: Chapter) -> None:
@@ -315,10 +276,7 @@ def _claims(rows: list[dict]) -> str:
 def setting_line(records: list, rows: list[dict]) -> str:
     """One line on where the verdicts come from, read from the scorecard's ``rows`` (the datasets,
     networks and epochs of their setting cells, the runs per side) and the ``records`` behind them
-    (the machine that trained most of them); rows and runs of stand-ins, which the first screen
-    does not judge, are left out."""
-    rows = [row for row in rows if not row.get(STAND_IN)]  # not judged on the first screen
-    records = [r for r in records if not r.superseded]
+    (the machine that trained most of them)."""
     settings = {}
     for row in rows:
         if not row["runs per side"]:
@@ -366,17 +324,14 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
     if smoke:
         return f"The smoke {{term}}`profile` draws no verdicts; build the book from recorded runs to see {link}.\n"
 
-    current = [r for r in rows if not r.get(STAND_IN)]
-    stand_ins = [r for r in rows if r.get(STAND_IN)]
-
     def words(*starts: str) -> list[dict]:
-        return [r for r in current if r["word"].startswith(starts)]
+        return [r for r in rows if r["word"].startswith(starts)]
     held, direction, none_, failed = (words("reproduced"), words("direction only"), words("within noise"),
                                       words("not reproduced"))
-    open_ = [r for r in current if r not in held + direction + none_ + failed]
+    open_ = [r for r in rows if r not in held + direction + none_ + failed]
     why = open_reasons(open_)
     lines = [setting] * bool(setting) + [
-        f"- **Holds** ({len(held)} of the {len(current)} claims judged here): " + (_claims(held) if held else "no claim yet") + ".",
+        f"- **Holds** ({len(held)} of the {len(rows)} claims judged here): " + (_claims(held) if held else "no claim yet") + ".",
         f"- **In the paper's direction, at another size** (off by more than a factor of two; {len(direction)}): "
         + (_claims(direction) if direction else "none") + ".",
         f"- **No {{term}}`effect` shown** (the interval holds 0, and excludes the paper's size where it gives one; {len(none_)}): "
@@ -384,10 +339,6 @@ def headline(rows: list[dict], smoke: bool = False, setting: str = "") -> str:
         f"- **Goes the other way** ({len(failed)}): "
         + (_claims(failed) if failed else "no claim beyond the seed noise") + ".",
         f"- **These runs cannot tell yet** ({len(open_)}{': ' + why if why else ''})."]
-    if stand_ins:
-        lines.append(f"- **Not judged here yet** ({len(stand_ins)}): their chapters still show runs of an earlier "
-                     "{term}`recipe`, {term}`standing in <stand-in>` until they are recorded again under the book's: "
-                     + _claims(stand_ins) + ".")
     lines.append(f"\nEvery verdict with its caveat: {link}.")
     return "\n".join(lines) + "\n"
 
