@@ -12,7 +12,7 @@ from .book.engine.run import run_experiment
 from .book.engine.queue import plan_text, queue
 from .book.engine.record_all import record_plan, record_profile
 from .book.reproduce import ReproduceError, reproduce
-from .book.engine.records import MISSING, RECORDED, STANDING_IN, best_recorded_profile, run_states
+from .book.engine.records import MISSING, RECORDED, best_recorded_profile, run_states
 from .checkpoint import CheckpointError, CheckpointWriteError
 from .config import add_config_arguments, config_from_args
 from .data import DataError
@@ -48,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_diagnostic_commands(commands)
     listing = commands.add_parser("list", help="list the experiments and the runs each needs per profile")
     listing.add_argument("--profile", default=None,
-                         help="also say, per experiment, which of this profile's runs are recorded, which stand in "
-                              "under a superseded recipe, and which are missing")
+                         help="also say, per experiment, which of this profile's runs are recorded and which are "
+                              "missing")
     return parser
 
 
@@ -217,12 +217,11 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def run_state_summary(states: dict[str, str], pending: bool = False) -> str:
-    """'3 of 4 recorded; superseded recipe: no-lrn-s1' for one experiment's runs."""
+    """'3 of 4 recorded; missing: no-lrn-s1' for one experiment's runs."""
     line = f"{sum(s == RECORDED for s in states.values())} of {len(states)} recorded"
-    for state in (STANDING_IN, MISSING):
-        names = [run for run, s in states.items() if s == state]
-        if names:
-            line += f"; {state}: {', '.join(names)}"
+    missing = [run for run, s in states.items() if s == MISSING]
+    if missing:
+        line += f"; {MISSING}: {', '.join(missing)}"
     return line + (" (pending: shown as recorded so far)" if pending else "")
 
 

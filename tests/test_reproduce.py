@@ -92,37 +92,29 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     assert R.best_recorded_profile(tmp_path) == "gpu"
 
 
-def test_best_recorded_profile_prefers_one_under_the_books_own_recipe(tmp_path, monkeypatch):
-    """gpu runs standing in from a superseded recipe give way to cpu runs all under the book's."""
+def test_best_recorded_profile_passes_over_runs_recorded_under_an_earlier_recipe(tmp_path):
+    """gpu records under an earlier recipe (lr 0.002 here) do not count, set aside or not: cpu, all
+    under the book's recipe, is chosen."""
     import dataclasses
     import json
 
     from alexnet_core.book.engine import plan as X
-    from alexnet_core.book.engine.records import record_path
+    from alexnet_core.book.engine.records import keep_superseded, record_path, superseded_path
 
-    def record(profile, spec, config):
-        path = record_path(tmp_path, profile, spec.experiment, spec.name)
+    def record(path, config):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(dict(config=config.to_dict(), history=[], metrics=dict(val_top1=None), provenance={})))
 
-    old = dict(X.ALEXNET_RECIPE)
-    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
-    for name in ("cpu", "gpu"):  # the book's recipe moves on: every existing config becomes the old one
-        monkeypatch.setitem(X.PROFILES, name, dataclasses.replace(
-            X.PROFILES[name], alexnet=X.PROFILES[name].alexnet | dict(lr=0.002)))
     for e in X.EXPERIMENTS.values():
         for s in e.runs("cpu"):
-            record("cpu", s, (s.superseded or (s.config,))[0])
+            record(record_path(tmp_path, "cpu", s.experiment, s.name), s.config)
         if e.family == "alexnet":
             for s in e.runs("gpu"):
-                record("gpu", s, (s.superseded or (s.config,))[0])
-    assert R.best_recorded_profile(tmp_path) == "gpu"  # both stand in from the old recipe: gpu
-    for e in X.EXPERIMENTS.values():
-        if e.family == "alexnet":
-            for s in e.runs("cpu"):
-                record("cpu", s, s.config)
-    assert R.recorded_fraction("cpu", tmp_path, stand_ins=False) == 1.0
-    assert R.recorded_fraction("gpu", tmp_path, stand_ins=False) < 1.0
+                record(record_path(tmp_path, "gpu", s.experiment, s.name), dataclasses.replace(s.config, lr=0.002))
+    assert R.recorded_fraction("cpu", tmp_path) == 1.0 and R.recorded_fraction("gpu", tmp_path) < 1.0
+    assert R.best_recorded_profile(tmp_path) == "cpu"
+    for path in sorted((tmp_path / "gpu").glob("*/*.json")):  # set aside, as results/gpu/ is
+        keep_superseded(path, superseded_path(tmp_path, "gpu", path.parent.name, path.stem))
     assert R.best_recorded_profile(tmp_path) == "cpu"
 
 

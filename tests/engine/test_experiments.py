@@ -297,58 +297,46 @@ def test_an_overfitting_gap_from_the_running_training_error_alone_gets_no_verdic
     assert row["verdict"] == "not measured" and "train mode" in row["note"] and row["ours"] != row["ours"]  # nan
 
 
-def test_a_run_recorded_under_a_superseded_recipe_stands_in_marked_until_retrained(dirs, monkeypatch):
+def _recipe_moves_on(monkeypatch, profile: str) -> None:
+    """The book's AlexNet recipe changes (lr 0.002): every config recorded so far becomes an old one."""
+    monkeypatch.setitem(X.PROFILES, profile, dataclasses.replace(
+        X.PROFILES[profile], alexnet=X.PROFILES[profile].alexnet | dict(recipe="coded", lr=0.002)))
+
+
+def test_a_run_recorded_under_an_earlier_recipe_is_retrained_and_its_old_record_set_aside(dirs, monkeypatch):
     RUN.run_experiment("lrn_alexnet", "smoke", progress=False, **dirs)  # both sides recorded under today's recipe
     old = dict(X.ALEXNET_RECIPE)
-    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
-    monkeypatch.setattr(X, "_ALEXNET", X._ALEXNET | dict(recipe="coded", lr=0.002))
-    monkeypatch.setitem(X.PROFILES, "smoke", dataclasses.replace(
-        X.PROFILES["smoke"], alexnet=X.PROFILES["smoke"].alexnet | dict(recipe="coded", lr=0.002)))
-    (spec,) = [s for s in X.get_experiment("lrn_alexnet").runs("smoke") if s.variant == "lrn"]
-    assert spec.config.recipe == "coded" and [c.recipe for c in spec.superseded] == [old["recipe"]]
-    (shown,) = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], stand_ins=True, **dirs,
-                                trainer=lambda *a, **k: pytest.fail("trained although a stand-in was recorded"))
-    assert shown.superseded == f"recipe {old['recipe']}, lr {old['lr']:g}"
+    _recipe_moves_on(monkeypatch, "smoke")
     calls = []
     (fresh,) = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, only=["lrn"], **dirs,
                                 trainer=lambda *a, **k: calls.append(1) or train(*a, **k))
-    assert calls == [1] and fresh.config["recipe"] == "coded" and fresh.superseded is None and "superseded" not in fresh.provenance
-    # the old record is set aside, not lost, and while no-lrn still stands in from the old recipe
-    # the experiment shows both sides under it: an effect never mixes two recipes
-    aside = dirs["results_dir"] / "smoke" / "lrn_alexnet" / "superseded" / "lrn-s0.json"
-    assert json.loads(aside.read_text())["config"].get("recipe", "printed") == old["recipe"]
-    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
-    shown = RUN.run_experiment("lrn_alexnet", "smoke", progress=False, stand_ins=True, **dirs,
-                             trainer=lambda *a, **k: pytest.fail("trained although stand-ins exist"))
-    assert [r.superseded is not None for r in shown] == [True, True]
-    assert {r.config.get("recipe", "printed") for r in shown} == {old["recipe"]}
+    assert calls == [1] and fresh.config["lr"] == 0.002
+    aside = dirs["results_dir"] / "smoke" / "lrn_alexnet" / "superseded" / "lrn-s0.json"  # kept, not lost
+    assert json.loads(aside.read_text())["config"]["lr"] == old["lr"]
+    assert R.recorded_hash(R.load_record(R.record_path(dirs["results_dir"], "smoke", "lrn_alexnet", "lrn-s0"))) == \
+        R.config_hash(fresh.config)
 
 
-def test_a_profile_recorded_under_a_superseded_recipe_still_counts_as_recorded(tmp_path, monkeypatch):
+def test_a_profile_recorded_under_an_earlier_recipe_counts_as_missing(tmp_path, monkeypatch):
     from alexnet_core.book.engine import records as P
-    old = dict(X.ALEXNET_RECIPE)
-    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", (old,))
-    monkeypatch.setitem(X.PROFILES, "cpu", dataclasses.replace(
-        X.PROFILES["cpu"], alexnet=X.PROFILES["cpu"].alexnet | dict(recipe="coded", lr=0.002)))
     for exp in X.EXPERIMENTS.values():
         for spec in exp.runs("cpu"):
-            config = (spec.superseded or (spec.config,))[0].to_dict()
             path = R.record_path(tmp_path, "cpu", spec.experiment, spec.name)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(dict(config=config, history=[], metrics=dict(val_top1=None), provenance={})))
-    assert P.recorded_fraction("cpu", tmp_path) == 1.0  # every AlexNet run stands in under the old recipe
-    states = P.run_states("cpu", tmp_path)
-    assert set(states["dropout"].values()) == {P.STANDING_IN} and set(states["relu_vs_tanh"].values()) == {P.RECORDED}
-    monkeypatch.setattr(X, "SUPERSEDED_ALEXNET_RECIPES", ())
+            path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics=dict(val_top1=None),
+                                            provenance={})))
+    assert P.recorded_fraction("cpu", tmp_path) == 1.0
+    _recipe_moves_on(monkeypatch, "cpu")
     assert P.recorded_fraction("cpu", tmp_path) < 1.0
-    assert set(P.run_states("cpu", tmp_path)["dropout"].values()) == {P.MISSING}
+    states = P.run_states("cpu", tmp_path)
+    assert set(states["dropout"].values()) == {P.MISSING} and set(states["relu_vs_tanh"].values()) == {P.RECORDED}
 
 
-def test_list_says_which_runs_are_recorded_standing_in_or_missing():
+def test_list_says_which_runs_are_recorded_or_missing():
     from alexnet_core.__main__ import run_state_summary
     from alexnet_core.book.engine import records as P
-    states = {"lrn-s0": P.RECORDED, "lrn-s1": P.RECORDED, "no-lrn-s0": P.STANDING_IN, "no-lrn-s1": P.MISSING}
-    assert run_state_summary(states) == "2 of 4 recorded; superseded recipe: no-lrn-s0; missing: no-lrn-s1"
+    states = {"lrn-s0": P.RECORDED, "lrn-s1": P.RECORDED, "no-lrn-s0": P.MISSING, "no-lrn-s1": P.MISSING}
+    assert run_state_summary(states) == "2 of 4 recorded; missing: no-lrn-s0, no-lrn-s1"
     assert run_state_summary({"a": P.RECORDED}, pending=True).endswith("(pending: shown as recorded so far)")
 
 
@@ -422,19 +410,6 @@ def test_pending_experiments_do_not_hold_back_a_profile_and_are_never_trained(mo
     assert R.recorded_fraction("cpu") < before  # once not pending, its unrecorded runs count
 
 
-def test_a_superseded_recipe_is_named_with_what_differs_from_todays_switches():
-    from alexnet_core.book.engine.records import superseded_label
-    from alexnet_core.config import TrainConfig
-    old = dict(recipe="coded", lr=0.003, dropout_scaling="train", lrn_per_column=False)
-    assert superseded_label(TrainConfig(**old)) == "recipe coded, lr 0.003, inverted dropout, LRN across columns"
-    assert superseded_label(TrainConfig(**old, dropout=0.0)) == "recipe coded, lr 0.003, LRN across columns"
-    assert superseded_label(TrainConfig(**old, groups=1, width=0.5)) == "recipe coded, lr 0.003, inverted dropout"
-    assert superseded_label(TrainConfig(recipe="printed", lr=0.003, dropout_scaling="train")) == \
-        "recipe printed, lr 0.003, inverted dropout"
-    assert superseded_label(TrainConfig(**old, random_streams="sequential")) == \
-        "recipe coded, lr 0.003, inverted dropout, LRN across columns, unshared random streams"
-
-
 def test_the_plan_of_seeds_goes_from_the_declared_seeds_up_to_the_cap():
     lrn, overlap, cifar = (X.get_experiment(n) for n in ("lrn_alexnet", "overlap_pool", "lrn_cifar"))
     assert lrn.planned_seeds("cpu") == (0, 1, 2, 3, 4, 5)
@@ -463,7 +438,7 @@ def test_only_may_name_a_run_the_plan_of_seeds_adds(dirs):
 
 
 def test_setting_a_record_aside_keeps_the_one_set_aside_before(tmp_path):
-    from alexnet_core.book.engine.records import find_set_aside, keep_superseded, recorded_hash
+    from alexnet_core.book.engine.records import keep_superseded, recorded_hash
     from alexnet_core.config import TrainConfig
     folder = tmp_path / "cpu" / "lrn_alexnet"
     folder.mkdir(parents=True)
@@ -476,4 +451,19 @@ def test_setting_a_record_aside_keeps_the_one_set_aside_before(tmp_path):
         keep_superseded(path, aside)
     assert json.loads(aside.read_text())["config"]["recipe"] == "coded"
     digest = recorded_hash(older)
-    assert find_set_aside(tmp_path, "cpu", digest) == [folder / "superseded" / f"lrn-s0.{digest}.json"]
+    assert json.loads((folder / "superseded" / f"lrn-s0.{digest}.json").read_text()) == older
+
+
+def test_a_record_of_another_config_at_a_runs_path_is_set_aside_and_one_of_its_own_is_not(tmp_path):
+    spec = X.get_experiment("lrn_alexnet").runs("cpu")[0]
+    path = R.record_path(tmp_path, "cpu", spec.experiment, spec.name)
+    path.parent.mkdir(parents=True)
+    own = dict(config=spec.config.to_dict(), metrics=dict(val_top1=40.0), history=[], provenance={})
+    path.write_text(json.dumps(own))
+    R.set_aside_superseded(spec, path, tmp_path, "cpu")  # the same config: a retrain replaces it in place
+    assert path.exists() and not R.superseded_path(tmp_path, "cpu", spec.experiment, spec.name).exists()
+    other = own | dict(config=spec.config.to_dict() | dict(lr=0.002))
+    path.write_text(json.dumps(other))
+    R.set_aside_superseded(spec, path, tmp_path, "cpu")
+    assert not path.exists()
+    assert json.loads(R.superseded_path(tmp_path, "cpu", spec.experiment, spec.name).read_text()) == other

@@ -73,6 +73,21 @@ def test_expected_minutes_come_from_this_profiles_records(tmp_path):
     assert no_lrn.minutes == pytest.approx(17.0)
 
 
+
+def test_without_a_record_of_its_configuration_a_run_takes_its_networks_minutes_per_epoch(tmp_path):
+    """A record set aside (an earlier recipe's, say) still says how long its network takes an epoch."""
+    spec = _write(tmp_path, "lrn_alexnet", "no-lrn", 0, 45.0, minutes=12.0)  # 4 epochs: 3 minutes each
+    path = record_path(tmp_path, "cpu", "lrn_alexnet", spec.name)
+    record = json.loads(path.read_text())
+    record["config"]["lr"] = 0.002
+    aside = path.parent / "superseded" / path.name
+    aside.parent.mkdir()
+    aside.write_text(json.dumps(record))
+    path.unlink()
+    durations = Q.recorded_durations(tmp_path, "cpu")
+    assert Q.expected_minutes(spec, durations, "alexnet") == pytest.approx(3.0 * spec.config.epochs)
+    assert Q.expected_minutes(spec, {}, "alexnet") == Q.DEFAULT_MINUTES["alexnet"]
+
 def test_record_plan_trains_the_queue_within_its_hours_and_commits_each_record(tmp_path, monkeypatch):
     monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
     trained, commits = [], []
@@ -181,21 +196,19 @@ def test_a_further_seed_joins_with_the_pairs_it_has(tmp_path):
     assert "reference-s1" in names and "bias-zero-s1" in names and "no-weight-decay-s1" not in names
 
 
-def test_a_claim_its_runs_cannot_test_gets_no_start(tmp_path, monkeypatch):
-    from conftest import learned_run
-    hist = dict(images_per_s=100.0, train_seconds=10.0)  # ten steps or so: weight decay cannot act
-    short = [learned_run(v, 40.0, seed=0, weight_decay=5e-4, momentum=0.9) for v in ("reference", "no-weight-decay")]
-    for r in short:
-        r.found.experiment = "learning_details"
-        for h in r.history:
-            h.update(hist)
-    monkeypatch.setattr(Q, "recorded_runs", lambda name, *a, **k: short if name == "learning_details" else [])
+def test_a_claim_its_runs_cannot_test_gets_no_start(tmp_path):
+    """Weight decay's runs, unpaired so far, had ten steps or so: too few for the decay to act."""
+    for variant, seed in (("reference", 0), ("no-weight-decay", 1)):
+        spec = _write(tmp_path, "learning_details", variant, seed, 40.0)
+        path = record_path(tmp_path, "cpu", "learning_details", spec.name)
+        record = json.loads(path.read_text())
+        for h in record["history"]:
+            h.update(images_per_s=100.0, train_seconds=10.0)
+        path.write_text(json.dumps(record))
     claims, queued = Q.queue("cpu", tmp_path)
     decay = next(c for c in claims if c.effect.power_check == "decay_shrinkage")
-    assert not decay.seeds_help and not decay.settled
-    decay_runs = [r for r in queued if r.spec.variant == "no-weight-decay"]
-    assert [(r.spec.seed, r.claims) for r in decay_runs] == [(0, ())]  # no start: its declared run, re-recorded only
-    assert "standing in" in decay_runs[0].reason
+    assert decay.pairs == 0 and not decay.seeds_help and not decay.settled
+    assert not any(r.spec.variant == "no-weight-decay" for r in queued)  # no start
     assert any(r.spec.variant == "bias-zero" for r in queued)  # the experiment's other claim still starts
     assert "more seeds cannot settle it" in Q.plan_text("cpu", claims, queued)
 
@@ -231,26 +244,3 @@ def test_a_qualitative_claim_within_noise_stays_open_and_a_sized_one_settles():
     assert not Q.Claim("x", sized, dict(verdict="reproduced"), 2).settled  # its start first
 
 
-def test_declared_runs_still_standing_in_come_first_once_their_experiments_claims_have_started(tmp_path, monkeypatch):
-    """learning_details's bias claim has its three pairs, but weight decay's run and the lr-0.01 run
-    exist only under an earlier recipe: its chapter shows every run under that recipe until they
-    are recorded, so they come before any other start; weight decay, untestable, gets no start."""
-    from conftest import learned_run
-    short = [learned_run(v, 40.0, seed=0, weight_decay=5e-4, momentum=0.9) for v in ("reference", "no-weight-decay")]
-    for r in short:  # the earlier recipe's runs: ten steps or so, too few for weight decay to act
-        r.found.experiment = "learning_details"
-        for h in r.history:
-            h.update(images_per_s=100.0, train_seconds=10.0)
-    monkeypatch.setattr(Q, "recorded_runs", lambda name, *a, **k: short if name == "learning_details" else [])
-    for seed in range(3):
-        _write(tmp_path, "learning_details", "reference", seed, 40.0, minutes=20.0)
-        _write(tmp_path, "learning_details", "bias-zero", seed, 43.0 + 0.1 * seed, minutes=20.0)
-    _, queued = Q.queue("cpu", tmp_path)
-    first = [(r.spec.experiment, r.spec.name) for r in queued[:2]]
-    assert sorted(first) == [("learning_details", "no-weight-decay-s0"), ("learning_details", "paper-lr-0.01-s0")]
-    assert all("standing in" in r.reason and not r.claims for r in queued[:2])
-    assert not any(r.spec.variant == "no-weight-decay" and r.spec.seed > 0 for r in queued)
-    for variant in ("no-weight-decay", "paper-lr-0.01"):
-        _write(tmp_path, "learning_details", variant, 0, 40.0)
-    _, queued = Q.queue("cpu", tmp_path)
-    assert not any("standing in" in r.reason for r in queued)

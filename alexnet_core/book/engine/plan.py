@@ -28,7 +28,7 @@ class Profile:
     seeds: tuple[int, ...]
     cifar_seeds: tuple[int, ...]
     families: tuple[str, ...] = ("cifar", "alexnet")  # which experiments this profile runs itself
-    fallback: str | None = None  # the profile whose records stand in for the other families
+    fallback: str | None = None  # the profile whose records the other families take
     # Whether a recorded run keeps its last checkpoint (model and momentum, ~450 MB for AlexNet)
     # under runs/: worth its disk for runs that took an hour, not for smoke runs of seconds.
     keep_checkpoints: bool = True
@@ -63,14 +63,8 @@ _CIFAR = dict(dataset="cifar10", model="cifarnet", crop=24, pca_colour=False, dr
 IMAGENETTE_LR = 0.003
 #: The recipe (alexnet_core.config.RECIPES) and learning rate of the book's AlexNet runs.
 ALEXNET_RECIPE = dict(recipe="coded", lr=IMAGENETTE_LR)
-#: Recipes that earlier records were trained under, newest first. Until a run is recorded under
-#: ALEXNET_RECIPE, its record under one of these stands in for it in the book, marked as such.
-#: Every one of them used nn.Dropout's inverted form and normalised across both columns' maps; the
-#: paper's dropout is both recipes' own now, and the coded recipe normalises within each column;
-#: and they drew from sequential random streams, where runs now share theirs (alexnet_core.streams).
-_BEFORE_DECEMBER = dict(dropout_scaling="train", lrn_per_column=False, random_streams="sequential")
-SUPERSEDED_ALEXNET_RECIPES: tuple[dict, ...] = (dict(recipe="coded", lr=IMAGENETTE_LR) | _BEFORE_DECEMBER,
-                                                dict(recipe="printed", lr=IMAGENETTE_LR) | _BEFORE_DECEMBER)
+# Records of earlier recipes (nn.Dropout's inverted form, normalisation across both columns' maps,
+# sequential random streams) are kept under results/<profile>/<experiment>/superseded/, never shown.
 _ALEXNET = dict(dataset="imagenette", model="alexnet", crop=224, ten_crop=True) | ALEXNET_RECIPE
 
 PROFILES: dict[str, Profile] = {
@@ -117,8 +111,6 @@ class RunSpec:
     variant: str
     seed: int
     config: TrainConfig
-    #: The same run under a superseded recipe, whose record may stand in for this one.
-    superseded: tuple[TrainConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,9 +166,6 @@ class Experiment:
     #: Runs still being recorded (each a background job of its own): the book shows what is recorded
     #: and says what is not, never trains them, and does not wait for them to call a profile recorded.
     pending: bool = False
-    #: Per variant, settings its runs had under the superseded recipes where the variant has since
-    #: been redefined (their records stand in, marked, until the variant is recorded anew).
-    superseded_variants: dict = field(default_factory=dict)
 
     def declared_seeds(self, profile: str | Profile) -> tuple[int, ...]:
         """The seeds the book needs of every variant under ``profile`` (the plan may add more)."""
@@ -210,11 +199,7 @@ class Experiment:
                 if prof.name in self.epochs:
                     settings["epochs"] = self.epochs[prof.name]
                 settings |= self.profile_settings.get(prof.name, {})
-                then = overrides | self.superseded_variants.get(variant, {})
-                older = () if self.family != "alexnet" else tuple(
-                    TrainConfig(**(settings | old | then)) for old in SUPERSEDED_ALEXNET_RECIPES
-                    if settings | old | then != settings)
-                specs.append(RunSpec(self.name, f"{variant}-s{seed}", variant, seed, TrainConfig(**settings), older))
+                specs.append(RunSpec(self.name, f"{variant}-s{seed}", variant, seed, TrainConfig(**settings)))
         return specs
 
 
@@ -354,7 +339,6 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         "alexnet", {"full": dict(), "no-crops-flips": dict(random_crop=False, flip=False),
                     "no-pca": dict(pca_colour=False, colour_rescale_alone=True)},
         paper=dict(effect_pca_top1=-1.0),
-        superseded_variants={"no-pca": dict(colour_rescale_alone=False)},
         effects=(Effect("PCA colour augmentation: top-1 error (points)", "full", "no-pca", "val_top1", -1.0),
                  Effect("Crops and reflections: overfitting gap (points)", "full", "no-crops-flips", "overfit_gap"))),
     Experiment(

@@ -17,12 +17,8 @@ with sd the spread of one paired difference, images the validation images' part 
 claims' own. A run shared by several experiments (the reference) is paid for once. Claims whose
 verdict more seeds cannot change (a run that did not learn, a censored epoch count) get their start
 and no more; a claim whose runs cannot test it at all (weight decay with too few steps to act,
-judged on its own runs, or on the runs standing in until its own are recorded) gets no start.
-Once an experiment's claims have their starts, the runs it declares that are still recorded only
-under an earlier recipe (weight decay's, say, or a run no claim pairs) come before anything else,
-cheapest first: until they are, its chapter shows every run under that earlier recipe
-(records.one_recipe), the settled pairs too. Nothing here trains: :func:`record_plan` does, one run at a time, within a
-budget of hours.
+judged on its own runs) gets no start. Nothing here trains: :func:`record_plan` does, one run at a
+time, within a budget of hours.
 """
 from __future__ import annotations
 
@@ -37,7 +33,7 @@ from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect
 from alexnet_core.book.engine.measures import by_variant
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect, Experiment, RunSpec, get_profile, profile_for
 from alexnet_core.book.engine.records import (config_hash, load_record, network_key, planned_records,
-                                             recorded_index, recorded_runs, run_record_paths)
+                                             recorded_index, run_record_paths)
 from alexnet_core.book.engine.student import two_sided
 
 #: The pairs every claim starts with before the queue weighs it against the others.
@@ -109,7 +105,7 @@ def planned_experiments(profile: str) -> list[Experiment]:
 
 def claims(profile: str, results_dir: Path | None = None, index: dict | None = None) -> list[Claim]:
     """Every claim ``profile`` records, judged over its runs under the book's recipe (every
-    planned seed; no stand-ins), with the spreads those runs measure."""
+    planned seed), with the spreads those runs measure."""
     results_dir = results_dir or RESULTS_DIR
     index = recorded_index(results_dir, get_profile(profile).name) if index is None else index
     experiments = planned_experiments(profile)
@@ -122,13 +118,7 @@ def claims(profile: str, results_dir: Path | None = None, index: dict | None = N
         noise = Spreads(family_noise(every, metrics), paired_spreads({e.name: by_variant(records[e.name]) for e in mine}))
         for exp in mine:
             groups = by_variant(records[exp.name])
-            for effect in exp.effects:
-                claim = _claim(exp, effect, groups, noise)
-                if not claim.pairs and effect.power_check:  # e.g. weight decay: can these runs test it at all?
-                    older = by_variant(recorded_runs(exp.name, profile, results_dir, stand_ins=True))
-                    claim.seeds_help = power_override(effect, older.get(effect.reference, []),
-                                                      older.get(effect.ablated, [])) is None
-                out.append(claim)
+            out += [_claim(exp, effect, groups, noise) for effect in exp.effects]
     order = {e.name: i for i, e in enumerate(experiments)}
     return sorted(out, key=lambda c: order[c.experiment])
 
@@ -136,10 +126,11 @@ def claims(profile: str, results_dir: Path | None = None, index: dict | None = N
 def _claim(exp: Experiment, effect: Effect, groups: dict, noise: Spreads) -> Claim:
     ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
     pairs = len({r.seed for r in ref} & {r.seed for r in abl})
-    if not pairs:
+    if not pairs:  # unpaired runs may still show they cannot test it (weight decay with too few steps)
         row = dict(claim=effect.label, paper=effect.paper, ours=math.nan, low=math.nan, high=math.nan, runs=0,
                    verdict="not measured yet", note="no pair recorded under the book's recipe")
-        return Claim(exp.name, effect, row, 0)
+        untestable = effect.power_check and power_override(effect, ref, abl) is not None
+        return Claim(exp.name, effect, row, 0, seeds_help=not untestable)
     row = effect_row(effect, groups, noise=noise)
     claim = Claim(exp.name, effect, row, pairs, seeds_help=power_override(effect, ref, abl) is None)
     if effect.metric != "speedup":
@@ -152,12 +143,11 @@ def _claim(exp: Experiment, effect: Effect, groups: dict, noise: Spreads) -> Cla
 
 def expected_minutes(spec: RunSpec, durations: dict[str, list[float]], family: str) -> float:
     """A run's expected minutes: the median of this profile's recorded runs of its configuration
-    (any seed), else of the same variant under a superseded recipe, else the median minutes per
-    epoch of its network times its epochs, else a default for its family."""
-    for config in (spec.config, *spec.superseded):
-        seen = durations.get(network_key(config.to_dict()))
-        if seen:
-            return statistics.median(seen)
+    (any seed), else the median minutes per epoch of its network times its epochs, else a default
+    for its family."""
+    seen = durations.get(network_key(spec.config.to_dict()))
+    if seen:
+        return statistics.median(seen)
     per_epoch = durations.get(f"model:{spec.config.model}")
     if per_epoch:
         return statistics.median(per_epoch) * spec.config.epochs
@@ -200,10 +190,6 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
         unmeasured = any(not math.isfinite(c.half_width(pending[id(c)])) for c in served)
         for spec, minutes in runs:
             recorded.add(config_hash(spec.config.to_dict()))
-            if not served:
-                queued.append(QueuedRun(spec, minutes, f"declared, standing in: {exp}'s chapter shows its runs "
-                                                       "under an earlier recipe until this one is recorded"))
-                continue
             reason = (f"start: pair {pending[id(served[0])] + 1} of {start}" if start
                       else f"pair {pending[id(served[0])] + 1}, " + ("an interval not measured yet" if unmeasured else
                                                                      f"narrows the open intervals by {100 * gain:.0f}% "
@@ -220,11 +206,9 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
 
 
 def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: dict):
-    """The next (experiment, seed) to add: a declared run still standing in, once its experiment's
-    claims have their starts (it finishes a chapter; cheapest first), then a claim's start
-    (cheapest first), then the largest narrowing of open claims per minute. Returns (experiment, seed, [(spec, minutes)],
-    gain, the pairs of the start it serves or 0, claims served: none for a run standing in), or
-    None when every claim is settled or at its cap and no declared run stands in."""
+    """The next (experiment, seed) to add: a claim's start (cheapest first), then the largest
+    narrowing of open claims per minute. Returns (experiment, seed, [(spec, minutes)], gain, the
+    pairs of the start it serves or 0, claims served), or None when every claim is settled or at its cap."""
     by_exp: dict[str, list[Claim]] = {}
     for c in now:
         by_exp.setdefault(c.experiment, []).append(c)
@@ -236,13 +220,6 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
         starting = [c for c in its if pending[id(c)] < start
                     and (c.seeds_help or (c.pairs and not c.effect.power_check))]
         open_ = starting or [c for c in its if not c.settled and c.seeds_help and pending[id(c)] < cap]
-        standing_in = [] if starting else [s for s in exp.runs(prof) if config_hash(s.config.to_dict()) not in recorded]
-        if standing_in:  # its chapter waits on these to leave the earlier recipe (records.one_recipe)
-            runs = [(s, expected_minutes(s, durations, exp.family)) for s in standing_in[:1]]
-            key = (3, -runs[0][1])  # before any start: it finishes a chapter whose claims are started
-            if best_key is None or key > best_key:
-                best, best_key = (name, runs[0][0].seed, runs, 0.0, 0, []), key
-            continue
         if not open_:
             continue
         variants = {v for c in open_ for v in (c.effect.reference, c.effect.ablated)}
@@ -296,8 +273,7 @@ def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: in
                   for (family, metric, kind, epochs), (sd, dof) in sorted(spreads.items())]
     total = sum(r.minutes for r in queued)
     lines += ["", f"Queue: {len(queued)} runs, about {total:.0f} minutes ({total / 60:.1f} hours) on the machine "
-                  "that recorded this profile; a declared run standing in where its experiment's claims have started first, "
-                  "then a claim's start, then the most narrowing per minute:"]
+                  "that recorded this profile; a claim's start first, then the most narrowing per minute:"]
     clock = 0.0
     for i, run in enumerate(queued[:shown], 1):
         clock += run.minutes

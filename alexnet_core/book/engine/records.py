@@ -11,7 +11,6 @@ from pathlib import Path
 
 from alexnet_core.config import LEGACY_SETTINGS, RUNTIME_ONLY, TrainConfig
 from alexnet_core.paths import DIAGNOSTICS, RESULTS_DIR
-from alexnet_core.book.engine import plan
 from alexnet_core.book.engine.plan import (EXPERIMENTS, RunSpec, get_experiment,
                                           get_profile, profile_for)
 
@@ -29,15 +28,13 @@ NEWER_RECORD_KEYS = ("predictions",)
 class Found:
     """How the book found a record, kept apart from where its numbers came from (provenance):
     the run it stands for, and whether it is shared with another experiment (``copied_from``,
-    the record it was copied from) or stands in from a superseded recipe (``superseded``, how the
-    book names that recipe)."""
+    the record it was copied from)."""
 
     experiment: str | None = None
     run: str | None = None
     variant: str | None = None
     seed: int | None = None
     copied_from: str | None = None
-    superseded: str | None = None
 
 
 @dataclass
@@ -87,10 +84,6 @@ class Record:
         return found if found is not None else self.provenance.get("seed", self.config.get("seed"))
 
     @property
-    def superseded(self) -> str | None:
-        return self.found.superseded
-
-    @property
     def copied_from(self) -> str | None:
         return self.found.copied_from
 
@@ -133,15 +126,14 @@ def record_path(results_dir: Path, profile: str, experiment: str, run: str) -> P
 
 
 def superseded_path(results_dir: Path, profile: str, experiment: str, run: str) -> Path:
-    """Where a run's record made under a superseded recipe is kept once the run is recorded under
-    the book's recipe (one folder down, so record listings do not count it twice)."""
+    """Where a run's earlier record is kept once a new one replaces it (one folder down, so record
+    listings do not count it twice)."""
     return Path(results_dir) / profile / experiment / "superseded" / f"{run}.json"
 
 
 def keep_superseded(path: Path, superseded: Path) -> None:
     """Move an earlier record at ``path`` aside to ``superseded`` before a new one replaces it; a
-    record set aside there before (an older recipe's) moves beside it, named by its config hash,
-    so no record is lost."""
+    record set aside there before moves beside it, named by its config hash, so no record is lost."""
     if path.exists():
         superseded.parent.mkdir(parents=True, exist_ok=True)
         if superseded.exists():
@@ -199,69 +191,23 @@ def recorded_index(results_dir: Path, profile: str) -> dict[str, list[Path]]:
     return index
 
 
-def find_set_aside(results_dir: Path, profile: str, digest: str) -> list[Path]:
-    """Records set aside under ``<experiment>/superseded/`` whose config hash is ``digest``."""
-    return [p for p in sorted(Path(results_dir).glob(f"{profile}/*/superseded/*.json"))
-            if recorded_hash(load_record(p)) == digest]
-
-
 def find_all_recorded(results_dir: Path, profile: str, digest: str) -> list[Path]:
     """Every record of this profile whose config hash is ``digest`` (experiments share runs)."""
     return recorded_index(results_dir, profile).get(digest, [])
 
 
 def set_aside_superseded(spec, path: Path, results_dir: Path, profile: str) -> None:
-    """Before a record under the book's recipe takes ``path``, keep the one there if a superseded
-    recipe made it: chapters still show it while the rest of its experiment is retrained."""
-    old = {config_hash(c.to_dict()) for c in spec.superseded}
-    if path.exists() and recorded_hash(load_record(path)) in old:
+    """Before ``spec``'s new record takes ``path``, keep the one there if another config made it
+    (an earlier recipe's, say): :func:`keep_superseded` moves it aside, so no record is lost."""
+    if path.exists() and recorded_hash(load_record(path)) != config_hash(spec.config.to_dict()):
         keep_superseded(path, superseded_path(results_dir, profile, spec.experiment, spec.name))
-
-
-def superseded_record(spec, results_dir: Path, profile: str) -> Record | None:
-    """The record of ``spec``'s run under a superseded recipe (its own file first, then the one
-    set aside when the run was recorded anew, else a shared one), marked with the recipe it was
-    trained under; None when there is none."""
-    path = record_path(results_dir, profile, spec.experiment, spec.name)
-    aside = superseded_path(results_dir, profile, spec.experiment, spec.name)
-    for older in spec.superseded:
-        digest = config_hash(older.to_dict())
-        own = next((p for p in (path, aside) if p.exists() and recorded_hash(load_record(p)) == digest), None)
-        found = own or next(iter(find_all_recorded(results_dir, profile, digest)
-                                 or find_set_aside(results_dir, profile, digest)), None)
-        if found is not None:
-            return load_record(found).found_as(experiment=spec.experiment, run=spec.name, variant=spec.variant,
-                                               seed=spec.seed, superseded=superseded_label(older))
-    return None
-
-
-def superseded_label(older) -> str:
-    """How the book names a superseded recipe, with what differs from the recipes' switches today:
-    'recipe coded, lr 0.003, inverted dropout, LRN across columns, unshared random streams'."""
-    settings = older.recipe_settings()
-    differs = (["inverted dropout"] * (settings["dropout_scaling"] == "train" and older.dropout > 0)
-               + ["LRN across columns"] * (older.recipe == "coded" and not settings["lrn_per_column"] and older.lrn
-                                           and older.groups > 1)
-               + ["unshared random streams"] * (older.random_streams == "sequential"))
-    return ", ".join([f"recipe {older.recipe}", f"lr {older.lr:g}", *differs])
-
-
-def one_recipe(specs: list[RunSpec], records: list[Record], results_dir: Path, profile: str) -> list[Record]:
-    """An experiment's runs under one recipe: while any of them stands in from a superseded
-    recipe, the others are shown from their superseded records too where they have one, so an
-    effect never compares a run under the book's recipe with one under an older recipe."""
-    if not any(r.superseded for r in records):
-        return records
-    return [r if r.superseded else (superseded_record(spec, results_dir, profile) or r)
-            for spec, r in zip(specs, records)]
 
 
 def book_runs(name: str, profile: str, results_dir: Path | None = None,
               index: dict[str, list[Path]] | None = None) -> list[RunSpec]:
     """The runs the book shows of experiment ``name`` under ``profile``: the declared ones, and,
-    once every declared run is recorded under the book's recipe (so an experiment never mixes a
-    superseded recipe's runs with the book's), each further run of the plan of seeds
-    (engine.queue) that is recorded, at a seed where at least one claim of the experiment has both
+    once every declared run is recorded, each further run of the plan of seeds (engine.queue) that
+    is recorded, at a seed where at least one claim of the experiment has both
     sides recorded. Only recorded runs are added, so the book never trains one of them."""
     experiment, prof = get_experiment(name), get_profile(profile)
     declared = experiment.runs(prof)
@@ -281,11 +227,10 @@ def book_runs(name: str, profile: str, results_dir: Path | None = None,
     return declared + [s for s in extra if s.seed in paired and (s.seed, s.variant) in have]
 
 
-def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stand_ins: bool = False) -> list[Record]:
+def recorded_runs(name: str, profile: str, results_dir: Path | None = None) -> list[Record]:
     """The runs of experiment ``name`` that ``profile`` itself has recorded (under any
     experiment's name); never trains. For showing a second profile beside the book's, and for
-    the seed spread. With ``stand_ins``, a run recorded only under a superseded recipe is
-    returned from that record, marked ``found.superseded`` (as the chapters show it)."""
+    the seed spread."""
     experiment = get_experiment(name)
     prof = get_profile(profile)
     if experiment.family not in prof.families:
@@ -293,21 +238,17 @@ def recorded_runs(name: str, profile: str, results_dir: Path | None = None, stan
     index = recorded_index(results_dir or RESULTS_DIR, prof.name)
     records = []
     for spec in book_runs(name, prof.name, results_dir, index):
-        paths, older = index.get(config_hash(spec.config.to_dict())), None
-        if not paths and stand_ins:
-            older = next((c for c in spec.superseded if index.get(config_hash(c.to_dict()))), None)
-            paths = index.get(config_hash(older.to_dict())) if older is not None else None
+        paths = index.get(config_hash(spec.config.to_dict()))
         if paths:
-            records.append(load_record(paths[0]).found_as(
-                experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed,
-                superseded=superseded_label(older) if older is not None else None))
+            records.append(load_record(paths[0]).found_as(experiment=spec.experiment, run=spec.name,
+                                                          variant=spec.variant, seed=spec.seed))
     return records
 
 
 def planned_records(name: str, profile: str, results_dir: Path | None = None,
                     index: dict[str, list[Path]] | None = None) -> list[Record]:
     """The runs of experiment ``name`` that ``profile`` has recorded under their own configuration
-    (the book's recipe; no stand-ins), for every seed the plan of seeds may give it
+    (the book's recipe), for every seed the plan of seeds may give it
     (:meth:`Experiment.planned_runs`); never trains. ``index``: a :func:`recorded_index` to reuse."""
     prof = get_profile(profile)
     index = recorded_index(results_dir or RESULTS_DIR, prof.name) if index is None else index
@@ -322,27 +263,21 @@ def planned_records(name: str, profile: str, results_dir: Path | None = None,
 
 def family_records(family: str, profile: str, results_dir: Path | None = None) -> list[Record]:
     """Every recorded run of the experiments of ``family`` ('cifar' or 'alexnet') that ``profile``
-    shows (its own, or its fallback's), stand-ins included; never trains. A run shared by several
+    shows (its own, or its fallback's); never trains. A run shared by several
     experiments appears once per experiment: :func:`analysis.by_config` counts it once."""
     records = []
     for exp in EXPERIMENTS.values():
         if exp.family == family:
-            records += recorded_runs(exp.name, profile_for(exp, profile).name, results_dir, stand_ins=True)
+            records += recorded_runs(exp.name, profile_for(exp, profile).name, results_dir)
     return records
 
 
-RECORDED, STANDING_IN, MISSING = "recorded", "superseded recipe", "missing"
+RECORDED, MISSING = "recorded", "missing"
 
 
-def run_state(spec, index: dict[str, list[Path]], newest: int | None = None) -> str:
-    """Whether a run (an experiments.RunSpec) is recorded under its own config, only under a
-    superseded recipe (its old record stands in until it is retrained; with ``newest``, only the
-    newest that many superseded recipes count), or not at all."""
-    if config_hash(spec.config.to_dict()) in index:
-        return RECORDED
-    if any(config_hash(c.to_dict()) in index for c in spec.superseded[:newest]):
-        return STANDING_IN
-    return MISSING
+def run_state(spec, index: dict[str, list[Path]]) -> str:
+    """Whether a run (an experiments.RunSpec) is recorded under its own config or not at all."""
+    return RECORDED if config_hash(spec.config.to_dict()) in index else MISSING
 
 
 def _runs_with_index(profile: str, results_dir: Path):
@@ -366,42 +301,32 @@ def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[
     return states
 
 
-def _book_run_states(profile: str, results_dir: Path, newest: int | None = None) -> dict[tuple[str, str], str]:
+def _book_run_states(profile: str, results_dir: Path) -> dict[tuple[str, str], str]:
     """(profile, config hash) -> :func:`run_state` of the runs the book needs: a run shared by
     experiments counts once, and experiments still pending do not count (the book shows what they have)."""
-    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index, newest)
+    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index)
             for e, prof, spec, index in _runs_with_index(profile, results_dir) if not e.pending}
 
 
-def _fraction(states: dict, stand_ins: bool) -> float:
-    counted = (RECORDED, STANDING_IN) if stand_ins else (RECORDED,)
-    return sum(state in counted for state in states.values()) / len(states) if states else 0.0
-
-
-def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR, stand_ins: bool = True) -> float:
+def recorded_fraction(profile: str, results_dir: Path = RESULTS_DIR) -> float:
     """Share of a profile's runs (over every experiment, each under the profile it takes its
-    runs from) that have a record, under their own name or shared with another experiment, or
-    (with ``stand_ins``) under a superseded recipe (shown marked until the run is recorded under
-    the book's). Experiments whose runs are still pending do not count: the book shows what they have."""
-    return _fraction(_book_run_states(profile, results_dir), stand_ins)
+    runs from) that have a record, under their own name or shared with another experiment.
+    Experiments whose runs are still pending do not count: the book shows what they have."""
+    states = _book_run_states(profile, results_dir)
+    return sum(state == RECORDED for state in states.values()) / len(states) if states else 0.0
 
 
 def best_recorded_profile(results_dir: Path = RESULTS_DIR) -> str:
-    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke; a profile
-    whose every run is recorded under the book's own recipe comes before one that still shows
-    some from a superseded recipe, and one whose stand-ins come from a newer superseded recipe
-    before one that needs older ones (so the book shows the cpu runs of the authors' recipe
-    rather than the gpu runs of the printed one while both wait to be re-recorded).
+    """gpu if every gpu run is recorded, else cpu if every cpu run is, else smoke.
 
     A partly recorded profile is not chosen, so ``make book`` never starts hours of
     training by surprise; it says what is recorded and how to complete it.
     """
-    for newest in range(len(plan.SUPERSEDED_ALEXNET_RECIPES) + 1):
-        for profile in ("gpu", "cpu"):
-            if _fraction(_book_run_states(profile, results_dir, newest), stand_ins=True) == 1.0:
-                return profile
-    for profile in ("gpu", "cpu"):
-        fraction = recorded_fraction(profile, results_dir)
+    fractions = {profile: recorded_fraction(profile, results_dir) for profile in ("gpu", "cpu")}
+    for profile, fraction in fractions.items():
+        if fraction == 1.0:
+            return profile
+    for profile, fraction in fractions.items():
         if fraction > 0:
             print(f"note: the {profile} profile is {100 * fraction:.0f}% recorded; "
                   f"'make reproduce PROFILE={profile}' trains the rest, then 'make book' renders it", flush=True)

@@ -17,28 +17,26 @@ from alexnet_core.paths import RESULTS_DIR, runs_dir as default_runs_dir
 from alexnet_core.train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from alexnet_core.book.engine.artifacts import figure_artifacts
 from alexnet_core.book.engine.plan import data_available, get_experiment, profile_for
-from alexnet_core.book.engine.records import (Record, artifacts_path, book_runs, config_hash, find_all_recorded, load_record, one_recipe,
-                                             record_path, recorded_hash, set_aside_superseded, superseded_record)
+from alexnet_core.book.engine.records import (Record, artifacts_path, book_runs, config_hash, find_all_recorded, load_record,
+                                             record_path, recorded_hash, set_aside_superseded)
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
                   artifacts: bool = False, keep_checkpoint: bool = True,
-                  trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False,
-                  tolerate_divergence: bool = False) -> Record:
+                  trainer: Callable[..., RunOutcome] = train, tolerate_divergence: bool = False) -> Record:
     """The record of ``spec`` (an experiments.RunSpec): from disk when its config is recorded,
     else trained (resuming a crashed attempt from its checkpoint) and recorded atomically.
 
     Without ``keep_checkpoint`` the run's checkpoint is deleted once its record is written
     (its history and result stay beside it). ``trainer`` is the training function (:func:`train`;
-    tests pass a stand-in). With ``stand_ins``, a run not recorded under its own config but
-    recorded under a superseded recipe (``spec.superseded``) is returned from that record,
-    marked ``found.superseded``, and nothing is trained or written. With
-    ``tolerate_divergence`` (a learning-rate sweep) a run whose loss turns NaN is recorded as
-    diverged (its history so far, ``metrics["diverged"]``) instead of stopping the experiment."""
+    tests pass a fake). A record already at the run's path under another config is moved aside
+    (records.set_aside_superseded), never lost. With ``tolerate_divergence`` (a learning-rate
+    sweep) a run whose loss turns NaN is recorded as diverged (its history so far,
+    ``metrics["diverged"]``) instead of stopping the experiment."""
     digest = config_hash(spec.config.to_dict())
     path = record_path(results_dir, profile, spec.experiment, spec.name)
     if not retrain:
-        found = _from_records(spec, profile, digest, results_dir, runs_dir, artifacts, stand_ins)
+        found = _from_records(spec, profile, digest, results_dir, runs_dir, artifacts)
         if found is not None:
             return found
     work = Path(runs_dir) / profile / spec.experiment / spec.name
@@ -65,10 +63,10 @@ def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_
                                              seed=spec.seed)
 
 
-def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: Path, artifacts: bool,
-                  stand_ins: bool) -> Record | None:
-    """``spec``'s record without training: its own file, a shared run's (copied under its name,
-    with the figure arrays when asked for), or with ``stand_ins`` a superseded recipe's; else None."""
+def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: Path,
+                  artifacts: bool) -> Record | None:
+    """``spec``'s record without training: its own file, or a shared run's (copied under its name,
+    with the figure arrays when asked for); else None."""
     path = record_path(results_dir, profile, spec.experiment, spec.name)
     if path.exists():
         record = load_record(path)
@@ -92,7 +90,7 @@ def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: 
         set_aside_superseded(spec, path, results_dir, profile)
         atomic_write_json(path, copy.to_dict())
         return copy
-    return superseded_record(spec, results_dir, profile) if stand_ins else None
+    return None
 
 
 def _train_record(spec, profile: str, work: Path, resume: bool, trainer: Callable[..., RunOutcome]) -> dict:
@@ -146,11 +144,9 @@ def write_artifacts(spec, model, provenance: dict, results_dir: Path, profile: s
 def run_experiment(name: str, profile: str, *, data_root: str | None = None, device: str = "auto",
                    retrain: bool = False, progress: bool = True, results_dir: Path | None = None,
                    runs_dir: Path | None = None, only: list[str] | None = None,
-                   trainer: Callable[..., RunOutcome] = train, stand_ins: bool = False) -> list[Record]:
+                   trainer: Callable[..., RunOutcome] = train) -> list[Record]:
     """Every run of experiment ``name`` under ``profile``: loaded when recorded, trained (by
     ``trainer``) when not; runs train under ``runs_dir`` (default ``ALEXNET_RUNS`` or ``runs/``).
-    With ``stand_ins`` a run not yet recorded under the book's recipe is shown from its record
-    under a superseded one, marked ``found.superseded``, instead of being trained.
 
     Under ``smoke`` without a data root the runs use the synthetic set, so the notebooks
     still execute on any machine.
@@ -166,15 +162,14 @@ def run_experiment(name: str, profile: str, *, data_root: str | None = None, dev
             raise ValueError(f"--only {' '.join(unknown)}: no such run or variant of {name} under the {prof.name} "
                              f"profile; choose among {', '.join(sorted(known))}")
         chosen = [s for s in planned if s.name in only or (s.variant in only and s in chosen)]
-    records, specs = [], []
+    records = []
     for spec in chosen:
-        for cfg in (spec.config, *spec.superseded):  # this machine's settings; smoke without data: synthetic
-            cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
-            if prof.name == "smoke" and not data_available(data_root):
-                cfg.dataset = "synthetic"
+        cfg = spec.config  # this machine's settings; smoke without data: synthetic
+        cfg.data_root, cfg.device, cfg.progress = data_root, device, progress
+        if prof.name == "smoke" and not data_available(data_root):
+            cfg.dataset = "synthetic"
         records.append(load_or_train(spec, prof.name, retrain=retrain, artifacts=experiment.records_artifacts(spec.variant),
                                      results_dir=results_dir or RESULTS_DIR, runs_dir=runs_dir or default_runs_dir(),
                                      keep_checkpoint=prof.keep_checkpoints and not experiment.sweep,
-                                     trainer=trainer, stand_ins=stand_ins, tolerate_divergence=experiment.sweep))
-        specs.append(spec)
-    return one_recipe(specs, records, results_dir or RESULTS_DIR, prof.name) if stand_ins else records
+                                     trainer=trainer, tolerate_divergence=experiment.sweep))
+    return records
