@@ -10,7 +10,7 @@ from .book.engine.diagnostics import diagnostics_path, early_steps, recipe_start
 from .book.engine.plan import EXPERIMENTS, PROFILES, get_profile
 from .book.engine.run import run_experiment
 from .book.engine.queue import plan_text, queue
-from .book.engine.record_all import record_plan, record_profile
+from .book.engine.record_all import machine_precision, record_plan, record_profile
 from .book.reproduce import ReproduceError, reproduce
 from .book.engine.records import MISSING, RECORDED, best_recorded_profile, run_states
 from .checkpoint import CheckpointError, CheckpointWriteError
@@ -99,6 +99,9 @@ def _add_book_commands(commands) -> None:
                                "would settle the open claims soonest, with their expected minutes")
     plan.add_argument("--profile", required=True)
     plan.add_argument("--show", type=int, default=40, help="queue entries to print")
+    plan.add_argument("--precision", choices=("machine", "any"), default="machine",
+                      help="machine (default): the queue this machine would train, passing over seeds whose "
+                      "recorded side ran in another precision (a pair is trained in one precision); any: every seed")
 
 
 def _add_diagnostic_commands(commands) -> None:
@@ -168,8 +171,11 @@ def _record(args: argparse.Namespace) -> int:
     if args.commit and not args.plan:
         raise ValueError("--commit commits each record of the plan of seeds: give it with --plan --hours H")
     if args.plan:
+        precision = machine_precision(args.device)
+        print(f"[{get_profile(args.profile).name}] this machine trains in {precision}: the queue passes over seeds "
+              "whose recorded side ran in another precision", flush=True)
         failed = record_plan(get_profile(args.profile).name, args.hours, device=args.device,
-                             data_root=args.data_root, commit=args.commit)
+                             data_root=args.data_root, commit=args.commit, precision=precision)
         for name in failed:
             print(f"failed: {name}", file=sys.stderr)
         return 1 if failed else 0
@@ -182,7 +188,8 @@ def _record(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile).name
-    print(plan_text(profile, *queue(profile), shown=args.show))
+    precision = None if args.precision == "any" else machine_precision("auto")
+    print(plan_text(profile, *queue(profile, precision=precision), shown=args.show, precision=precision))
     return 0
 
 

@@ -12,7 +12,7 @@ from alexnet_core.book.engine.plan import get_experiment
 from alexnet_core.book.engine.records import config_hash, record_path
 
 
-def _write(results_dir, experiment, variant, seed, val_top1, minutes=20.0, profile="cpu"):
+def _write(results_dir, experiment, variant, seed, val_top1, minutes=20.0, profile="cpu", precision=None):
     """A record of ``experiment``'s run of ``variant`` and ``seed`` under the book's recipe."""
     spec = next(s for s in get_experiment(experiment).planned_runs(profile) if s.variant == variant and s.seed == seed)
     history = [dict(epoch=e, val_top1=80 - (80 - val_top1) * e / 4, train_top1=40.0, train_loss=1.0, val_top5=10.0,
@@ -21,7 +21,8 @@ def _write(results_dir, experiment, variant, seed, val_top1, minutes=20.0, profi
                   metrics=dict(val_top1=val_top1, val_top5=10.0 + (val_top1 - 40) / 4, val_images=3925,
                                final_train_top1=40.0, final_train_eval_top1=35.0, best_val_top1=val_top1),
                   provenance=dict(wall_seconds=minutes * 60, experiment=experiment, run=spec.name,
-                                  variant=variant, seed=seed, config_hash=config_hash(spec.config.to_dict())))
+                                  variant=variant, seed=seed, config_hash=config_hash(spec.config.to_dict()))
+                  | ({"precision": precision} if precision else {}))
     path = record_path(results_dir, profile, experiment, spec.name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record))
@@ -88,8 +89,41 @@ def test_without_a_record_of_its_configuration_a_run_takes_its_networks_minutes_
     assert Q.expected_minutes(spec, durations, "alexnet") == pytest.approx(3.0 * spec.config.epochs)
     assert Q.expected_minutes(spec, {}, "alexnet") == Q.DEFAULT_MINUTES["alexnet"]
 
+def test_a_pair_is_trained_in_one_precision(tmp_path):
+    """A seed whose one side ran in bf16 (a CPU with AVX512-BF16) is no pair with an fp32 run of a
+    CPU without it: the arithmetic would sit inside the difference. Such a side is judged unpaired,
+    and a machine training in fp32 passes the seed over and pairs a fresh seed instead."""
+    for seed in range(3):
+        _write(tmp_path, "lrn_alexnet", "lrn", seed, 40.0, precision="bf16")
+        _write(tmp_path, "lrn_alexnet", "no-lrn", seed, 41.0 + 0.2 * seed, precision="bf16" if seed < 2 else "fp32")
+    _write(tmp_path, "lrn_alexnet", "lrn", 3, 40.0, precision="bf16")
+    lrn = next(c for c in Q.claims("cpu", tmp_path) if c.effect.label == "LRN on AlexNet: top-1 error (points)")
+    assert lrn.pairs == 2  # seed 2's sides ran in different precisions
+    anywhere = [r.spec.name for r in Q.queue("cpu", tmp_path)[1] if r.spec.experiment == "lrn_alexnet"]
+    here = [r.spec.name for r in Q.queue("cpu", tmp_path, precision="fp32")[1] if r.spec.experiment == "lrn_alexnet"]
+    assert anywhere[0] == "no-lrn-s3"  # completes seed 3's pair, on a bf16 machine
+    assert "no-lrn-s3" not in here and here[:2] == ["lrn-s4", "no-lrn-s4"]
+    assert "in fp32 (this machine's precision" in Q.plan_text("cpu", *Q.queue("cpu", tmp_path, precision="fp32"),
+                                                                precision="fp32")
+
+
+def test_expected_minutes_ask_the_runs_of_this_machines_precision_first(tmp_path):
+    spec = _write(tmp_path, "lrn_alexnet", "no-lrn", 0, 45.0, minutes=12.0, precision="bf16")
+    _write(tmp_path, "lrn_alexnet", "no-lrn", 1, 45.0, minutes=60.0, precision="fp32")
+    durations = Q.recorded_durations(tmp_path, "cpu")
+    assert Q.expected_minutes(spec, durations, "alexnet", "fp32") == pytest.approx(60.0)
+    assert Q.expected_minutes(spec, durations, "alexnet", "bf16") == pytest.approx(12.0)
+    assert Q.expected_minutes(spec, durations, "alexnet") == pytest.approx(36.0)  # any precision: the median
+    assert Q.slowdown(durations, "fp32") == pytest.approx(5.0) and Q.slowdown(durations, None) == 1.0
+    # a network never recorded in fp32 (CIFAR-10's): its bf16 minutes, scaled by how much slower fp32
+    # ran the networks recorded in both
+    cifar = next(s for s in get_experiment("lrn_cifar").planned_runs("cpu"))
+    durations["model:cifarnet"] = durations["bf16|model:cifarnet"] = [0.5]
+    assert Q.expected_minutes(cifar, durations, "cifar", "fp32") == pytest.approx(2.5 * cifar.config.epochs)
+
+
 def test_record_plan_trains_the_queue_within_its_hours_and_commits_each_record(tmp_path, monkeypatch):
-    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None, precision=None: Q.queue(profile, tmp_path, limit, precision))
     trained, commits = [], []
 
     def runner(spec, log):
@@ -104,9 +138,9 @@ def test_record_plan_trains_the_queue_within_its_hours_and_commits_each_record(t
 
 
 def test_record_plan_trains_a_shorter_run_that_fits_where_the_first_does_not(tmp_path, monkeypatch):
-    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None, precision=None: Q.queue(profile, tmp_path, limit, precision))
     monkeypatch.setattr(Q, "expected_minutes",
-                        lambda spec, durations, family: 5.0 if (spec.variant, spec.seed) == ("no-overlap", 3) else 30.0)
+                        lambda spec, durations, family, precision=None: 5.0 if (spec.variant, spec.seed) == ("no-overlap", 3) else 30.0)
     _write(tmp_path, "overlap_pool", "overlap", 3, 40.0)  # its other side: the short run adds a pair by itself
     _, queued = Q.queue("cpu", tmp_path)
     short = min(queued, key=lambda r: r.minutes)
@@ -126,8 +160,8 @@ def test_record_plan_trains_a_shorter_run_that_fits_where_the_first_does_not(tmp
 def test_record_plan_trains_no_run_ahead_of_its_turn_whose_other_side_is_not_recorded(tmp_path, monkeypatch):
     """A short run deep in the queue whose pair's other side is not recorded would add no pair (a
     session's last minutes once went on such a run); it waits for its turn."""
-    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
-    monkeypatch.setattr(Q, "expected_minutes", lambda spec, durations, family: 5.0 if spec.variant == "no-lrn" else 30.0)
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None, precision=None: Q.queue(profile, tmp_path, limit, precision))
+    monkeypatch.setattr(Q, "expected_minutes", lambda spec, durations, family, precision=None: 5.0 if spec.variant == "no-lrn" else 30.0)
     _, queued = Q.queue("cpu", tmp_path)
     short = min(queued, key=lambda r: r.minutes)
     assert queued[0].minutes > short.minutes and not short.completes
@@ -150,7 +184,7 @@ def test_a_plan_commit_says_what_was_measured_where(tmp_path):
 
 
 def test_record_plan_stops_at_a_failed_run_and_refuses_a_bad_budget(tmp_path, monkeypatch):
-    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None: Q.queue(profile, tmp_path, limit))
+    monkeypatch.setattr(record_all, "queue", lambda profile, limit=None, precision=None: Q.queue(profile, tmp_path, limit, precision))
     failed = record_all.record_plan("cpu", hours=100, logs=tmp_path / "logs", runner=lambda spec, log: 1)
     assert len(failed) == 1
     with pytest.raises(ValueError, match="--hours"):

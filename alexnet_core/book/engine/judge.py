@@ -49,8 +49,8 @@ from alexnet_core.config import TrainConfig
 from alexnet_core.evaluate import unpack_hits
 from alexnet_core.inputs import build_model
 from alexnet_core.book.engine.measures import (CLASSES, by_config, by_variant, censored_speedups, decay_shrinkage,
-                                               did_not_learn, fair_gap, mean_and_se, sampling_error, seed_spread,
-                                               still_improving, value)
+                                               did_not_learn, fair_gap, mean_and_se, pairable, sampling_error,
+                                               seed_spread, still_improving, value)
 from alexnet_core.book.engine.plan import EXPERIMENTS
 from alexnet_core.book.engine.records import family_records, network_key
 from alexnet_core.book.engine.student import t_quantile, two_sided
@@ -214,12 +214,13 @@ def label(word: str, note: str) -> str:
 # --------------------------------------------------------------------------- pairs and their kind
 
 def pairs_of(ref: Sequence, abl: Sequence, metric: str) -> list[tuple]:
-    """(reference run, ablated run, difference) per seed both sides ran with a value of ``metric``."""
+    """(reference run, ablated run, difference) per seed both sides ran, in one precision
+    (:func:`measures.pairable`), with a value of ``metric``."""
     other = {r.seed: r for r in abl if r.seed is not None}
     out, seen = [], set()
     for r in ref:
         o = other.get(r.seed)
-        if o is None or r.seed in seen:
+        if o is None or r.seed in seen or not pairable(r, o):
             continue
         a, b = value(r, metric), value(o, metric)
         if a is None or b is None or math.isnan(a) or math.isnan(b):

@@ -56,6 +56,20 @@ def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
     return {key: list(by_seed.values()) for key, by_seed in groups.items()}
 
 
+def pairable(a, b) -> bool:
+    """Whether two runs of one seed form a pair: trained in the same arithmetic (the precision in
+    their provenance). bf16 on one machine against fp32 on another would put the arithmetic inside
+    the paired difference beside the design under test; a record without a precision matches any."""
+    pa, pb = a.provenance.get("precision"), b.provenance.get("precision")
+    return pa is None or pb is None or pa == pb
+
+
+def paired_seeds(reference: Iterable, ablated: Iterable) -> set:
+    """The seeds at which the two sides form a pair (:func:`pairable`)."""
+    ablated = list(ablated)
+    return {r.seed for r in reference for o in ablated if o.seed == r.seed and pairable(r, o)}
+
+
 def seed_spread(groups: dict[str, list[dict]], metric: str = "val_top1") -> tuple[float, int]:
     """Pooled standard deviation of ``metric`` between seeds of one variant, over every variant
     with two or more runs, and its degrees of freedom (nan, 0 where no variant has two).
@@ -147,7 +161,7 @@ def censored_speedups(reference: list[dict], ablated: list[dict], threshold: flo
     for r in reference:
         other = by_seed.get(r.seed)
         a = epochs_to(r.history, "train_top1", threshold)
-        if not a or other is None:
+        if not a or other is None or not pairable(r, other):
             continue
         b = epochs_to(other.history, "train_top1", threshold)
         out.append((b / a, False) if b else (len(other.history) / a, True))

@@ -30,7 +30,7 @@ from pathlib import Path
 from alexnet_core.paths import RESULTS_DIR
 from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect_row, family_noise, pool_of,
                                             paired_spreads, power_override)
-from alexnet_core.book.engine.measures import by_variant
+from alexnet_core.book.engine.measures import by_variant, paired_seeds
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect, Experiment, RunSpec, get_profile, profile_for
 from alexnet_core.book.engine.records import (config_hash, load_record, network_key, planned_records,
                                              recorded_index, run_record_paths)
@@ -125,7 +125,7 @@ def claims(profile: str, results_dir: Path | None = None, index: dict | None = N
 
 def _claim(exp: Experiment, effect: Effect, groups: dict, noise: Spreads) -> Claim:
     ref, abl = groups.get(effect.reference, []), groups.get(effect.ablated, [])
-    pairs = len({r.seed for r in ref} & {r.seed for r in abl})
+    pairs = len(paired_seeds(ref, abl))
     if not pairs:  # unpaired runs may still show they cannot test it (weight decay with too few steps)
         row = dict(claim=effect.label, paper=effect.paper, ours=math.nan, low=math.nan, high=math.nan, runs=0,
                    verdict="not measured yet", note="no pair recorded under the book's recipe")
@@ -141,22 +141,42 @@ def _claim(exp: Experiment, effect: Effect, groups: dict, noise: Spreads) -> Cla
     return claim
 
 
-def expected_minutes(spec: RunSpec, durations: dict[str, list[float]], family: str) -> float:
+def expected_minutes(spec: RunSpec, durations: dict[str, list[float]], family: str,
+                     precision: str | None = None) -> float:
     """A run's expected minutes: the median of this profile's recorded runs of its configuration
     (any seed), else the median minutes per epoch of its network times its epochs, else a default
-    for its family."""
-    seen = durations.get(network_key(spec.config.to_dict()))
-    if seen:
-        return statistics.median(seen)
-    per_epoch = durations.get(f"model:{spec.config.model}")
-    if per_epoch:
-        return statistics.median(per_epoch) * spec.config.epochs
+    for its family. With ``precision``, runs recorded in that precision are asked first (fp32 on a
+    CPU without fast bf16 trains several times slower than bf16), and where there are none the
+    others' minutes are scaled by :func:`slowdown`."""
+    for prefix, factor in ([(f"{precision}|", 1.0)] if precision else []) + [("", slowdown(durations, precision))]:
+        seen = durations.get(prefix + network_key(spec.config.to_dict()))
+        if seen:
+            return statistics.median(seen) * factor
+        per_epoch = durations.get(f"{prefix}model:{spec.config.model}")
+        if per_epoch:
+            return statistics.median(per_epoch) * spec.config.epochs * factor
     return DEFAULT_MINUTES.get(family, 25.0)
+
+
+def slowdown(durations: dict[str, list[float]], precision: str | None) -> float:
+    """How much longer an epoch takes in ``precision`` than in the profile's other precisions, as
+    far as the records show it: the median over networks recorded in both of the ratio of their
+    median minutes per epoch (fp32 on a CPU without fast bf16 against bf16 on one with it); 1 where
+    no network is recorded in both. A rough scale for a run never recorded in ``precision``."""
+    if not precision:
+        return 1.0
+    mine = f"{precision}|"
+    ratios = [statistics.median(minutes) / statistics.median(other)
+              for key, minutes in durations.items() if key.startswith(mine + "model:")
+              for other_key, other in durations.items()
+              if "|" in other_key and not other_key.startswith(mine) and other_key.split("|", 1)[1] == key[len(mine):]]
+    return statistics.median(ratios) if ratios else 1.0
 
 
 def recorded_durations(results_dir: Path, profile: str) -> dict[str, list[float]]:
     """Minutes of every recorded run of ``profile`` (set-aside records included), by its config
-    with the seed left out; and minutes per epoch by network (``model:<name>``)."""
+    with the seed left out; and minutes per epoch by network (``model:<name>``); each also under
+    its precision (``bf16|<key>``)."""
     paths = run_record_paths(results_dir, profile) + sorted(Path(results_dir).glob(f"{profile}/*/superseded/*.json"))
     out: dict[str, list[float]] = {}
     for path in paths:
@@ -164,25 +184,35 @@ def recorded_durations(results_dir: Path, profile: str) -> dict[str, list[float]
         seconds = record.provenance.get("wall_seconds")
         if not seconds or record.provenance.get("copied_from") or record.found.copied_from:
             continue
-        out.setdefault(network_key(record.config), []).append(seconds / 60)
-        if record.history:
-            out.setdefault(f"model:{record.config.get('model', 'alexnet')}", []).append(seconds / 60 / len(record.history))
+        precision = record.provenance.get("precision")
+        for prefix in [""] + ([f"{precision}|"] if precision else []):
+            out.setdefault(prefix + network_key(record.config), []).append(seconds / 60)
+            if record.history:
+                out.setdefault(f"{prefix}model:{record.config.get('model', 'alexnet')}", []).append(
+                    seconds / 60 / len(record.history))
     return out
 
 
-def queue(profile: str, results_dir: Path | None = None, limit: int | None = None) -> tuple[list[Claim], list[QueuedRun]]:
+def queue(profile: str, results_dir: Path | None = None, limit: int | None = None,
+          precision: str | None = None) -> tuple[list[Claim], list[QueuedRun]]:
     """The claims of ``profile`` and the queue of runs that would settle the open ones soonest
-    (see the module docstring); ``limit`` stops the queue after that many runs."""
+    (see the module docstring); ``limit`` stops the queue after that many runs. With ``precision``
+    (what this machine trains in), the queue is this machine's: a seed whose recorded side ran in
+    another precision is passed over, as it could not make a pair here (measures.pairable), and
+    the minutes are those of runs recorded in that precision where there are any."""
     results_dir = results_dir or RESULTS_DIR
     prof = get_profile(profile)
     index = recorded_index(results_dir, prof.name)
     now = claims(profile, results_dir, index)
     durations = recorded_durations(results_dir, prof.name)
+    foreign = set() if precision is None else {
+        digest for digest, paths in index.items()
+        if any(load_record(p).provenance.get("precision") not in (None, precision) for p in paths)}
     recorded, already = set(index), set(index)
     queued: list[QueuedRun] = []
     pending = {id(c): c.pairs for c in now}  # pairs each claim will have once the queue so far is run
     while limit is None or len(queued) < limit:
-        best = _best_unit(now, pending, prof, recorded, durations)
+        best = _best_unit(now, pending, prof, recorded, durations, foreign, precision)
         if best is None:
             break
         exp, seed, runs, gain, start, served = best
@@ -205,9 +235,11 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
     return now, queued
 
 
-def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: dict):
+def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: dict,
+               foreign: frozenset | set = frozenset(), precision: str | None = None):
     """The next (experiment, seed) to add: a claim's start (cheapest first), then the largest
-    narrowing of open claims per minute. Returns (experiment, seed, [(spec, minutes)], gain, the
+    narrowing of open claims per minute; seeds with a run recorded in another precision
+    (``foreign``) are passed over. Returns (experiment, seed, [(spec, minutes)], gain, the
     pairs of the start it serves or 0, claims served), or None when every claim is settled or at its cap."""
     by_exp: dict[str, list[Claim]] = {}
     for c in now:
@@ -225,14 +257,15 @@ def _best_unit(now: list[Claim], pending: dict, prof, recorded: set, durations: 
         variants = {v for c in open_ for v in (c.effect.reference, c.effect.ablated)}
         for seed in exp.planned_seeds(prof):
             specs = [s for s in exp.runs(prof, (seed,)) if s.variant in variants]
-            todo = [s for s in specs if config_hash(s.config.to_dict()) not in recorded]
-            if todo:
+            hashes = [config_hash(s.config.to_dict()) for s in specs]
+            todo = [s for s, digest in zip(specs, hashes) if digest not in recorded]
+            if todo and not foreign.intersection(hashes):
                 break
         else:
             continue
         missing = {s.variant for s in todo}
         served = [c for c in open_ if {c.effect.reference, c.effect.ablated} & missing]  # their pair at this seed
-        runs = [(s, expected_minutes(s, durations, exp.family)) for s in todo]
+        runs = [(s, expected_minutes(s, durations, exp.family, precision)) for s in todo]
         minutes = sum(m for _, m in runs)
         gain = sum(c.gain_at(pending[id(c)]) for c in served)
         key = (2, -minutes) if starting else (0, gain / max(minutes, 1.0))
@@ -254,9 +287,11 @@ def _interval(row: dict) -> str:
     return f"{row['ours']:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
-def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: int = 40) -> str:
+def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: int = 40,
+              precision: str | None = None) -> str:
     """The plan as ``python -m alexnet_core plan`` prints it: each claim with its pairs, E and 95%
-    interval, verdict and state; then the queue with each run's expected minutes and its reason."""
+    interval, verdict and state; then the queue (a machine training in ``precision``'s, where
+    given) with each run's expected minutes and its reason."""
     prof = get_profile(profile)
     lines = [f"Claims of the {prof.name} profile, over the runs recorded under the book's recipe "
              f"(every claim starts at {START_PAIRS} pairs; cap {prof.seed_cap} pairs unless an experiment says more):",
@@ -272,8 +307,10 @@ def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: in
         lines += [f"  {family}, {metric}, {kind}, {epochs} epochs: {sd:.2f} points on {dof:g} degrees of freedom"
                   for (family, metric, kind, epochs), (sd, dof) in sorted(spreads.items())]
     total = sum(r.minutes for r in queued)
-    lines += ["", f"Queue: {len(queued)} runs, about {total:.0f} minutes ({total / 60:.1f} hours) on the machine "
-                  "that recorded this profile; a claim's start first, then the most narrowing per minute:"]
+    where = (f"in {precision} (this machine's precision; seeds whose recorded side ran in another are passed over)"
+             if precision else "on the machine that recorded this profile")
+    lines += ["", f"Queue: {len(queued)} runs, about {total:.0f} minutes ({total / 60:.1f} hours) {where}; "
+                  "a claim's start first, then the most narrowing per minute:"]
     clock = 0.0
     for i, run in enumerate(queued[:shown], 1):
         clock += run.minutes
@@ -284,5 +321,5 @@ def plan_text(profile: str, now: list[Claim], queued: list[QueuedRun], shown: in
     return "\n".join(lines)
 
 
-__all__ = ["Claim", "QueuedRun", "START_PAIRS", "SETTLED", "claims", "queue", "expected_minutes",
+__all__ = ["Claim", "QueuedRun", "START_PAIRS", "SETTLED", "claims", "queue", "expected_minutes", "slowdown",
            "recorded_durations", "planned_experiments", "plan_text"]

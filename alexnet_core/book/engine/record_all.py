@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from alexnet_core.hardware import resolve_device, resolve_precision
 from alexnet_core.inputs import load_data
 from alexnet_core.paths import REPO_ROOT, RESULTS_DIR, runs_dir
 from alexnet_core.book.engine.records import config_hash, load_record, record_path, recorded_index
@@ -92,7 +93,7 @@ def record_profile(profile: str, *, parallel: int = 1, device: str = "auto", dat
 
 
 def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: str | None = None,
-                commit: bool = False, logs: Path | None = None,
+                commit: bool = False, logs: Path | None = None, precision: str | None = None,
                 runner: Callable[[RunSpec, Path], int] | None = None,
                 committer: Callable[[RunSpec, str], None] | None = None) -> list[str]:
     """Train the plan of seeds' queue (:func:`alexnet_core.book.engine.queue.queue`) one run at a
@@ -100,6 +101,8 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
     first run of it whose expected minutes fit in the time left is trained next (a run after the
     queue's first only if it completes a pair by itself). Each run trains in its own
     process (``experiment NAME --only RUN``; a crashed run resumes from its checkpoint next time).
+    With ``precision`` (what this machine trains in: :func:`machine_precision`), the queue is this
+    machine's: it never trains a run whose other side ran in another precision (queue.queue).
     With ``commit``, each record is committed as it lands. Returns the runs that failed (training
     stops at the first: its log says why)."""
     if not hours > 0:
@@ -110,7 +113,7 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
     committer = committer or (lambda spec, message: _commit_record(spec, profile, message))
     deadline, last = time.time() + hours * 3600, None
     while True:
-        _, upcoming = queue(profile)
+        _, upcoming = queue(profile, precision=precision)
         if not upcoming:
             print(f"[{profile}] the queue is empty: every claim is settled or at its cap", flush=True)
             return []
@@ -134,6 +137,12 @@ def record_plan(profile: str, hours: float, *, device: str = "auto", data_root: 
             return [f"{spec.experiment}/{spec.name}"]
         if commit:
             committer(spec, commit_message(spec, profile, next_run.reason))
+
+
+def machine_precision(device: str = "auto") -> str:
+    """The precision this machine trains the profiles' runs in (their configs say ``auto``): bf16
+    where the device runs it fast, else fp32 (alexnet_core.hardware)."""
+    return resolve_precision("auto", resolve_device(device))
 
 
 def commit_message(spec: RunSpec, profile: str, reason: str, results_dir: Path = RESULTS_DIR) -> str:
@@ -174,4 +183,4 @@ def _commit_record(spec: RunSpec, profile: str, message: str) -> None:
     subprocess.run(["git", "commit", "-q", "-m", message, "--", str(folder)], cwd=REPO_ROOT, check=True)
 
 
-__all__ = ["distinct_runs", "record_profile", "record_plan", "commit_message"]
+__all__ = ["distinct_runs", "record_profile", "record_plan", "machine_precision", "commit_message"]
