@@ -69,12 +69,16 @@ def test_best_recorded_profile_needs_a_complete_profile(tmp_path):
     import json
 
     from alexnet_core.book.engine.plan import EXPERIMENTS
-    from alexnet_core.book.engine.records import record_path
+    from alexnet_core.book.engine.records import artifacts_path, config_hash, record_path
 
     def record(profile, spec):
         path = record_path(tmp_path, profile, spec.experiment, spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics=dict(val_top1=None), provenance={})))
+        if EXPERIMENTS[spec.experiment].records_artifacts(spec.variant):  # the figures' arrays, from its model
+            arrays = artifacts_path(tmp_path, profile, spec.experiment, spec.name)
+            arrays.parent.mkdir(parents=True, exist_ok=True)
+            arrays.write_text(json.dumps(dict(provenance=dict(config_hash=config_hash(spec.config.to_dict())))))
 
     assert R.best_recorded_profile(tmp_path) == "smoke"
     specs = {p: [s for e in EXPERIMENTS.values() for s in e.runs(p)] for p in ("cpu", "gpu")}
@@ -99,7 +103,8 @@ def test_best_recorded_profile_passes_over_runs_recorded_under_an_earlier_recipe
     import json
 
     from alexnet_core.book.engine import plan as X
-    from alexnet_core.book.engine.records import keep_superseded, record_path, superseded_path
+    from alexnet_core.book.engine.records import (artifacts_path, config_hash, keep_superseded, record_path,
+                                                  superseded_path)
 
     def record(path, config):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +113,10 @@ def test_best_recorded_profile_passes_over_runs_recorded_under_an_earlier_recipe
     for e in X.EXPERIMENTS.values():
         for s in e.runs("cpu"):
             record(record_path(tmp_path, "cpu", s.experiment, s.name), s.config)
+            if e.records_artifacts(s.variant):  # the figures' arrays, from its model
+                arrays = artifacts_path(tmp_path, "cpu", s.experiment, s.name)
+                arrays.parent.mkdir(parents=True, exist_ok=True)
+                arrays.write_text(json.dumps(dict(provenance=dict(config_hash=config_hash(s.config.to_dict())))))
         if e.family == "alexnet":
             for s in e.runs("gpu"):
                 record(record_path(tmp_path, "gpu", s.experiment, s.name), dataclasses.replace(s.config, lr=0.002))

@@ -317,6 +317,32 @@ def test_a_run_recorded_under_an_earlier_recipe_is_retrained_and_its_old_record_
         R.config_hash(fresh.config)
 
 
+def _arrays(results_dir, profile, spec, digest=None):
+    """The figure arrays of ``spec`` where its experiment records them, from the model of ``digest``
+    (its own config's by default)."""
+    if X.EXPERIMENTS[spec.experiment].records_artifacts(spec.variant):
+        path = R.artifacts_path(results_dir, profile, spec.experiment, spec.name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dict(provenance=dict(config_hash=digest or R.config_hash(spec.config.to_dict())))))
+
+
+def test_a_run_whose_figures_need_arrays_counts_as_recorded_only_with_its_own(tmp_path):
+    """final_model's figures read arrays computed from its trained weights: a record without them,
+    or with arrays of another configuration's model, would have the book train the run again."""
+    from alexnet_core.book.engine import records as P
+    (spec,) = X.EXPERIMENTS["final_model"].runs("cpu")
+    path = R.record_path(tmp_path, "cpu", spec.experiment, spec.name)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics=dict(val_top1=None), provenance={})))
+    assert P.run_states("cpu", tmp_path)["final_model"] == {spec.name: P.MISSING}
+    # the same network under LRN's experiment (its reference) needs no arrays: recorded, shared
+    assert P.run_states("cpu", tmp_path)["lrn_alexnet"]["lrn-s0"] == P.RECORDED
+    _arrays(tmp_path, "cpu", spec, digest="0123456789abcdef")
+    assert P.run_states("cpu", tmp_path)["final_model"] == {spec.name: P.MISSING}
+    _arrays(tmp_path, "cpu", spec)
+    assert P.run_states("cpu", tmp_path)["final_model"] == {spec.name: P.RECORDED}
+
+
 def test_a_profile_recorded_under_an_earlier_recipe_counts_as_missing(tmp_path, monkeypatch):
     from alexnet_core.book.engine import records as P
     for exp in X.EXPERIMENTS.values():
@@ -325,6 +351,7 @@ def test_a_profile_recorded_under_an_earlier_recipe_counts_as_missing(tmp_path, 
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(dict(config=spec.config.to_dict(), history=[], metrics=dict(val_top1=None),
                                             provenance={})))
+            _arrays(tmp_path, "cpu", spec)
     assert P.recorded_fraction("cpu", tmp_path) == 1.0
     _recipe_moves_on(monkeypatch, "cpu")
     assert P.recorded_fraction("cpu", tmp_path) < 1.0

@@ -151,6 +151,13 @@ def load_artifacts(results_dir: Path, profile: str, experiment: str, run: str) -
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def artifacts_match(results_dir: Path, profile: str, experiment: str, run: str, digest: str) -> bool:
+    """Whether a run's figure arrays are recorded and were computed from the model of config
+    ``digest`` (the config hash in their provenance; arrays that name none are taken as they are)."""
+    arrays = load_artifacts(results_dir, profile, experiment, run)
+    return arrays is not None and arrays.get("provenance", {}).get("config_hash", digest) == digest
+
+
 class RecordError(ValueError):
     """A run record under results/ cannot be read; the message names the file and the fix."""
 
@@ -275,9 +282,18 @@ def family_records(family: str, profile: str, results_dir: Path | None = None) -
 RECORDED, MISSING = "recorded", "missing"
 
 
-def run_state(spec, index: dict[str, list[Path]]) -> str:
-    """Whether a run (an experiments.RunSpec) is recorded under its own config or not at all."""
-    return RECORDED if config_hash(spec.config.to_dict()) in index else MISSING
+def run_state(spec, index: dict[str, list[Path]], results_dir: Path | None = None, profile: str | None = None) -> str:
+    """Whether a run (an experiments.RunSpec) is recorded under its own config or not at all. A run
+    whose figures need their arrays (``Experiment.artifacts``: Figures 3 and 4 read them) counts as
+    recorded only with arrays of its own config under ``results_dir``'s ``profile``: without them the
+    book would train it again."""
+    digest = config_hash(spec.config.to_dict())
+    if digest not in index:
+        return MISSING
+    if profile is not None and get_experiment(spec.experiment).records_artifacts(spec.variant):
+        found = artifacts_match(results_dir or RESULTS_DIR, profile, spec.experiment, spec.name, digest)
+        return RECORDED if found else MISSING
+    return RECORDED
 
 
 def _runs_with_index(profile: str, results_dir: Path):
@@ -296,15 +312,15 @@ def run_states(profile: str, results_dir: Path = RESULTS_DIR) -> dict[str, dict[
     """Experiment -> run -> :func:`run_state`, each experiment under the profile it takes its
     runs from (what ``python -m alexnet_core list --profile`` prints)."""
     states: dict[str, dict[str, str]] = {name: {} for name in EXPERIMENTS}
-    for e, _, spec, index in _runs_with_index(profile, results_dir):
-        states[e.name][spec.name] = run_state(spec, index)
+    for e, prof, spec, index in _runs_with_index(profile, results_dir):
+        states[e.name][spec.name] = run_state(spec, index, results_dir, prof)
     return states
 
 
 def _book_run_states(profile: str, results_dir: Path) -> dict[tuple[str, str], str]:
     """(profile, config hash) -> :func:`run_state` of the runs the book needs: a run shared by
     experiments counts once, and experiments still pending do not count (the book shows what they have)."""
-    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index)
+    return {(prof, config_hash(spec.config.to_dict())): run_state(spec, index, results_dir, prof)
             for e, prof, spec, index in _runs_with_index(profile, results_dir) if not e.pending}
 
 

@@ -17,8 +17,9 @@ from alexnet_core.paths import RESULTS_DIR, runs_dir as default_runs_dir
 from alexnet_core.train import HISTORY, ResumeError, RunOutcome, TrainingDiverged, train
 from alexnet_core.book.engine.artifacts import figure_artifacts
 from alexnet_core.book.engine.plan import data_available, get_experiment, profile_for
-from alexnet_core.book.engine.records import (Record, artifacts_path, book_runs, config_hash, find_all_recorded, load_record,
-                                             record_path, recorded_hash, set_aside_superseded)
+from alexnet_core.book.engine.records import (Record, artifacts_match, artifacts_path, book_runs, config_hash,
+                                             find_all_recorded, load_record, record_path, recorded_hash,
+                                             set_aside_superseded)
 
 
 def load_or_train(spec, profile: str, *, retrain: bool, results_dir: Path, runs_dir: Path,
@@ -70,8 +71,8 @@ def _from_records(spec, profile: str, digest: str, results_dir: Path, runs_dir: 
     path = record_path(results_dir, profile, spec.experiment, spec.name)
     if path.exists():
         record = load_record(path)
-        has_artifacts = artifacts_path(results_dir, profile, spec.experiment, spec.name).exists()
-        if recorded_hash(record) == digest and (has_artifacts or not artifacts):
+        if recorded_hash(record) == digest and (not artifacts or artifacts_match(results_dir, profile, spec.experiment,
+                                                                                    spec.name, digest)):
             return record.found_as(experiment=spec.experiment, run=spec.name, variant=spec.variant, seed=spec.seed)
     candidates = find_all_recorded(results_dir, profile, digest)
     shared, model = (candidates[0] if candidates else None), None
