@@ -56,12 +56,18 @@ def by_config(records: Iterable[dict]) -> dict[str, list[dict]]:
     return {key: list(by_seed.values()) for key, by_seed in groups.items()}
 
 
+def trained_in(record, precision: str | None) -> bool:
+    """Whether ``record`` was trained in ``precision`` as far as its provenance says (a record, or a
+    precision, that names none matches any)."""
+    mine = record.provenance.get("precision")
+    return mine is None or precision is None or mine == precision
+
+
 def pairable(a, b) -> bool:
     """Whether two runs of one seed form a pair: trained in the same arithmetic (the precision in
-    their provenance). bf16 on one machine against fp32 on another would put the arithmetic inside
-    the paired difference beside the design under test; a record without a precision matches any."""
-    pa, pb = a.provenance.get("precision"), b.provenance.get("precision")
-    return pa is None or pb is None or pa == pb
+    their provenance, :func:`trained_in`). bf16 on one machine against fp32 on another would put the
+    arithmetic inside the paired difference beside the design under test."""
+    return trained_in(a, b.provenance.get("precision"))
 
 
 def paired_seeds(reference: Iterable, ablated: Iterable) -> set:

@@ -30,7 +30,7 @@ from pathlib import Path
 from alexnet_core.paths import RESULTS_DIR
 from alexnet_core.book.engine.judge import (Spreads, difference_estimate, effect_row, family_noise, pool_of,
                                             paired_spreads, power_override)
-from alexnet_core.book.engine.measures import by_variant, paired_seeds
+from alexnet_core.book.engine.measures import by_variant, paired_seeds, trained_in
 from alexnet_core.book.engine.plan import EXPERIMENTS, Effect, Experiment, RunSpec, get_profile, profile_for
 from alexnet_core.book.engine.records import (config_hash, load_record, network_key, planned_records,
                                              recorded_index, run_record_paths)
@@ -207,7 +207,7 @@ def queue(profile: str, results_dir: Path | None = None, limit: int | None = Non
     durations = recorded_durations(results_dir, prof.name)
     foreign = set() if precision is None else {
         digest for digest, paths in index.items()
-        if any(load_record(p).provenance.get("precision") not in (None, precision) for p in paths)}
+        if not all(trained_in(load_record(p), precision) for p in paths)}
     recorded, already = set(index), set(index)
     queued: list[QueuedRun] = []
     pending = {id(c): c.pairs for c in now}  # pairs each claim will have once the queue so far is run
